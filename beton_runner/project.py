@@ -1,0 +1,84 @@
+"""Where things are: the dbt project, its rules, the warehouse file, the output folder."""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+TARGETS = ("duckdb", "clickhouse")
+LAYERS = ("mock", "reference", "staging", "intermediate", "inspections", "marts", "explore", "enrichment", "raw")
+
+
+def _find_project_dir(explicit: str | os.PathLike | None) -> Path:
+    if explicit:
+        path = Path(explicit).expanduser().resolve()
+        if not (path / "dbt_project.yml").is_file():
+            raise ConfigError(f"{path} is not a Beton Inspector project (no dbt_project.yml); pass --project-dir or set BETON_PROJECT_DIR")
+        return path
+    env = os.environ.get("BETON_PROJECT_DIR")
+    if env:
+        return _find_project_dir(env)
+    here = Path.cwd().resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "dbt_project.yml").is_file() and (candidate / "rules").is_dir():
+            return candidate
+    source_checkout = PACKAGE_DIR.parent
+    if (source_checkout / "dbt_project.yml").is_file():
+        return source_checkout
+    raise ConfigError("no Beton Inspector project found: run inside the cloned repository, or pass --project-dir / set BETON_PROJECT_DIR")
+
+
+@dataclass
+class Project:
+    """The dbt project and the settings one `beton` invocation runs with."""
+
+    dir: Path
+    target: str = "duckdb"
+    duckdb_path: Path = field(default=Path("beton.duckdb"))
+    schema: str = "beton"
+    target_path: Path | None = None
+
+    @classmethod
+    def locate(cls, project_dir: str | os.PathLike | None = None, target: str | None = None) -> "Project":
+        directory = _find_project_dir(project_dir)
+        target = target or os.environ.get("BETON_TARGET", "duckdb")
+        if target not in TARGETS:
+            raise ConfigError(f"unknown target '{target}'; use one of {', '.join(TARGETS)}")
+        duckdb_path = Path(os.environ.get("BETON_DUCKDB_PATH", "beton.duckdb")).expanduser()
+        if not duckdb_path.is_absolute():
+            duckdb_path = directory / duckdb_path
+        return cls(dir=directory, target=target, duckdb_path=duckdb_path, schema=os.environ.get("BETON_SCHEMA", "beton"))
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.dir / "rules"
+
+    @property
+    def dbt_target_path(self) -> Path:
+        return self.target_path or self.dir / "target"
+
+    def relation(self, layer: str, table: str) -> tuple[str, str]:
+        """(schema, table) of a table the project builds, e.g. ('beton_inspections', 'insp_x')."""
+        return f"{self.schema}_{layer}", table
+
+    def known_events(self) -> set[str]:
+        """Event names of the standard events library (for 'did you mean' warnings)."""
+        path = self.dir / "seeds" / "reference" / "standard_events.csv"
+        if not path.is_file():
+            return set()
+        with path.open(newline="", encoding="utf-8") as handle:
+            return {row["event_name"] for row in csv.DictReader(handle) if row.get("event_name")}
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for a dbt subprocess: the caller's, plus the resolved warehouse settings."""
+        env = dict(os.environ)
+        env["BETON_TARGET"] = self.target
+        env["BETON_DUCKDB_PATH"] = str(self.duckdb_path)
+        env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        env.setdefault("TZ", "UTC")
+        return env

@@ -1,0 +1,470 @@
+"""Rule files: load, validate (every problem at once, with file, line and field), normalise.
+
+A rule file is one YAML document in ``rules/<key>.yml``; ``<key>`` names its dbt model
+(``insp_<key>``). Validation is the shipped JSON Schema (``schemas/rule.schema.json``, which
+editors use too) followed by the checks a schema cannot express (docs/rules.md, "Validation").
+The normalised form is what the dbt macros compile (macros/inspections/inspection.sql).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+import yaml
+
+from .errors import RuleError, RuleIssue
+
+RULE_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+RESERVED_KEYS = {"findings"}
+ACCOUNT_ONLY_CONDITIONS = ("min_active_users", "min_account_events")
+FILTER_OPERATORS = (
+    "eq", "neq", "in", "not_in", "contains", "regex",
+    "gt", "gte", "lt", "lte", "is_set", "is_not_set",
+)
+THRESHOLD_CONDITIONS = (
+    "min_event_count", "min_distinct_events", "min_active_days",
+    "max_days_since_last_event", "min_days_since_last_event",
+    "min_active_users", "min_account_events",
+)
+DEFAULT_WEIGHTS = {"event_count_weight": 1.0, "active_days_weight": 1.0, "recency_weight": 0.0}
+# RE2 (DuckDB and ClickHouse) has no look-around and no back-references.
+_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]")
+
+
+@dataclass
+class Rule:
+    """A valid rule: its key, source file, the document as written, and its normalised form."""
+
+    key: str
+    path: Path
+    document: dict[str, Any]
+    normalised: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.document["name"]
+
+    @property
+    def level(self) -> str:
+        return self.document["level"]
+
+    @property
+    def model_name(self) -> str:
+        return f"insp_{self.key}"
+
+
+@dataclass
+class CheckResult:
+    rules: list[Rule] = field(default_factory=list)
+    issues: list[RuleIssue] = field(default_factory=list)
+    warnings: list[RuleIssue] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def rule_schema() -> dict[str, Any]:
+    return json.loads(resources.files("beton_runner").joinpath("schemas/rule.schema.json").read_text())
+
+
+# --- YAML with line numbers ------------------------------------------------------------------
+
+class _Located:
+    """Maps a path of keys/indexes in a YAML document to the line it is written on."""
+
+    def __init__(self, node: yaml.Node | None):
+        self.root = node
+
+    def line(self, path: Iterable[Any], *, key: bool = True) -> int | None:
+        node = self.root
+        line = node.start_mark.line + 1 if node is not None else None
+        for part in path:
+            if isinstance(node, yaml.MappingNode):
+                found = None
+                for k, v in node.value:
+                    if isinstance(k, yaml.ScalarNode) and k.value == str(part):
+                        found = (k, v)
+                if found is None:
+                    return line
+                k, node = found
+                line = (k if key else node).start_mark.line + 1
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                line = node.start_mark.line + 1
+            else:
+                return line
+        return line
+
+
+def _duplicate_keys(node: yaml.Node | None, path: tuple = ()) -> Iterable[tuple[tuple, int]]:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                if k.value in seen:
+                    yield path + (k.value,), k.start_mark.line + 1
+                seen.add(k.value)
+            yield from _duplicate_keys(v, path + (getattr(k, "value", "?"),))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            yield from _duplicate_keys(v, path + (i,))
+
+
+def _dotted(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _did_you_mean(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+_TYPE_WORDS = {
+    "integer": "a whole number", "number": "a number", "string": "text", "boolean": "true or false",
+    "array": "a list", "object": "a mapping of keys to values",
+}
+
+
+# --- checking --------------------------------------------------------------------------------
+
+class _FileChecker:
+    def __init__(self, path: Path, display: str):
+        self.path = path
+        self.display = display
+        self.issues: list[RuleIssue] = []
+        self.warnings: list[RuleIssue] = []
+        self.located = _Located(None)
+
+    def issue(self, path: Iterable[Any], message: str, *, key: bool = True) -> None:
+        path = tuple(path)
+        self.issues.append(RuleIssue(self.display, self.located.line(path, key=key), _dotted(path) or None, message))
+
+    def warn(self, path: Iterable[Any], message: str) -> None:
+        path = tuple(path)
+        self.warnings.append(RuleIssue(self.display, self.located.line(path), _dotted(path) or None, message))
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            self.issues.append(RuleIssue(self.display, None, None, f"is not UTF-8 text ({exc.reason} at byte {exc.start})"))
+            return None
+        try:
+            nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+            documents = list(yaml.load_all(text, Loader=yaml.SafeLoader))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            problem = getattr(exc, "problem", None) or str(exc)
+            self.issues.append(RuleIssue(self.display, line, None, f"is not valid YAML: {problem}"))
+            return None
+        documents = [d for d in documents if d is not None]
+        nodes = [n for n in nodes if n is not None]
+        if not documents:
+            self.issues.append(RuleIssue(self.display, None, None, "is empty; a rule file holds one rule (see docs/rules.md)"))
+            return None
+        if len(documents) > 1:
+            line = nodes[1].start_mark.line + 1
+            self.issues.append(RuleIssue(self.display, line, None, "holds more than one YAML document; put one rule per file"))
+            return None
+        self.located = _Located(nodes[0])
+        if not isinstance(documents[0], dict):
+            self.issue((), f"must be a mapping with name, level, time_window_days and conditions, not {_describe(documents[0])}")
+            return None
+        for dup_path, line in _duplicate_keys(nodes[0]):
+            self.issues.append(RuleIssue(self.display, line, _dotted(dup_path), "is written twice; keep one"))
+        return documents[0]
+
+    def check_schema(self, doc: dict[str, Any]) -> None:
+        validator = jsonschema.Draft202012Validator(rule_schema())
+        for error in sorted(validator.iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path]):
+            path = list(error.absolute_path)
+            if len(path) >= 2 and path[:2] == ["conditions", "event_property_filters"] and len(path) > 2:
+                continue  # filters get precise messages from check_filters
+            self._schema_issue(error, path)
+
+    def _schema_issue(self, error: jsonschema.ValidationError, path: list[Any]) -> None:
+        validator = error.validator
+        if validator == "additionalProperties":
+            allowed = list((error.schema.get("properties") or {}).keys())
+            for extra in sorted(set(error.instance) - set(allowed)):
+                where = "the rule" if not path else f"'{_dotted(path)}'"
+                self.issue(path + [extra], f"unknown key in {where}{_did_you_mean(str(extra), allowed)}")
+        elif validator == "required":
+            missing = re.findall(r"'([^']+)' is a required property", error.message)
+            for name in missing or [error.message]:
+                self.issue(path, f"required key '{name}' is missing", key=False)
+        elif validator == "type":
+            expected = error.validator_value
+            expected = [expected] if isinstance(expected, str) else expected
+            words = " or ".join(_TYPE_WORDS.get(t, t) for t in expected)
+            self.issue(path, f"must be {words}, not {_describe(error.instance)}", key=False)
+        elif validator == "enum":
+            options = ", ".join(str(o) for o in error.validator_value)
+            hint = _did_you_mean(str(error.instance), [str(o) for o in error.validator_value])
+            self.issue(path, f"must be one of {options}, not {_describe(error.instance)}{hint}", key=False)
+        elif validator == "minimum":
+            self.issue(path, f"must be at least {error.validator_value}, not {error.instance}", key=False)
+        elif validator == "maximum":
+            self.issue(path, f"must be at most {error.validator_value}, not {error.instance}", key=False)
+        elif validator == "minLength":
+            self.issue(path, "must not be empty", key=False)
+        elif validator == "maxLength":
+            self.issue(path, f"must be at most {error.validator_value} characters", key=False)
+        elif validator == "uniqueItems":
+            self.issue(path, "lists an item twice", key=False)
+        else:
+            self.issue(path, error.message, key=False)
+
+    def check_filters(self, filters: Any) -> None:
+        base = ("conditions", "event_property_filters")
+        if not isinstance(filters, dict):
+            return  # the schema reported it
+        for key, spec in filters.items():
+            here = base + (key,)
+            if not isinstance(key, str) or key == "":
+                self.issue(here, "property keys must be non-empty text")
+                continue
+            if isinstance(spec, dict):
+                if not spec:
+                    self.issue(here, "needs an operator, e.g. {eq: value}", key=False)
+                for op, value in spec.items():
+                    if op not in FILTER_OPERATORS:
+                        self.issue(here + (op,), f"unknown operator{_did_you_mean(str(op), FILTER_OPERATORS)} (operators: {', '.join(FILTER_OPERATORS)})")
+                        continue
+                    self._check_operator(here + (op,), op, value)
+            elif isinstance(spec, list):
+                self.issue(here, "a list is not a value; write {in: [...]} to match any of several values", key=False)
+            elif spec is None:
+                self.issue(here, "has no value; write {is_not_set: true} to require a missing property, or give a value", key=False)
+            else:
+                self._check_scalar(here, spec)
+
+    def _check_scalar(self, path: tuple, value: Any) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            self.issue(path, "must be a finite number", key=False)
+        elif not isinstance(value, (str, int, float, bool)):
+            self.issue(path, f"must be text, a number or true/false, not {_describe(value)}", key=False)
+
+    def _check_operator(self, path: tuple, op: str, value: Any) -> None:
+        if op in ("eq", "neq"):
+            self._check_scalar(path, value)
+        elif op in ("in", "not_in"):
+            if not isinstance(value, list):
+                self.issue(path, f"must be a list of values, not {_describe(value)}", key=False)
+            elif not value:
+                self.issue(path, "must list at least one value", key=False)
+            else:
+                for i, item in enumerate(value):
+                    self._check_scalar(path + (i,), item)
+        elif op == "contains":
+            if not isinstance(value, str):
+                self.issue(path, f"must be text, not {_describe(value)}", key=False)
+        elif op == "regex":
+            if not isinstance(value, str) or value == "":
+                self.issue(path, f"must be a non-empty regular expression, not {_describe(value)}", key=False)
+                return
+            try:
+                re.compile(value)
+            except re.error as exc:
+                self.issue(path, f"is not a valid regular expression: {exc}", key=False)
+                return
+            if _NOT_RE2.search(value):
+                self.issue(path, "uses look-around or a back-reference, which RE2 (DuckDB, ClickHouse) does not support", key=False)
+        elif op in ("gt", "gte", "lt", "lte"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                self.issue(path, f"must be a number, not {_describe(value)}", key=False)
+            elif not math.isfinite(value):
+                self.issue(path, "must be a finite number", key=False)
+        elif op in ("is_set", "is_not_set"):
+            if value is not True:
+                other = "is_not_set" if op == "is_set" else "is_set"
+                self.issue(path, f"must be true (to say the opposite, use {other}: true)", key=False)
+
+    def check_semantics(self, doc: dict[str, Any], known_events: set[str] | None) -> None:
+        conditions = doc.get("conditions") if isinstance(doc.get("conditions"), dict) else {}
+        level = doc.get("level")
+        window = doc.get("time_window_days")
+        window = window if isinstance(window, int) and not isinstance(window, bool) else None
+
+        def num(name: str) -> int | None:
+            v = conditions.get(name)
+            return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+        if level == "user":
+            for name in ACCOUNT_ONLY_CONDITIONS:
+                if name in conditions:
+                    self.issue(("conditions", name), "applies to account rules only; remove it or set level: account")
+        lo, hi = num("min_days_since_last_event"), num("max_days_since_last_event")
+        if lo is not None and hi is not None and lo > hi:
+            self.issue(("conditions", "min_days_since_last_event"),
+                       f"is {lo}, above max_days_since_last_event ({hi}): no entity can match", key=False)
+        if window is not None:
+            if (v := num("min_active_days")) is not None and v > window:
+                self.issue(("conditions", "min_active_days"),
+                           f"is {v} but the window has only {window} day(s) (time_window_days): no entity can match", key=False)
+            if lo is not None and lo >= window:
+                self.issue(("conditions", "min_days_since_last_event"),
+                           f"is {lo} but days since the last event in a {window}-day window is at most {window - 1}: no entity can match; widen time_window_days", key=False)
+        names = conditions.get("event_names")
+        if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
+            if (v := num("min_distinct_events")) is not None and v > len(names):
+                self.issue(("conditions", "min_distinct_events"),
+                           f"is {v} but only {len(names)} event name(s) are listed: no entity can match", key=False)
+            if known_events:
+                for i, n in enumerate(names):
+                    if n not in known_events:
+                        self.warn(("conditions", "event_names", i),
+                                  f"'{n}' is not in the standard events library{_did_you_mean(n, known_events)} (fine if your product sends it)")
+        weights = doc.get("scoring_weights")
+        if isinstance(weights, dict):
+            for name, value in weights.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    self.issue(("scoring_weights", name), "must be a finite number", key=False)
+
+
+def normalise(key: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """The form the dbt macros compile: typed filter values, thresholds only, explicit weights."""
+    conditions = doc.get("conditions") or {}
+    weights = {**DEFAULT_WEIGHTS, **(doc.get("scoring_weights") or {})}
+    filters = []
+    for prop, spec in (conditions.get("event_property_filters") or {}).items():
+        ops = spec if isinstance(spec, dict) else {"eq": spec}
+        for op, value in ops.items():
+            entry: dict[str, Any] = {"key": prop, "op": op}
+            if op in ("in", "not_in"):
+                entry["values"] = [_typed(v) for v in value]
+            elif op in ("is_set", "is_not_set"):
+                pass
+            else:
+                entry["value"] = _typed(value)
+            filters.append(entry)
+    return {
+        "key": key,
+        "name": doc["name"],
+        "level": doc["level"],
+        "time_window_days": int(doc["time_window_days"]),
+        "event_names": list(conditions.get("event_names") or []),
+        "conditions": {c: int(conditions[c]) for c in THRESHOLD_CONDITIONS if conditions.get(c) is not None},
+        "property_filters": filters,
+        "weights": {
+            "event_count": float(weights["event_count_weight"]),
+            "active_days": float(weights["active_days_weight"]),
+            "recency": float(weights["recency_weight"]),
+        },
+    }
+
+
+def _typed(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"type": "boolean", "value": "true" if value else "false"}
+    if isinstance(value, (int, float)):
+        return {"type": "number", "value": float(value)}
+    return {"type": "string", "value": str(value)}
+
+
+def rule_files(rules_dir: Path) -> list[Path]:
+    return sorted(p for p in rules_dir.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml")) if rules_dir.is_dir() else []
+
+
+def check_rules(rules_dir: Path, *, known_events: set[str] | None = None, display_root: Path | None = None) -> CheckResult:
+    """Validate every rule file in ``rules_dir``; collect every problem rather than stopping."""
+    result = CheckResult()
+    names: dict[str, tuple[str, int | None]] = {}
+    keys: dict[str, str] = {}
+    for path in rule_files(rules_dir):
+        display = _display(path, display_root)
+        checker = _FileChecker(path, display)
+        key = path.stem
+        if not RULE_KEY_PATTERN.match(key):
+            checker.issues.append(RuleIssue(display, None, None,
+                f"file name '{path.name}' cannot name a model: use lowercase letters, digits and _ (starting with a letter, at most 63), e.g. '{_suggest_key(key)}{path.suffix}'"))
+        elif key in RESERVED_KEYS:
+            checker.issues.append(RuleIssue(display, None, None, f"file name '{path.name}' is reserved (insp_{key} is the unified table); rename the file"))
+        elif key in keys:
+            checker.issues.append(RuleIssue(display, None, None, f"file name collides with {keys[key]} (both would be model insp_{key}); keep one"))
+        keys.setdefault(key, display)
+        doc = checker.load()
+        if doc is not None:
+            checker.check_schema(doc)
+            conditions = doc.get("conditions")
+            if isinstance(conditions, dict) and "event_property_filters" in conditions:
+                checker.check_filters(conditions["event_property_filters"])
+            checker.check_semantics(doc, known_events)
+            name = doc.get("name")
+            if isinstance(name, str) and name.strip():
+                folded = " ".join(name.split()).casefold()
+                line = checker.located.line(("name",), key=False)
+                if folded in names:
+                    other_file, other_line = names[folded]
+                    where = f"{other_file}:{other_line}" if other_line else other_file
+                    checker.issue(("name",), f"'{name}' is already the name of the rule in {where}; rule names must be unique", key=False)
+                else:
+                    names[folded] = (display, line)
+        result.issues.extend(sorted(checker.issues, key=lambda i: (i.line or 0)))
+        result.warnings.extend(checker.warnings)
+        if doc is not None and not checker.issues:
+            result.rules.append(Rule(key=key, path=path, document=doc, normalised=normalise(key, doc)))
+    return result
+
+
+def load_rules(rules_dir: Path, **kwargs: Any) -> list[Rule]:
+    """Every rule, or a ``RuleError`` listing every problem in every file."""
+    result = check_rules(rules_dir, **kwargs)
+    if result.issues:
+        raise RuleError(result.issues)
+    return result.rules
+
+
+def find_rule(rules: list[Rule], wanted: str) -> Rule:
+    """A rule by key, model name or (case-insensitive) name."""
+    folded = wanted.strip().casefold()
+    for rule in rules:
+        if folded in (rule.key, rule.model_name, rule.name.casefold()):
+            return rule
+    from .errors import ConfigError
+
+    options = [r.key for r in rules]
+    raise ConfigError(f"no rule called '{wanted}'{_did_you_mean(wanted, options + [r.name for r in rules])}; rules: {', '.join(options) or '(none)'}")
+
+
+def _suggest_key(stem: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")
+    if not s or not s[0].isalpha():
+        s = "rule_" + s
+    return s[:63]
+
+
+def _display(path: Path, root: Path | None) -> str:
+    if root is not None:
+        try:
+            return str(path.resolve().relative_to(root.resolve()))
+        except ValueError:
+            pass
+    return str(path)

@@ -1,0 +1,58 @@
+{#- Where the four input tables come from, and what their columns are called. -#}
+
+{#- "mock" or "source": var beton_input, else env BETON_INPUT, else mock. -#}
+{% macro input_mode() -%}
+    {{ return(var('beton_input', env_var('BETON_INPUT', 'mock'))) }}
+{%- endmacro %}
+
+{#- The relation holding an input table: the mock seed on mock input, else the source
+    (whose schema and table names come from vars, see _posthog__sources.yml). -#}
+{% macro input_relation(table) -%}
+    {%- set mode = beton.input_mode() -%}
+    {%- if mode == 'mock' -%}
+        {{ return(ref('mock_' ~ table)) }}
+    {%- elif mode == 'source' -%}
+        {{ return(source('posthog', table)) }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("var beton_input = '" ~ mode ~ "' is not supported; use 'mock' (the built-in mock data) or 'source' (your tables, see docs/schema-mapping.md)") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The quoted name of a logical input column, after schema mapping (var beton_columns). -#}
+{% macro input_column(table, column) -%}
+    {%- set defaults = {
+        'events': ['uuid', 'event', 'distinct_id', 'timestamp', 'properties', 'person_id'],
+        'persons': ['id', 'created_at', 'properties', 'is_identified'],
+        'person_distinct_id': ['person_id', 'distinct_id'],
+        'accounts': ['account_id', 'name', 'domain', 'arr', 'segment', 'owner_email', 'properties'],
+    } -%}
+    {%- if table not in defaults or column not in defaults[table] -%}
+        {{ exceptions.raise_compiler_error("beton.input_column: unknown input column " ~ table ~ "." ~ column) }}
+    {%- endif -%}
+    {%- set mapping = var('beton_columns', {}) or {} -%}
+    {%- if mapping is not mapping -%}
+        {{ exceptions.raise_compiler_error("var beton_columns must be a mapping like {events: {timestamp: event_time}}") }}
+    {%- endif -%}
+    {%- for mapped_table in mapping -%}
+        {%- if mapped_table not in defaults -%}
+            {{ exceptions.raise_compiler_error("var beton_columns: unknown table '" ~ mapped_table ~ "'; expected one of " ~ (defaults.keys() | list | join(', '))) }}
+        {%- endif -%}
+        {%- for mapped_column in mapping[mapped_table] -%}
+            {%- if mapped_column not in defaults[mapped_table] -%}
+                {{ exceptions.raise_compiler_error("var beton_columns." ~ mapped_table ~ ": unknown column '" ~ mapped_column ~ "'; expected one of " ~ (defaults[mapped_table] | join(', '))) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- set name = (mapping.get(table) or {}).get(column, column) -%}
+    {{ return(adapter.quote(name)) }}
+{%- endmacro %}
+
+{#- The accounts column that event property beton_account_link_property must equal. -#}
+{% macro account_link_column() -%}
+    {%- set column = var('beton_account_link_column', 'domain') -%}
+    {%- set allowed = ['account_id', 'name', 'domain'] -%}
+    {%- if column not in allowed -%}
+        {{ exceptions.raise_compiler_error("var beton_account_link_column = '" ~ column ~ "' is not supported; use one of " ~ (allowed | join(', ')) ~ " (the logical accounts column; map physical names with beton_columns)") }}
+    {%- endif -%}
+    {{ return(column) }}
+{%- endmacro %}

@@ -1,0 +1,136 @@
+{#- Scalar functions whose spelling or semantics differ between engines. -#}
+
+{#- A number from text, or null when the text is not a number. -#}
+{% macro safe_to_double(expr) -%}
+    {{ return(adapter.dispatch('safe_to_double', 'beton')(expr)) }}
+{%- endmacro %}
+
+{% macro default__safe_to_double(expr) -%}
+    try_cast({{ expr }} as {{ beton.type_double() }})
+{%- endmacro %}
+
+{#- clickhouse: no try_cast; toFloat64OrNull also rejects 'inf'/'nan' spellings like duckdb does not, so keep finite only -#}
+{% macro clickhouse__safe_to_double(expr) -%}
+    toFloat64OrNull(toString({{ expr }}))
+{%- endmacro %}
+
+
+{#- True when the RE2 pattern matches part of the text (unanchored). -#}
+{% macro regex_matches(expr, pattern_literal) -%}
+    {{ return(adapter.dispatch('regex_matches', 'beton')(expr, pattern_literal)) }}
+{%- endmacro %}
+
+{% macro default__regex_matches(expr, pattern_literal) -%}
+    {{ exceptions.raise_compiler_error("beton.regex_matches is not implemented for adapter '" ~ adapter.type() ~ "'") }}
+{%- endmacro %}
+
+{% macro duckdb__regex_matches(expr, pattern_literal) -%}
+    regexp_matches({{ expr }}, {{ pattern_literal }})
+{%- endmacro %}
+
+{% macro clickhouse__regex_matches(expr, pattern_literal) -%}
+    match({{ expr }}, {{ pattern_literal }})
+{%- endmacro %}
+
+
+{#- True when the text contains the substring (case-sensitive). -#}
+{% macro text_contains(expr, substring_literal) -%}
+    {{ return(adapter.dispatch('text_contains', 'beton')(expr, substring_literal)) }}
+{%- endmacro %}
+
+{% macro default__text_contains(expr, substring_literal) -%}
+    {{ dbt.position(substring_literal, expr) }} > 0
+{%- endmacro %}
+
+
+{#- Natural logarithm. -#}
+{% macro ln(expr) -%}
+    {{ return(adapter.dispatch('ln', 'beton')(expr)) }}
+{%- endmacro %}
+
+{% macro default__ln(expr) -%}
+    ln({{ expr }})
+{%- endmacro %}
+
+
+{#- The UTC calendar date of a timestamp. -#}
+{% macro to_date(expr) -%}
+    {{ return(adapter.dispatch('to_date', 'beton')(expr)) }}
+{%- endmacro %}
+
+{% macro default__to_date(expr) -%}
+    cast({{ expr }} as date)
+{%- endmacro %}
+
+{#- clickhouse: Date32 so dates before 1970 stay representable -#}
+{% macro clickhouse__to_date(expr) -%}
+    toDate32({{ expr }}, 'UTC')
+{%- endmacro %}
+
+
+{#- Whole days from one date to a later one. -#}
+{% macro days_between(start_date, end_date) -%}
+    {{ return(adapter.dispatch('days_between', 'beton')(start_date, end_date)) }}
+{%- endmacro %}
+
+{% macro default__days_between(start_date, end_date) -%}
+    {{ dbt.datediff(start_date, end_date, 'day') }}
+{%- endmacro %}
+
+
+{#- A timestamp column in UTC without a zone attached. -#}
+{% macro to_utc_timestamp(expr) -%}
+    {{ return(adapter.dispatch('to_utc_timestamp', 'beton')(expr)) }}
+{%- endmacro %}
+
+{#- duckdb: the profile sets TimeZone=UTC, so TIMESTAMPTZ casts to its UTC wall time -#}
+{% macro default__to_utc_timestamp(expr) -%}
+    cast({{ expr }} as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro clickhouse__to_utc_timestamp(expr) -%}
+    toDateTime64({{ expr }}, 6, 'UTC')
+{%- endmacro %}
+
+
+{#- Cast that keeps nulls possible (ClickHouse types are not nullable unless said so). -#}
+{% macro cast_nullable(expr, type) -%}
+    {{ return(adapter.dispatch('cast_nullable', 'beton')(expr, type)) }}
+{%- endmacro %}
+
+{% macro default__cast_nullable(expr, type) -%}
+    cast({{ expr }} as {{ type }})
+{%- endmacro %}
+
+{% macro clickhouse__cast_nullable(expr, type) -%}
+    cast({{ expr }}, 'Nullable({{ type }})')
+{%- endmacro %}
+
+
+{#- A boolean from a boolean, 0/1 or 'true'/'false' column. -#}
+{% macro to_boolean(expr) -%}
+    {{ return(adapter.dispatch('to_boolean', 'beton')(expr)) }}
+{%- endmacro %}
+
+{% macro default__to_boolean(expr) -%}
+    cast({{ expr }} as boolean)
+{%- endmacro %}
+
+{#- clickhouse: Bool accepts UInt8 and 'true'/'false' text -#}
+{% macro clickhouse__to_boolean(expr) -%}
+    cast({{ expr }}, 'Bool')
+{%- endmacro %}
+
+
+{#- A 64-bit float (dbt.type_float() is 32-bit on some adapters, too coarse for scores). -#}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'beton')()) }}
+{%- endmacro %}
+
+{% macro default__type_double() -%}
+    {{ return('double precision') }}
+{%- endmacro %}
+
+{% macro clickhouse__type_double() -%}
+    {{ return('Float64') }}
+{%- endmacro %}

@@ -1,0 +1,98 @@
+{#- One row per user: every person, and every distinct id that resolves to no person (it
+    stands alone as its own user). A user's account is the one their person's link property
+    names, else the account most of their events link to. -#}
+with
+
+persons as (
+
+    select * from {{ ref('stg_posthog__persons') }}
+
+),
+
+events as (
+
+    select * from {{ ref('int_events') }}
+
+),
+
+account_keys as (
+
+    select
+        account_key,
+        min(account_id) as account_id
+
+    from {{ ref('stg_posthog__accounts') }}
+    where account_key is not null
+        and account_key != ''
+    group by account_key
+
+),
+
+event_users as (
+
+    select distinct user_id
+
+    from events
+
+),
+
+event_accounts as (
+
+    select
+        user_id,
+        account_id,
+        count(*) as event_count
+
+    from events
+    where account_id is not null
+    group by user_id, account_id
+
+),
+
+main_event_account as (
+
+    select
+        user_id,
+        account_id
+
+    from (
+        select
+            user_id,
+            account_id,
+            row_number() over (partition by user_id order by event_count desc, account_id) as position
+        from event_accounts
+    ) as ranked
+    where position = 1
+
+),
+
+all_users as (
+
+    select person_id as user_id from persons
+    union all
+    select user_id from event_users where user_id not in (select person_id from persons)
+
+),
+
+final as (
+
+    select
+        all_users.user_id,
+        persons.person_id is not null as is_person,
+        persons.email,
+        persons.name,
+        persons.job_title,
+        persons.created_at,
+        coalesce(person_accounts.account_id, main_event_account.account_id) as account_id
+
+    from all_users
+    left join persons
+        on all_users.user_id = persons.person_id
+    left join account_keys as person_accounts
+        on persons.account_key = person_accounts.account_key
+    left join main_event_account
+        on all_users.user_id = main_event_account.user_id
+
+)
+
+select * from final

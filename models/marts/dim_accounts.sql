@@ -1,0 +1,80 @@
+{#- One row per account: CRM attributes, usage over the 30 days to as_of, and the rules it
+    matched — the table BI tools and `beton plays` start from. -#}
+{%- set window_start_exclusive = beton.date_literal(beton.as_of_date_text(30)) -%}
+{%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
+
+with
+
+accounts as (
+
+    select * from {{ ref('stg_posthog__accounts') }}
+
+),
+
+recent_events as (
+
+    select * from {{ ref('int_events') }}
+    where event_date > {{ window_start_exclusive }}
+        and event_at <= {{ as_of }}
+        and account_id is not null
+
+),
+
+usage as (
+
+    select
+        account_id,
+        count(*) as events_30d,
+        count(distinct user_id) as active_users_30d,
+        count(distinct event_date) as active_days_30d,
+        max(event_at) as last_seen
+
+    from recent_events
+    group by account_id
+
+),
+
+account_findings as (
+
+    select
+        account_id,
+        {{ dbt.listagg('rule_key', "', '", "order by rule_key") }} as rules_matched,
+        count(*) as findings,
+        max(score) as best_score
+
+    from {{ ref('insp_findings') }}
+    where level = 'account'
+    group by account_id
+
+),
+
+final as (
+
+    select
+        accounts.account_id,
+        accounts.name,
+        accounts.domain,
+        accounts.arr,
+        accounts.segment,
+        accounts.owner_email,
+        accounts.industry,
+        accounts.employees,
+        accounts.country,
+        coalesce(usage.events_30d, 0) as events_30d,
+        coalesce(usage.active_users_30d, 0) as active_users_30d,
+        coalesce(usage.active_days_30d, 0) as active_days_30d,
+        usage.last_seen,
+        coalesce(account_findings.findings, 0) as account_findings,
+        account_findings.rules_matched,
+        account_findings.best_score,
+        {{ as_of }} as as_of
+
+    from accounts
+    left join usage
+        on accounts.account_id = usage.account_id
+    left join account_findings
+        on accounts.account_id = account_findings.account_id
+
+)
+
+select * from final

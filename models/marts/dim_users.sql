@@ -1,0 +1,75 @@
+{#- One row per user (person, or unresolved distinct id): profile, account, usage over the 30
+    days to as_of, and the user-level rules they matched. -#}
+{%- set window_start_exclusive = beton.date_literal(beton.as_of_date_text(30)) -%}
+{%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
+
+with
+
+users as (
+
+    select * from {{ ref('int_users') }}
+
+),
+
+recent_events as (
+
+    select * from {{ ref('int_events') }}
+    where event_date > {{ window_start_exclusive }}
+        and event_at <= {{ as_of }}
+
+),
+
+usage as (
+
+    select
+        user_id,
+        count(*) as events_30d,
+        count(distinct event_name) as distinct_events_30d,
+        count(distinct event_date) as active_days_30d,
+        max(event_at) as last_seen
+
+    from recent_events
+    group by user_id
+
+),
+
+user_findings as (
+
+    select
+        entity_id as user_id,
+        {{ dbt.listagg('rule_key', "', '", "order by rule_key") }} as rules_matched,
+        max(score) as best_score
+
+    from {{ ref('insp_findings') }}
+    where level = 'user'
+    group by entity_id
+
+),
+
+final as (
+
+    select
+        users.user_id,
+        users.is_person,
+        users.email,
+        users.name,
+        users.job_title,
+        users.account_id,
+        users.created_at,
+        coalesce(usage.events_30d, 0) as events_30d,
+        coalesce(usage.distinct_events_30d, 0) as distinct_events_30d,
+        coalesce(usage.active_days_30d, 0) as active_days_30d,
+        usage.last_seen,
+        user_findings.rules_matched,
+        user_findings.best_score,
+        {{ as_of }} as as_of
+
+    from users
+    left join usage
+        on users.user_id = usage.user_id
+    left join user_findings
+        on users.user_id = user_findings.user_id
+
+)
+
+select * from final

@@ -1,0 +1,349 @@
+"""An independent pandas implementation of docs/rules.md: the tests' source of expected values.
+
+Written from the document alone (not from the dbt models or macros), as plainly as possible,
+so that it can be checked by reading it next to the document. Entry points:
+
+* ``punch_list(rule, events, persons, person_distinct_id, accounts, as_of)``: one rule's
+  punch list, with the columns of ``beton_inspections.insp_<rule>`` (docs/architecture.md);
+* ``load_mock(seeds_dir)``: the mock seed CSVs as DataFrames.
+
+Input frames have the input data model's columns; ``properties`` are JSON text; timestamps
+are naive UTC datetimes or parseable strings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "ACCOUNT_COLUMNS",
+    "USER_COLUMNS",
+    "entities_with_events",
+    "filter_holds",
+    "load_mock",
+    "property_text",
+    "punch_list",
+    "resolve_users",
+]
+
+USER_COLUMNS = [
+    "rank", "score", "user_id", "email", "name", "event_count", "distinct_events",
+    "active_days", "days_since_last_event", "last_seen", "as_of",
+]
+ACCOUNT_COLUMNS = [
+    "rank", "score", "account_id", "name", "domain", "segment", "arr", "event_count",
+    "active_users", "account_events", "distinct_events", "active_days",
+    "days_since_last_event", "last_seen", "as_of",
+]
+
+LINK_PROPERTY = "company_domain"
+LINK_COLUMN = "domain"
+
+# ---------------------------------------------------------------------------------------------
+# Property values
+# ---------------------------------------------------------------------------------------------
+
+
+class _JsonNumber(str):
+    """A JSON number kept as its JSON text (``5``, ``2.5``)."""
+
+
+def _loads(text: Any) -> dict:
+    """Parse a properties JSON object; anything else (empty, invalid, not an object) is {}."""
+    if not isinstance(text, str) or not text.strip():
+        return {}
+    try:
+        obj = json.loads(text, parse_int=_JsonNumber, parse_float=_JsonNumber)
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}
+
+
+def property_text(properties: Any, key: str) -> str | None:
+    """The property ``key`` read as text; None when it is missing or JSON null (not set).
+
+    A string gives its content, a number its JSON text, a boolean ``true``/``false``, and an
+    object or array its compact JSON text."""
+    obj = _loads(properties)
+    if key not in obj or obj[key] is None:
+        return None
+    value = obj[key]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):  # includes _JsonNumber, which is its JSON text
+        return str(value)
+    return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    """A parsed JSON value with its kept-as-text numbers turned back into numbers."""
+    if isinstance(value, _JsonNumber):
+        return json.loads(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def _as_number(text: str) -> float | None:
+    """The number a text spells, or None when it is not a number."""
+    return float(text) if _NUMBER.fullmatch(text) else None
+
+
+def _equals(text: str, value: Any) -> bool:
+    """``eq`` on a set property: numbers numerically, booleans as true/false, strings exactly."""
+    if isinstance(value, bool):
+        return text == ("true" if value else "false")
+    if isinstance(value, (int, float)):
+        number = _as_number(text)
+        return number is not None and number == float(value)
+    return text == str(value)
+
+
+def _operator_holds(op: str, arg: Any, text: str | None) -> bool:
+    is_set = text is not None
+    if op == "eq":
+        return is_set and _equals(text, arg)
+    if op == "neq":
+        return not is_set or not _equals(text, arg)
+    if op == "in":
+        return is_set and any(_equals(text, v) for v in arg)
+    if op == "not_in":
+        return not is_set or not any(_equals(text, v) for v in arg)
+    if op == "contains":
+        return is_set and str(arg) in text
+    if op == "regex":
+        return is_set and re.search(str(arg), text) is not None
+    if op in ("gt", "gte", "lt", "lte"):
+        number = _as_number(text) if is_set else None
+        if number is None:
+            return False
+        bound = float(arg)
+        return {"gt": number > bound, "gte": number >= bound,
+                "lt": number < bound, "lte": number <= bound}[op]
+    if op == "is_set":
+        return is_set == bool(arg)
+    if op == "is_not_set":
+        return (not is_set) == bool(arg)
+    raise ValueError(f"unknown property filter operator {op!r}")
+
+
+def filter_holds(spec: Any, text: str | None) -> bool:
+    """One ``event_property_filters`` entry (a bare value or an operator object)."""
+    if isinstance(spec, dict):
+        return all(_operator_holds(op, arg, text) for op, arg in spec.items())
+    if isinstance(spec, list):
+        raise ValueError("a bare list is not a property filter; use {in: [...]}")
+    return _operator_holds("eq", spec, text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------
+
+
+def _blank_to_none(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str) and value == "":
+        return None
+    return value
+
+
+def resolve_users(events: pd.DataFrame, person_distinct_id: pd.DataFrame) -> pd.Series:
+    """Each event's user id: the smallest person id its distinct id maps to, else itself."""
+    mapping: dict[str, str] = {}
+    for person_id, distinct_id in zip(person_distinct_id["person_id"],
+                                      person_distinct_id["distinct_id"], strict=True):
+        if _blank_to_none(person_id) is None or _blank_to_none(distinct_id) is None:
+            continue
+        person_id, distinct_id = str(person_id), str(distinct_id)
+        if distinct_id not in mapping or person_id < mapping[distinct_id]:
+            mapping[distinct_id] = person_id
+    return events["distinct_id"].map(lambda d: mapping.get(str(d), str(d))).astype(object)
+
+
+def _link_accounts(events: pd.DataFrame, accounts: pd.DataFrame) -> pd.Series:
+    """Each event's account id (None when its link property matches no account's domain)."""
+    by_key: dict[str, str] = {}
+    pairs = zip(accounts["account_id"], accounts[LINK_COLUMN], strict=True)
+    for account_id, key in sorted(pairs, key=lambda pair: str(pair[0])):
+        key = _blank_to_none(key)
+        if key is not None:
+            by_key.setdefault(str(key).strip().lower(), str(account_id))
+
+    def account_of(properties: Any) -> str | None:
+        text = property_text(properties, LINK_PROPERTY)
+        return None if text is None else by_key.get(text.strip().lower())
+
+    return events["properties"].map(account_of).astype(object)
+
+
+def _prepared(events: pd.DataFrame, person_distinct_id: pd.DataFrame,
+              accounts: pd.DataFrame) -> pd.DataFrame:
+    ev = events.copy()
+    ev["timestamp"] = pd.to_datetime(ev["timestamp"])
+    ev["user_id"] = resolve_users(ev, person_distinct_id)
+    ev["account_id"] = _link_accounts(ev, accounts)
+    ev["day"] = ev["timestamp"].dt.date
+    return ev
+
+
+def _in_window(ev: pd.DataFrame, as_of: datetime, days: int) -> pd.DataFrame:
+    first_excluded = pd.Timestamp(as_of).date() - pd.Timedelta(days=days)
+    keep = (ev["day"] > first_excluded) & (ev["timestamp"] <= pd.Timestamp(as_of))
+    return ev[keep]
+
+
+# ---------------------------------------------------------------------------------------------
+# The punch list
+# ---------------------------------------------------------------------------------------------
+
+
+def punch_list(rule: dict, events: pd.DataFrame, persons: pd.DataFrame,
+               person_distinct_id: pd.DataFrame, accounts: pd.DataFrame,
+               as_of: datetime | str) -> pd.DataFrame:
+    """The rule's findings at ``as_of``, ranked, with the ``insp_<rule>`` columns."""
+    as_of = pd.Timestamp(as_of).to_pydatetime()
+    level = rule["level"]
+    if level not in ("user", "account"):
+        raise ValueError(f"unknown level {level!r}")
+    conditions = rule.get("conditions") or {}
+    weights = {"event_count_weight": 1.0, "active_days_weight": 1.0, "recency_weight": 0.0}
+    weights.update(rule.get("scoring_weights") or {})
+
+    ev = _in_window(_prepared(events, person_distinct_id, accounts), as_of,
+                    int(rule["time_window_days"]))
+    entity = "user_id" if level == "user" else "account_id"
+    if level == "account":
+        ev = ev[ev["account_id"].notna()]
+
+    matching = ev
+    names = conditions.get("event_names") or []
+    if names:
+        matching = matching[matching["event"].isin(names)]
+    for key, spec in (conditions.get("event_property_filters") or {}).items():
+        def holds(properties: Any, key: str = key, spec: Any = spec) -> bool:
+            return filter_holds(spec, property_text(properties, key))
+
+        matching = matching[matching["properties"].map(holds).astype(bool)]
+
+    as_of_day: date = as_of.date()
+    rows = []
+    for entity_id, group in matching.groupby(entity, sort=True):
+        last_seen = group["timestamp"].max()
+        metrics = {
+            entity: entity_id,
+            "event_count": len(group),
+            "distinct_events": group["event"].nunique(),
+            "active_days": group["day"].nunique(),
+            "last_seen": last_seen,
+            "days_since_last_event": (as_of_day - last_seen.date()).days,
+        }
+        if level == "account":
+            metrics["active_users"] = group["user_id"].nunique()
+            metrics["account_events"] = int((ev["account_id"] == entity_id).sum())
+        rows.append(metrics)
+
+    checks = {
+        "min_event_count": lambda m, v: m["event_count"] >= v,
+        "min_distinct_events": lambda m, v: m["distinct_events"] >= v,
+        "min_active_days": lambda m, v: m["active_days"] >= v,
+        "max_days_since_last_event": lambda m, v: m["days_since_last_event"] <= v,
+        "min_days_since_last_event": lambda m, v: m["days_since_last_event"] >= v,
+        "min_active_users": lambda m, v: m["active_users"] >= v,
+        "min_account_events": lambda m, v: m["account_events"] >= v,
+    }
+    findings = [m for m in rows
+                if all(check(m, conditions[name]) for name, check in checks.items()
+                       if conditions.get(name) is not None)]
+    for m in findings:
+        m["score"] = (float(weights["event_count_weight"]) * math.log(1 + m["event_count"])
+                      + float(weights["active_days_weight"]) * m["active_days"]
+                      + float(weights["recency_weight"]) * m["days_since_last_event"])
+    findings.sort(key=lambda m: (-m["score"], str(m[entity])))
+    for rank, m in enumerate(findings, start=1):
+        m["rank"] = rank
+        m["as_of"] = pd.Timestamp(as_of)
+
+    if level == "user":
+        people = dict(zip(persons["id"].astype(str), persons["properties"], strict=True))
+        for m in findings:  # an unresolved distinct id has no person: no email, no name
+            m["email"] = property_text(people.get(m["user_id"]), "email")
+            m["name"] = property_text(people.get(m["user_id"]), "name")
+        columns = USER_COLUMNS
+    else:
+        info = accounts.set_index(accounts["account_id"].astype(str))
+        for m in findings:
+            row = info.loc[m["account_id"]]
+            for col in ("name", "domain", "segment"):
+                m[col] = _blank_to_none(row[col])
+            arr = _blank_to_none(row["arr"])
+            m["arr"] = None if arr is None else float(arr)
+        columns = ACCOUNT_COLUMNS
+
+    out = pd.DataFrame(findings, columns=columns)
+    int_columns = ["rank", "event_count", "distinct_events", "active_days",
+                   "days_since_last_event"]
+    if level == "account":
+        int_columns += ["active_users", "account_events"]
+    out = out.astype({c: "int64" for c in int_columns} | {"score": "float64"})
+    out["last_seen"] = pd.to_datetime(out["last_seen"])
+    out["as_of"] = pd.to_datetime(out["as_of"])
+    if level == "account":
+        out["arr"] = out["arr"].astype("float64")
+    return out.reset_index(drop=True)
+
+
+def entities_with_events(events: pd.DataFrame, person_distinct_id: pd.DataFrame,
+                         accounts: pd.DataFrame, level: str,
+                         as_of: datetime | str | None = None) -> set[str]:
+    """Every user (or linked account) with at least one event (up to ``as_of`` if given)."""
+    ev = _prepared(events, person_distinct_id, accounts)
+    if as_of is not None:
+        ev = ev[ev["timestamp"] <= pd.Timestamp(as_of)]
+    column = "user_id" if level == "user" else "account_id"
+    return {str(v) for v in ev[column].dropna().unique()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Mock seeds
+# ---------------------------------------------------------------------------------------------
+
+
+def load_mock(seeds_dir: Path | str) -> dict[str, pd.DataFrame]:
+    """The mock seeds as DataFrames: events, persons, person_distinct_id, accounts,
+    standard_events. Text stays text (an empty cell is None), timestamps are datetimes and
+    ``arr`` is a float (NaN when unknown)."""
+    seeds_dir = Path(seeds_dir)
+
+    def read(rel: str) -> pd.DataFrame:
+        df = pd.read_csv(seeds_dir / rel, dtype=str, keep_default_na=False,
+                         encoding="utf-8")
+        return df.astype(object).map(_blank_to_none)
+
+    events = read("mock/mock_events.csv")
+    events["timestamp"] = pd.to_datetime(events["timestamp"], format="%Y-%m-%d %H:%M:%S")
+    persons = read("mock/mock_persons.csv")
+    persons["created_at"] = pd.to_datetime(persons["created_at"], format="%Y-%m-%d %H:%M:%S")
+    persons["is_identified"] = persons["is_identified"].map({"true": True, "false": False})
+    accounts = read("mock/mock_accounts.csv")
+    accounts["arr"] = pd.to_numeric(accounts["arr"]).astype("float64")
+    return {
+        "events": events,
+        "persons": persons,
+        "person_distinct_id": read("mock/mock_person_distinct_id.csv"),
+        "accounts": accounts,
+        "standard_events": read("reference/standard_events.csv"),
+    }
