@@ -297,16 +297,18 @@ def punch_list_command(obj: Context, name: str, target: str | None, sort_column:
 
 
 @cli.command("demo")
+@target_option
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the punch-list CSVs (default: output/ in the project).")
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Rows shown per punch list.")
 @click.pass_obj
 @handle_errors
-def demo(obj: Context, out_dir: Path | None, limit: int) -> None:
-    """Build everything on DuckDB with the built-in mock data and show every punch list."""
-    project = obj.project("duckdb")
+def demo(obj: Context, target: str | None, out_dir: Path | None, limit: int) -> None:
+    """Build everything with the built-in mock data (DuckDB unless --target) and show every punch list."""
+    project = obj.project(target or "duckdb")
     rules_ = _compile_rules(project)
-    console.print(f"Building {len(rules_)} inspection rule(s) on the mock data into {project.duckdb_path} …", highlight=False)
+    where = project.duckdb_path if project.target == "duckdb" else f"ClickHouse databases {project.schema}_*"
+    console.print(f"Building {len(rules_)} inspection rule(s) on the mock data into {where} …", highlight=False)
     _build(project, vars={"beton_input": "mock"}, quiet=True)
     out_dir = out_dir or project.dir / "output"
     warehouse = Warehouse(project)

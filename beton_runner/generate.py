@@ -51,7 +51,7 @@ def _rule_model(rule: Rule, source_display: str) -> GeneratedFile:
     content = (
         f"{GENERATED_MARK} from {source_display}; do not edit by hand:\n"
         f"-- edit the rule file, then run `beton rules compile` (or `beton run`).\n"
-        f"{{{{ config(materialized='table', tags=['beton_inspection', 'level_{rule.level}']) }}}}\n"
+        f"{{{{ config(materialized='table', order_by=['rank'], tags=['beton_inspection', 'level_{rule.level}']) }}}}\n"
         f"{{{{ beton.inspection_model(fromjson({jinja_json_literal(rule.normalised)})) }}}}\n"
     )
     return GeneratedFile(RULE_MODELS_DIR / f"{rule.model_name}.sql", content)
@@ -62,7 +62,7 @@ def _findings_model(rules: list[Rule]) -> GeneratedFile:
     refs = ", ".join(f"ref('{r.model_name}')" for r in rules)
     content = (
         f"{GENERATED_MARK} from every file in rules/; do not edit by hand.\n"
-        "{{ config(materialized='table') }}\n"
+        "{{ config(materialized='table', order_by=['rule_key', 'rank']) }}\n"
         f"{{{{ beton.findings_union(fromjson({jinja_json_literal(meta)}), [{refs}]) }}}}\n"
     )
     return GeneratedFile(FINDINGS_MODEL, content)

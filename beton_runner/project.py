@@ -42,6 +42,7 @@ class Project:
     duckdb_path: Path = field(default=Path("beton.duckdb"))
     schema: str = "beton"
     target_path: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # overrides of the process environment for dbt
 
     @classmethod
     def locate(cls, project_dir: str | os.PathLike | None = None, target: str | None = None) -> "Project":
@@ -52,7 +53,10 @@ class Project:
         duckdb_path = Path(os.environ.get("BETON_DUCKDB_PATH", "beton.duckdb")).expanduser()
         if not duckdb_path.is_absolute():
             duckdb_path = directory / duckdb_path
-        return cls(dir=directory, target=target, duckdb_path=duckdb_path, schema=os.environ.get("BETON_SCHEMA", "beton"))
+        schema = os.environ.get("CLICKHOUSE_DATABASE", "beton") if target == "clickhouse" else os.environ.get("BETON_SCHEMA", "beton")
+        target_path = os.environ.get("BETON_TARGET_PATH")
+        return cls(dir=directory, target=target, duckdb_path=duckdb_path, schema=schema,
+                   target_path=Path(target_path).expanduser().resolve() if target_path else None)
 
     @property
     def rules_dir(self) -> Path:
@@ -76,9 +80,11 @@ class Project:
 
     def dbt_env(self) -> dict[str, str]:
         """Environment for a dbt subprocess: the caller's, plus the resolved warehouse settings."""
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         env["BETON_TARGET"] = self.target
         env["BETON_DUCKDB_PATH"] = str(self.duckdb_path)
         env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        if "CLICKHOUSE_PASSWORD" in env:  # handed to dbt as a secret, which dbt masks in its logs
+            env.setdefault("DBT_ENV_SECRET_CLICKHOUSE_PASSWORD", env.pop("CLICKHOUSE_PASSWORD"))
         env.setdefault("TZ", "UTC")
         return env

@@ -15,15 +15,20 @@ from .errors import ConfigError, WarehouseError
 from .project import Project
 
 
-def clickhouse_settings() -> dict:
+def clickhouse_settings(environ: dict | None = None) -> dict:
     """Connection settings for the clickhouse target, from the same environment variables as profiles.yml."""
-    secure = os.environ.get("CLICKHOUSE_SECURE", "false").strip().lower() in ("1", "true", "yes")
+    env = {**os.environ, **(environ or {})}
+    secure = env.get("CLICKHOUSE_SECURE", "false").strip().lower() in ("1", "true", "yes")
+    port = env.get("CLICKHOUSE_PORT", "8443" if secure else "8123")
+    if not port.isdigit():
+        raise ConfigError(f"CLICKHOUSE_PORT must be a port number, not '{port}'")
     return {
-        "host": os.environ.get("CLICKHOUSE_HOST", "localhost"),
-        "port": int(os.environ.get("CLICKHOUSE_PORT", "8443" if secure else "8123")),
-        "username": os.environ.get("CLICKHOUSE_USER", "default"),
-        "password": os.environ.get("DBT_ENV_SECRET_CLICKHOUSE_PASSWORD", os.environ.get("CLICKHOUSE_PASSWORD", "")),
+        "host": env.get("CLICKHOUSE_HOST", "localhost"),
+        "port": int(port),
+        "username": env.get("CLICKHOUSE_USER", "default"),
+        "password": env.get("DBT_ENV_SECRET_CLICKHOUSE_PASSWORD", env.get("CLICKHOUSE_PASSWORD", "")),
         "secure": secure,
+        "verify": env.get("CLICKHOUSE_VERIFY", "true").strip().lower() in ("1", "true", "yes"),
     }
 
 
@@ -54,7 +59,7 @@ class Warehouse:
             import clickhouse_connect
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ConfigError("the clickhouse target needs `pip install 'beton-inspector[clickhouse]'`") from exc
-        settings = clickhouse_settings()
+        settings = clickhouse_settings(self.project.env)
         try:
             return clickhouse_connect.get_client(**settings, compress=False)
         except Exception as exc:  # the driver raises many kinds; none may carry the password

@@ -4,6 +4,7 @@ tests, the real ClickHouse engine behind the test HTTP server)."""
 from __future__ import annotations
 
 import os
+import time
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +21,8 @@ from chserver.fixture import clickhouse_server  # noqa: F401  (session fixture: 
 REPO = Path(__file__).resolve().parent.parent
 MOCK_AS_OF = datetime(2026, 10, 1, 12, 0, 0)
 
-os.environ.setdefault("TZ", "UTC")
+os.environ["TZ"] = "UTC"  # naive datetimes handed to drivers are UTC
+time.tzset()
 
 
 def rule_documents() -> dict[str, dict]:

@@ -21,9 +21,9 @@
 {#- The quoted name of a logical input column, after schema mapping (var beton_columns). -#}
 {% macro input_column(table, column) -%}
     {%- set defaults = {
-        'events': ['uuid', 'event', 'distinct_id', 'timestamp', 'properties', 'person_id'],
-        'persons': ['id', 'created_at', 'properties', 'is_identified'],
-        'person_distinct_id': ['person_id', 'distinct_id'],
+        'events': ['uuid', 'event', 'distinct_id', 'timestamp', 'properties', 'person_id', 'team_id'],
+        'persons': ['id', 'created_at', 'properties', 'is_identified', 'team_id', 'version', 'is_deleted'],
+        'person_distinct_id': ['person_id', 'distinct_id', 'team_id', 'version', 'is_deleted'],
         'accounts': ['account_id', 'name', 'domain', 'arr', 'segment', 'owner_email', 'properties'],
     } -%}
     {%- if table not in defaults or column not in defaults[table] -%}
@@ -55,4 +55,41 @@
         {{ exceptions.raise_compiler_error("var beton_account_link_column = '" ~ column ~ "' is not supported; use one of " ~ (allowed | join(', ')) ~ " (the logical accounts column; map physical names with beton_columns)") }}
     {%- endif -%}
     {{ return(column) }}
+{%- endmacro %}
+
+
+{#- The rows of an input table that belong to this project: with var beton_team_id set (a
+    PostHog ClickHouse shared by several projects), only that team's rows. A where-clause. -#}
+{% macro input_team_filter(table) -%}
+    {%- set team = var('beton_team_id', none) -%}
+    {%- if team is none or team == '' -%}
+        {{ return('1 = 1') }}
+    {%- endif -%}
+    {%- if team is not number and not (team | string).isdigit() -%}
+        {{ exceptions.raise_compiler_error("var beton_team_id = '" ~ team ~ "' must be a whole number (the PostHog project/team id)") }}
+    {%- endif -%}
+    {{ return(beton.input_column(table, 'team_id') ~ ' = ' ~ (team | int)) }}
+{%- endmacro %}
+
+{#- True when persons and person_distinct_id keep versioned rows (PostHog's own ClickHouse tables
+    `person` and `person_distinct_id2`): the latest version wins and deleted rows drop out. -#}
+{% macro input_is_versioned() -%}
+    {%- set flag = var('beton_versioned_persons', false) -%}
+    {{ return(flag in (true, 'true', 'True', 1, '1')) }}
+{%- endmacro %}
+
+{#- Keeps the latest version of each key and drops it when that version is deleted. The
+    relation is a CTE that has the input's own columns. -#}
+{% macro latest_versions(relation, table, key_column) -%}
+    select * from (
+        select
+            *,
+            row_number() over (
+                partition by {{ beton.input_column(table, key_column) }}
+                order by {{ beton.input_column(table, 'version') }} desc
+            ) as beton_version_rank
+        from {{ relation }}
+    ) as versions
+    where beton_version_rank = 1
+        and coalesce(cast({{ beton.input_column(table, 'is_deleted') }} as integer), 0) = 0
 {%- endmacro %}

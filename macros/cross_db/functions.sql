@@ -134,3 +134,19 @@
 {% macro clickhouse__type_double() -%}
     {{ return('Float64') }}
 {%- endmacro %}
+
+
+{#- Drops the Nullable wrapper of an expression already filtered to non-null values, so it can be
+    part of a sort key. -#}
+{% macro assume_not_null(expr) -%}
+    {{ return(adapter.dispatch('assume_not_null', 'beton')(expr)) }}
+{%- endmacro %}
+
+{% macro default__assume_not_null(expr) -%}
+    {{ expr }}
+{%- endmacro %}
+
+{#- clickhouse: sort keys cannot be Nullable -#}
+{% macro clickhouse__assume_not_null(expr) -%}
+    assumeNotNull({{ expr }})
+{%- endmacro %}

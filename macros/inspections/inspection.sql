@@ -99,15 +99,15 @@ account_totals as (
 measured as (
 
     select
-        entity_metrics.entity_id,
-        entity_metrics.event_count,
-        entity_metrics.distinct_events,
-        entity_metrics.active_days,
+        entity_metrics.entity_id as entity_id,
+        entity_metrics.event_count as event_count,
+        entity_metrics.distinct_events as distinct_events,
+        entity_metrics.active_days as active_days,
         {%- if is_account %}
-        entity_metrics.active_users,
-        account_totals.account_events,
+        entity_metrics.active_users as active_users,
+        account_totals.account_events as account_events,
         {%- endif %}
-        entity_metrics.last_seen,
+        entity_metrics.last_seen as last_seen,
         {{ beton.days_between('entity_metrics.last_seen_date', as_of_date) }} as days_since_last_event
 
     from entity_metrics
@@ -146,26 +146,26 @@ final as (
 
     select
         ranked.finding_rank as {{ adapter.quote('rank') }},
-        ranked.score,
+        ranked.score as score,
         {%- if is_account %}
         ranked.entity_id as account_id,
-        accounts.name,
-        accounts.domain,
-        accounts.segment,
-        accounts.arr,
-        ranked.event_count,
-        ranked.active_users,
-        ranked.account_events,
+        accounts.name as name,
+        accounts.domain as domain,
+        accounts.segment as segment,
+        accounts.arr as arr,
+        ranked.event_count as event_count,
+        ranked.active_users as active_users,
+        ranked.account_events as account_events,
         {%- else %}
         ranked.entity_id as user_id,
-        users.email,
-        users.name,
-        ranked.event_count,
+        users.email as email,
+        users.name as name,
+        ranked.event_count as event_count,
         {%- endif %}
-        ranked.distinct_events,
-        ranked.active_days,
-        ranked.days_since_last_event,
-        ranked.last_seen,
+        ranked.distinct_events as distinct_events,
+        ranked.active_days as active_days,
+        ranked.days_since_last_event as days_since_last_event,
+        ranked.last_seen as last_seen,
         {{ as_of }} as as_of
 
     from ranked

@@ -1,3 +1,4 @@
+{{ config(order_by=['event_date', 'user_id']) }}
 {#- Every event with its user (person) and account resolved, and its UTC date: the one table
     inspection rules read. JSON is parsed once here (the account link); rules parse only the
     keys their property filters name. -#}
@@ -32,15 +33,15 @@ account_keys as (
 final as (
 
     select
-        events.event_uuid,
-        events.event_name,
-        events.event_at,
+        events.event_uuid as event_uuid,
+        events.event_name as event_name,
+        events.event_at as event_at,
         {{ beton.to_date('events.event_at') }} as event_date,
-        events.distinct_id,
+        events.distinct_id as distinct_id,
         coalesce(identities.person_id, events.distinct_id) as user_id,
         identities.person_id is not null as is_resolved,
-        account_keys.account_id,
-        events.properties
+        account_keys.account_id as account_id,
+        events.properties as properties
 
     from events
     left join identities

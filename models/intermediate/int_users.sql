@@ -1,3 +1,4 @@
+{{ config(order_by=['user_id']) }}
 {#- One row per user: every person, and every distinct id that resolves to no person (it
     stands alone as its own user). A user's account is the one their person's link property
     names, else the account most of their events link to. -#}
@@ -77,12 +78,12 @@ all_users as (
 final as (
 
     select
-        all_users.user_id,
+        all_users.user_id as user_id,
         persons.person_id is not null as is_person,
-        persons.email,
-        persons.name,
-        persons.job_title,
-        persons.created_at,
+        persons.email as email,
+        persons.name as name,
+        persons.job_title as job_title,
+        persons.created_at as created_at,
         coalesce(person_accounts.account_id, main_event_account.account_id) as account_id
 
     from all_users

@@ -1,3 +1,4 @@
+{{ config(order_by=['account_id']) }}
 {#- One row per account: CRM attributes, usage over the 30 days to as_of, and the rules it
     matched — the table BI tools and `beton plays` start from. -#}
 {%- set window_start_exclusive = beton.date_literal(beton.as_of_date_text(30)) -%}
@@ -51,22 +52,22 @@ account_findings as (
 final as (
 
     select
-        accounts.account_id,
-        accounts.name,
-        accounts.domain,
-        accounts.arr,
-        accounts.segment,
-        accounts.owner_email,
-        accounts.industry,
-        accounts.employees,
-        accounts.country,
+        accounts.account_id as account_id,
+        accounts.name as name,
+        accounts.domain as domain,
+        accounts.arr as arr,
+        accounts.segment as segment,
+        accounts.owner_email as owner_email,
+        accounts.industry as industry,
+        accounts.employees as employees,
+        accounts.country as country,
         coalesce(usage.events_30d, 0) as events_30d,
         coalesce(usage.active_users_30d, 0) as active_users_30d,
         coalesce(usage.active_days_30d, 0) as active_days_30d,
-        usage.last_seen,
+        usage.last_seen as last_seen,
         coalesce(account_findings.findings, 0) as account_findings,
-        account_findings.rules_matched,
-        account_findings.best_score,
+        account_findings.rules_matched as rules_matched,
+        account_findings.best_score as best_score,
         {{ as_of }} as as_of
 
     from accounts

@@ -1,3 +1,4 @@
+{{ config(order_by=['user_id']) }}
 {#- One row per user (person, or unresolved distinct id): profile, account, usage over the 30
     days to as_of, and the user-level rules they matched. -#}
 {%- set window_start_exclusive = beton.date_literal(beton.as_of_date_text(30)) -%}
@@ -49,19 +50,19 @@ user_findings as (
 final as (
 
     select
-        users.user_id,
-        users.is_person,
-        users.email,
-        users.name,
-        users.job_title,
-        users.account_id,
-        users.created_at,
+        users.user_id as user_id,
+        users.is_person as is_person,
+        users.email as email,
+        users.name as name,
+        users.job_title as job_title,
+        users.account_id as account_id,
+        users.created_at as created_at,
         coalesce(usage.events_30d, 0) as events_30d,
         coalesce(usage.distinct_events_30d, 0) as distinct_events_30d,
         coalesce(usage.active_days_30d, 0) as active_days_30d,
-        usage.last_seen,
-        user_findings.rules_matched,
-        user_findings.best_score,
+        usage.last_seen as last_seen,
+        user_findings.rules_matched as rules_matched,
+        user_findings.best_score as best_score,
         {{ as_of }} as as_of
 
     from users

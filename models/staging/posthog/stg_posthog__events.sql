@@ -12,11 +12,13 @@ renamed as (
         cast({{ beton.input_column('events', 'uuid') }} as {{ dbt.type_string() }}) as event_uuid,
         cast({{ beton.input_column('events', 'event') }} as {{ dbt.type_string() }}) as event_name,
         cast({{ beton.input_column('events', 'distinct_id') }} as {{ dbt.type_string() }}) as distinct_id,
-        {{ beton.to_utc_timestamp(beton.input_column('events', 'timestamp')) }} as event_at,
+        {{ beton.assume_not_null(beton.to_utc_timestamp(beton.input_column('events', 'timestamp'))) }} as event_at,
         {{ beton.json_object_or_empty(beton.input_column('events', 'properties')) }} as properties,
         {{ beton.cast_nullable(beton.input_column('events', 'person_id'), dbt.type_string()) }} as event_person_id
 
     from source
+    where {{ beton.input_column('events', 'timestamp') }} is not null
+        and {{ beton.input_team_filter('events') }}
 
 ),
 

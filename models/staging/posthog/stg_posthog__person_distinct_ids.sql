@@ -3,16 +3,25 @@ with
 source as (
 
     select * from {{ beton.input_relation('person_distinct_id') }}
+    where {{ beton.input_team_filter('person_distinct_id') }}
 
 ),
+{%- if beton.input_is_versioned() %}
+
+latest as (
+
+    {{ beton.latest_versions('source', 'person_distinct_id', 'distinct_id') }}
+
+),
+{%- endif %}
 
 renamed as (
 
     select
-        cast({{ beton.input_column('person_distinct_id', 'distinct_id') }} as {{ dbt.type_string() }}) as distinct_id,
-        cast({{ beton.input_column('person_distinct_id', 'person_id') }} as {{ dbt.type_string() }}) as person_id
+        cast({{ beton.input_column('person_distinct_id', 'distinct_id') }} as {{ dbt.type_string() }}) as mapped_distinct_id,
+        cast({{ beton.input_column('person_distinct_id', 'person_id') }} as {{ dbt.type_string() }}) as mapped_person_id
 
-    from source
+    from {{ 'latest' if beton.input_is_versioned() else 'source' }}
 
 ),
 
@@ -20,13 +29,13 @@ renamed as (
 final as (
 
     select
-        distinct_id,
-        min(person_id) as person_id
+        mapped_distinct_id as distinct_id,
+        min(mapped_person_id) as person_id
 
     from renamed
-    where distinct_id is not null
-        and person_id is not null
-    group by distinct_id
+    where mapped_distinct_id is not null
+        and mapped_person_id is not null
+    group by mapped_distinct_id
 
 )
 

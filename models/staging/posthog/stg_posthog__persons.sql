@@ -3,8 +3,17 @@ with
 source as (
 
     select * from {{ beton.input_relation('persons') }}
+    where {{ beton.input_team_filter('persons') }}
 
 ),
+{%- if beton.input_is_versioned() %}
+
+latest as (
+
+    {{ beton.latest_versions('source', 'persons', 'id') }}
+
+),
+{%- endif %}
 
 renamed as (
 
@@ -14,7 +23,7 @@ renamed as (
         {{ beton.json_object_or_empty(beton.input_column('persons', 'properties')) }} as properties,
         {{ beton.to_boolean(beton.input_column('persons', 'is_identified')) }} as is_identified
 
-    from source
+    from {{ 'latest' if beton.input_is_versioned() else 'source' }}
 
 ),
 
