@@ -19,7 +19,12 @@ from . import __version__
 from .dbt import compiled_sql, run_dbt
 from .errors import BetonError, ConfigError, RuleError, StaleModelsError
 from .generate import generate, staleness, write
+from .enrich.commands import enrich_command
+from .export import export_command, run_demo_extras
+from .plays.commands import plays_command
+from .posthog.commands import ingest_posthog, posthog_group
 from .project import TARGETS, Project
+from .report.commands import report_command
 from .punch_lists import apply_where, read_punch_list, sort_frame, summarise, write_csv
 from .rules import Rule, check_rules, find_rule, load_rules
 from .warehouse import Warehouse
@@ -320,16 +325,39 @@ def demo(obj: Context, target: str | None, out_dir: Path | None, limit: int) -> 
         console.print(f"  csv: {path}", highlight=False)
     console.print()
     console.print(f"[green]ok:[/] {len(rules_)} punch list(s) built; CSVs in {out_dir / 'punch_lists'}.", highlight=False)
+    run_demo_extras(project, out_dir, console)
 
 
-def _register_optional_commands() -> None:
-    """Commands that live in their own modules (ingestion, enrichment, reports)."""
-    try:
-        from .posthog.commands import ingest_posthog, posthog_group
-    except ImportError:
-        return
-    cli.add_command(posthog_group)
-    ingest.add_command(ingest_posthog, "posthog")
+@cli.command("generate")
+@target_option
+@click.option("--events", "n_events", type=click.IntRange(min=1), required=True, help="How many events (e.g. 1000000).")
+@click.option("--days", type=click.IntRange(1, 3650), default=90, show_default=True, help="Days the events span, ending 2026-10-01 12:00 UTC.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same data.")
+@click.option("--append-days", type=click.IntRange(min=1), default=None,
+              help="Instead of replacing the tables, append this many new days of events after the existing ones.")
+@click.pass_obj
+@handle_errors
+def generate_command(obj: Context, target: str | None, n_events: int, days: int, seed: int, append_days: int | None) -> None:
+    """Write deterministic synthetic PostHog-style data into the input tables (beton_raw).
+
+    Build on it with `BETON_INPUT=source beton run` (as_of defaults to now: pass
+    --as-of '2026-10-01 12:00:00' for the generated period)."""
+    from .synthetic import Shape, write_clickhouse, write_duckdb
+    from .warehouse import Warehouse
+
+    project = obj.project(target)
+    shape = Shape.for_events(n_events, days=days, seed=seed)
+    raw = project.relation("raw", "events")[0]
+    with err_console.status(f"generating {n_events:,} events into {raw} ({project.target}) …"):
+        if project.target == "duckdb":
+            counts = write_duckdb(project.duckdb_path, project.dir, shape, schema=raw, append_days=append_days or 0)
+        else:
+            client = Warehouse(project)._clickhouse()
+            try:
+                counts = write_clickhouse(client, project.dir, shape, database=raw, append_days=append_days or 0)
+            finally:
+                client.close()
+    console.print("  ".join(f"{table}: {count:,}" for table, count in counts.items()), highlight=False)
 
 
 @cli.group()
@@ -337,7 +365,13 @@ def ingest() -> None:
     """Load data from an external system into the warehouse's input tables."""
 
 
-_register_optional_commands()
+# Commands that live in their own modules.
+cli.add_command(posthog_group)
+ingest.add_command(ingest_posthog, "posthog")
+cli.add_command(report_command)
+cli.add_command(enrich_command)
+cli.add_command(plays_command)
+cli.add_command(export_command)
 
 
 def main() -> None:

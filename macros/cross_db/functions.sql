@@ -150,3 +150,32 @@
 {% macro clickhouse__assume_not_null(expr) -%}
     assumeNotNull({{ expr }})
 {%- endmacro %}
+
+
+{#- The first instant (UTC) of a date, as a timestamp comparable with event times. -#}
+{% macro start_of_day(date_expr) -%}
+    {{ return(adapter.dispatch('start_of_day', 'beton')(date_expr)) }}
+{%- endmacro %}
+
+{% macro default__start_of_day(date_expr) -%}
+    cast({{ date_expr }} as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro clickhouse__start_of_day(date_expr) -%}
+    toDateTime64({{ date_expr }}, 6, 'UTC')
+{%- endmacro %}
+
+
+{#- Query settings a view must carry so that it means the same whoever queries it. -#}
+{% macro view_settings() -%}
+    {{ return(adapter.dispatch('view_settings', 'beton')()) }}
+{%- endmacro %}
+
+{% macro default__view_settings() -%}
+{%- endmacro %}
+
+{#- clickhouse: a view runs with the reader's settings; its outer joins must give NULLs (as in
+    the profile) even for a BI tool that does not set join_use_nulls -#}
+{% macro clickhouse__view_settings() -%}
+    settings join_use_nulls = 1
+{%- endmacro %}

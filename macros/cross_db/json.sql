@@ -32,7 +32,8 @@
 {%- endmacro %}
 
 
-{#- The JSON text itself when it is a valid JSON object, else '{}' (bad rows never stop a build). -#}
+{#- The JSON text itself when it is valid JSON, else '{}' (bad rows never stop a build). One
+    validation pass; a valid non-object (an array, a scalar) simply has no keys. -#}
 {% macro json_object_or_empty(json_expr) -%}
     {{ return(adapter.dispatch('json_object_or_empty', 'beton')(json_expr)) }}
 {%- endmacro %}
@@ -42,13 +43,9 @@
 {%- endmacro %}
 
 {% macro duckdb__json_object_or_empty(json_expr) -%}
-    case
-        when json_valid(cast({{ json_expr }} as varchar)) and json_type(cast({{ json_expr }} as varchar)) = 'OBJECT'
-            then cast({{ json_expr }} as varchar)
-        else '{}'
-    end
+    case when json_valid(cast({{ json_expr }} as varchar)) then cast({{ json_expr }} as varchar) else '{}' end
 {%- endmacro %}
 
 {% macro clickhouse__json_object_or_empty(json_expr) -%}
-    if(isValidJSON(toString({{ json_expr }})) and startsWith(trimLeft(toString({{ json_expr }})), '{'), toString({{ json_expr }}), '{}')
+    if(isValidJSON(toString({{ json_expr }})), toString({{ json_expr }}), '{}')
 {%- endmacro %}

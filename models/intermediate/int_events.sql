@@ -1,12 +1,12 @@
-{{ config(order_by=['event_date', 'user_id']) }}
-{#- Every event with its user (person) and account resolved, and its UTC date: the one table
-    inspection rules read. JSON is parsed once here (the account link); rules parse only the
-    keys their property filters name. -#}
+{{ config(materialized='view') }}
+{#- Every event with its user (person) and account resolved, and its UTC date. A view over the
+    incremental int_events_extracted: identity and account resolution always reflect the
+    current person_distinct_id and accounts tables. (Properties stay in stg_posthog__events.) -#}
 with
 
 events as (
 
-    select * from {{ ref('stg_posthog__events') }}
+    select * from {{ ref('int_events_extracted') }}
 
 ),
 
@@ -16,17 +16,9 @@ identities as (
 
 ),
 
-{#- two accounts claiming one key: the smallest account id wins, so an event never doubles -#}
 account_keys as (
 
-    select
-        account_key,
-        min(account_id) as account_id
-
-    from {{ ref('stg_posthog__accounts') }}
-    where account_key is not null
-        and account_key != ''
-    group by account_key
+    select * from {{ ref('int_account_keys') }}
 
 ),
 
@@ -36,12 +28,11 @@ final as (
         events.event_uuid as event_uuid,
         events.event_name as event_name,
         events.event_at as event_at,
-        {{ beton.to_date('events.event_at') }} as event_date,
+        events.event_date as event_date,
         events.distinct_id as distinct_id,
         coalesce(identities.person_id, events.distinct_id) as user_id,
         identities.person_id is not null as is_resolved,
-        account_keys.account_id as account_id,
-        events.properties as properties
+        account_keys.account_id as account_id
 
     from events
     left join identities
@@ -52,3 +43,4 @@ final as (
 )
 
 select * from final
+{{ beton.view_settings() }}

@@ -10,22 +10,15 @@ persons as (
 
 ),
 
-events as (
+account_keys as (
 
-    select * from {{ ref('int_events') }}
+    select * from {{ ref('int_account_keys') }}
 
 ),
 
-account_keys as (
+activity as (
 
-    select
-        account_key,
-        min(account_id) as account_id
-
-    from {{ ref('stg_posthog__accounts') }}
-    where account_key is not null
-        and account_key != ''
-    group by account_key
+    select * from {{ ref('int_activity_resolved') }}
 
 ),
 
@@ -33,7 +26,7 @@ event_users as (
 
     select distinct user_id
 
-    from events
+    from activity
 
 ),
 
@@ -42,9 +35,9 @@ event_accounts as (
     select
         user_id,
         account_id,
-        count(*) as event_count
+        sum(event_count) as event_count
 
-    from events
+    from activity
     where account_id is not null
     group by user_id, account_id
 

@@ -1,7 +1,6 @@
 {{ config(order_by=['account_id']) }}
 {#- One row per account: CRM attributes, usage over the 30 days to as_of, and the rules it
     matched — the table BI tools and `beton plays` start from. -#}
-{%- set window_start_exclusive = beton.date_literal(beton.as_of_date_text(30)) -%}
 {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
 
 with
@@ -12,12 +11,9 @@ accounts as (
 
 ),
 
-recent_events as (
+recent_activity as (
 
-    select * from {{ ref('int_events') }}
-    where event_date > {{ window_start_exclusive }}
-        and event_at <= {{ as_of }}
-        and account_id is not null
+    {{ beton.window_activity_sql(30, beton.activity_relations()) }}
 
 ),
 
@@ -25,12 +21,13 @@ usage as (
 
     select
         account_id,
-        count(*) as events_30d,
+        cast(sum(event_count) as {{ dbt.type_bigint() }}) as events_30d,
         count(distinct user_id) as active_users_30d,
-        count(distinct event_date) as active_days_30d,
-        max(event_at) as last_seen
+        count(distinct activity_date) as active_days_30d,
+        max(last_at) as last_seen
 
-    from recent_events
+    from recent_activity
+    where account_id is not null
     group by account_id
 
 ),

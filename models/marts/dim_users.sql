@@ -1,7 +1,6 @@
 {{ config(order_by=['user_id']) }}
 {#- One row per user (person, or unresolved distinct id): profile, account, usage over the 30
     days to as_of, and the user-level rules they matched. -#}
-{%- set window_start_exclusive = beton.date_literal(beton.as_of_date_text(30)) -%}
 {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
 
 with
@@ -12,11 +11,9 @@ users as (
 
 ),
 
-recent_events as (
+recent_activity as (
 
-    select * from {{ ref('int_events') }}
-    where event_date > {{ window_start_exclusive }}
-        and event_at <= {{ as_of }}
+    {{ beton.window_activity_sql(30, beton.activity_relations()) }}
 
 ),
 
@@ -24,12 +21,12 @@ usage as (
 
     select
         user_id,
-        count(*) as events_30d,
+        cast(sum(event_count) as {{ dbt.type_bigint() }}) as events_30d,
         count(distinct event_name) as distinct_events_30d,
-        count(distinct event_date) as active_days_30d,
-        max(event_at) as last_seen
+        count(distinct activity_date) as active_days_30d,
+        max(last_at) as last_seen
 
-    from recent_events
+    from recent_activity
     group by user_id
 
 ),

@@ -434,6 +434,7 @@ class _BadRequest(Exception):
 
 class ClickHouseHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as clickhouse-connect's pool expects
+    disable_nagle_algorithm = True  # small responses go out at once, not after the 40 ms delayed-ACK wait
     server_version = "chdb-test-server"
     engine: Engine  # set on the class by make_server
 

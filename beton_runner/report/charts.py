@@ -1,0 +1,143 @@
+"""The report's Plotly figures, as plain JSON-able dicts ({"data": [...], "layout": {...}}) that
+plotly.js draws in the page. Each function returns None when there is nothing to draw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+PALETTE = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#ec4899", "#84cc16", "#94a3b8"]
+TOP_EVENTS_STACKED = 8
+TOP_BARS = 15
+
+
+def _layout(**extra) -> dict:
+    layout = dict(
+        template="plotly_white",
+        colorway=PALETTE,
+        font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12, color="#1f2937"),
+        margin=dict(l=10, r=10, t=10, b=10),
+        height=320,
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0),
+        hoverlabel=dict(namelength=-1),
+    )
+    layout.update(extra)
+    return layout
+
+
+def _figure(fig: go.Figure) -> dict:
+    return fig.to_plotly_json()
+
+
+def events_per_day(daily: pd.DataFrame, volume: pd.DataFrame) -> dict | None:
+    """Stacked daily bars: the window's most frequent events, the rest as 'other events'."""
+    if daily is None or daily.empty:
+        return None
+    dates = pd.to_datetime(daily["event_date"]).dt.strftime("%Y-%m-%d").tolist()
+    fig = go.Figure()
+    if volume is not None and not volume.empty:
+        vol = volume.assign(day=pd.to_datetime(volume["event_date"]).dt.strftime("%Y-%m-%d"))
+        totals = vol.groupby("event_name")["events"].sum().sort_values(ascending=False, kind="stable")
+        top = list(totals.index[:TOP_EVENTS_STACKED])
+        vol["series"] = vol["event_name"].where(vol["event_name"].isin(top), "other events")
+        pivot = vol.pivot_table(index="day", columns="series", values="events", aggfunc="sum").reindex(dates).fillna(0)
+        for name in top + (["other events"] if "other events" in pivot.columns else []):
+            fig.add_bar(x=dates, y=[int(v) for v in pivot[name]], name=name,
+                        hovertemplate="%{x}<br>" + name + ": %{y:,}<extra></extra>")
+    else:
+        fig.add_bar(x=dates, y=[int(v) for v in daily["events"]], name="events")
+    fig.update_layout(**_layout(barmode="stack", yaxis=dict(title="events"), xaxis=dict(type="date")))
+    fig.update_layout(legend=dict(traceorder="normal"))
+    return _figure(fig)
+
+
+def active_per_day(daily: pd.DataFrame) -> dict | None:
+    if daily is None or daily.empty:
+        return None
+    dates = pd.to_datetime(daily["event_date"]).dt.strftime("%Y-%m-%d").tolist()
+    fig = go.Figure()
+    fig.add_scatter(x=dates, y=[int(v) for v in daily["active_users"]], name="active users", mode="lines+markers")
+    fig.add_scatter(x=dates, y=[int(v) for v in daily["active_accounts"]], name="active accounts", mode="lines+markers")
+    fig.update_layout(**_layout(yaxis=dict(title="per day", rangemode="tozero"), xaxis=dict(type="date")))
+    return _figure(fig)
+
+
+def ranked_bars(frame: pd.DataFrame, label_column: str, value_column: str, *, fallback_label: str | None = None,
+                color_column: str | None = None, colors: tuple[str, str] = ("not in library", "standard event"),
+                value_label: str = "events") -> dict | None:
+    """Horizontal bars of the first TOP_BARS rows (already ranked), #1 at the top."""
+    if frame is None or frame.empty:
+        return None
+    top = frame.head(TOP_BARS)
+    labels = top[label_column].astype(object)
+    if fallback_label is not None:
+        labels = labels.where(labels.notna() & (labels.astype(str) != ""), top[fallback_label])
+    labels = [str(v) for v in labels]
+    ids = [str(v) for v in top[fallback_label]] if fallback_label is not None else [str(i + 1) for i in range(len(labels))]
+    labels = [f"{label} ({ids[i]})" if labels.count(label) > 1 else label for i, label in enumerate(labels)]  # one bar each
+    values = [int(v) for v in top[value_column]]
+    fig = go.Figure()
+    flags = [bool(v) for v in top[color_column]] if color_column is not None and color_column in top.columns else []
+    two_groups = len(set(flags)) == 2
+    if flags:
+        for flag, name, color in ((True, colors[1], PALETTE[0]), (False, colors[0], PALETTE[3])):
+            xs = [v for v, f in zip(values, flags) if f == flag]
+            if xs:
+                fig.add_bar(x=xs, y=[label for label, f in zip(labels, flags) if f == flag], orientation="h", name=name,
+                            marker_color=color, hovertemplate="%{y}: %{x:,} " + value_label + "<extra></extra>")
+    else:
+        fig.add_bar(x=values, y=labels, orientation="h", name=value_label, marker_color=PALETTE[0],
+                    hovertemplate="%{y}: %{x:,} " + value_label + "<extra></extra>")
+    fig.update_layout(**_layout(height=max(220, 26 * len(labels) + 60), showlegend=two_groups,
+                                yaxis=dict(autorange="reversed", automargin=True, categoryorder="array", categoryarray=labels),
+                                xaxis=dict(title=value_label), barmode="overlay"))
+    return _figure(fig)
+
+
+def score_distribution(frame: pd.DataFrame) -> dict | None:
+    """Findings per score bin (bins computed here, so the counts on the axis are whole numbers)."""
+    if frame is None or frame.empty or "score" not in frame.columns:
+        return None
+    scores = np.array([float(v) for v in frame["score"].dropna()], dtype=float)
+    if not len(scores):
+        return None
+    bins = min(20, max(5, len(scores)))
+    low, high = float(scores.min()), float(scores.max())
+    if high - low < 1e-9:
+        low, high = low - 0.5, high + 0.5
+    counts, edges = np.histogram(scores, bins=bins, range=(low, high))
+    centers = (edges[:-1] + edges[1:]) / 2
+    labels = [f"{a:.2f} to {b:.2f}" for a, b in zip(edges[:-1], edges[1:])]
+    fig = go.Figure()
+    fig.add_bar(x=centers.tolist(), y=counts.tolist(), width=float(edges[1] - edges[0]) * 0.95, customdata=labels,
+                name="findings", marker_color=PALETTE[0], hovertemplate="score %{customdata}<br>%{y} finding(s)<extra></extra>")
+    yaxis = dict(title="findings", rangemode="tozero")
+    if counts.max() <= 10:
+        yaxis["dtick"] = 1
+    fig.update_layout(**_layout(height=240, showlegend=False, xaxis=dict(title="score"), yaxis=yaxis))
+    return _figure(fig)
+
+
+def health_shares(health: pd.Series) -> dict | None:
+    """How much of the data is wired: events linked to a person, to an account, named in the library."""
+    if health is None:
+        return None
+    items = []
+    for label, column in (("linked to a person", "share_linked_to_person"), ("linked to an account", "share_linked_to_account")):
+        value = health.get(column)
+        if value is not None and pd.notna(value):
+            items.append((label, float(value)))
+    unknown = health.get("share_unknown_events")
+    if unknown is not None and pd.notna(unknown):
+        items.append(("named in the events library", 1.0 - float(unknown)))
+    if not items:
+        return None
+    fig = go.Figure()
+    fig.add_bar(x=[round(v * 100, 2) for _, v in items], y=[label for label, _ in items], orientation="h",
+                marker_color=[PALETTE[2] if v >= 0.9 else PALETTE[1] if v >= 0.5 else PALETTE[3] for _, v in items],
+                text=[f"{v * 100:.1f}%" for _, v in items], textposition="auto",
+                hovertemplate="%{y}: %{x:.1f}% of events<extra></extra>")
+    fig.update_layout(**_layout(height=170, showlegend=False, xaxis=dict(range=[0, 100], title="% of events"),
+                                yaxis=dict(autorange="reversed", automargin=True)))
+    return _figure(fig)

@@ -1,0 +1,230 @@
+"""What the report shows, read from the warehouse: data health, the explore views, the
+enriched (or plain) accounts and users, every punch list with its summary and SQL, and the
+sales plays on disk. Nothing here renders; ``render.py`` turns a ``ReportData`` into HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import WarehouseError
+from ..project import Project
+from ..punch_lists import Summary, summarise
+from ..rules import Rule, load_rules
+from ..warehouse import Warehouse
+from .plays import Plays, find_plays
+from .sql import rule_sql
+
+DEFAULT_MAX_ROWS = 5000
+# Views are evaluated with the reader's settings: read them as dbt builds them (profiles.yml).
+CLICKHOUSE_READ_SETTINGS = {"join_use_nulls": 1}
+
+# The explore views (models/explore/) and how each is read: (table, order by, descending).
+EXPLORE_TABLES = {
+    "health": ("explore_data_health", None, False),
+    "daily": ("explore_daily_activity", "event_date", False),
+    "volume": ("explore_event_volume", "event_date", False),
+    "top_events": ("explore_top_events", "event_rank", False),
+    "top_users": ("explore_top_users", "activity_rank", False),
+    "top_accounts": ("explore_top_accounts", "usage_rank", False),
+    "unknown_events": ("explore_unknown_events", "events", True),
+}
+
+
+@dataclass
+class TableRead:
+    """Rows of one warehouse table: at most ``limit`` of them, and how many there are."""
+
+    schema: str
+    table: str
+    frame: pd.DataFrame
+    total_rows: int
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.frame) < self.total_rows
+
+
+@dataclass
+class PunchList:
+    rule: Rule
+    table: TableRead | None
+    summary: Summary
+    sql: str | None
+    sql_note: str | None = None
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.table.frame if self.table is not None else pd.DataFrame()
+
+
+@dataclass
+class ReportData:
+    project: Project
+    generated_at: datetime
+    explore: dict[str, TableRead | None]
+    accounts: TableRead | None
+    users: TableRead | None
+    punch_lists: list[PunchList]
+    plays: Plays
+    max_rows: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def as_of(self) -> pd.Timestamp | None:
+        health = self.explore.get("health")
+        if health is not None and len(health.frame):
+            return pd.Timestamp(health.frame["as_of"].iloc[0])
+        for punch_list in self.punch_lists:
+            if punch_list.table is not None and len(punch_list.frame) and "as_of" in punch_list.frame:
+                return pd.Timestamp(punch_list.frame["as_of"].iloc[0])
+        return None
+
+
+class TableReader:
+    """Reads for one report over one connection (Warehouse opens one per call, which costs a
+    round trip or three each on ClickHouse). Use as a context manager; close it before dbt runs."""
+
+    def __init__(self, warehouse: Warehouse):
+        self.warehouse = warehouse
+        self.project = warehouse.project
+        self._context = None
+        self._con = None
+        self._columns: dict[tuple[str, str], list[str]] = {}
+
+    def __enter__(self) -> "TableReader":
+        schemas = sorted({self.project.relation(layer, "")[0] for layer in ("explore", "marts", "inspections")})
+        if self.project.target == "duckdb":
+            # Warehouse has no batched or limited read yet; its helpers keep the open/close rules.
+            self._context = self.warehouse._duckdb()  # noqa: SLF001
+            self._con = self._context.__enter__()
+            marks = ", ".join("?" for _ in schemas)
+            rows = self._con.execute(
+                "select table_schema, table_name, column_name from information_schema.columns "
+                f"where table_schema in ({marks}) order by table_schema, table_name, ordinal_position", schemas).fetchall()
+        else:
+            self._con = self.warehouse._clickhouse()  # noqa: SLF001
+            rows = self._con.query(
+                "select database, table, name from system.columns where database in {dbs:Array(String)} "
+                "order by database, table, position", parameters={"dbs": schemas}).result_rows
+        for schema, table, column in rows:
+            self._columns.setdefault((schema, table), []).append(column)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._context is not None:
+            self._context.__exit__(*exc)
+        elif self._con is not None:
+            self._con.close()
+        self._con = self._context = None
+
+    def exists(self, layer: str, table: str) -> bool:
+        return self.project.relation(layer, table) in self._columns
+
+    def read(self, layer: str, table: str, *, order_by: str | None = None, descending: bool = False,
+             limit: int | None = None) -> TableRead | None:
+        """Up to ``limit`` rows of a table (ordered, nulls last), or None when it does not exist."""
+        schema, name = self.project.relation(layer, table)
+        columns = self._columns.get((schema, name))
+        if columns is None:
+            return None
+        direction = "desc" if descending else "asc"
+        limit_sql = f" limit {int(limit)}" if limit is not None else ""
+        if self.project.target == "duckdb":
+            order = f' order by "{order_by}" {direction} nulls last' if order_by in columns else ""
+            frame = self._con.execute(f'select * from "{schema}"."{name}"{order}{limit_sql}').df()
+            count = lambda: self._con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]  # noqa: E731
+        else:
+            params = {"db": schema, "t": name, "o": order_by or ""}
+            order = f" order by {{o:Identifier}} {direction} nulls last" if order_by in columns else ""
+            frame = self._con.query_df("select * from {db:Identifier}.{t:Identifier}" + order + limit_sql, parameters=params,
+                                       settings=CLICKHOUSE_READ_SETTINGS)
+            if frame.empty and not len(frame.columns):  # the driver gives an empty result no columns
+                frame = pd.DataFrame(columns=columns)
+            for column in frame.columns:  # UTC wall time, as DuckDB gives it
+                if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+                    frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
+            count = lambda: self._con.command("select count() from {db:Identifier}.{t:Identifier}", parameters=params,  # noqa: E731
+                                              settings=CLICKHOUSE_READ_SETTINGS)
+        total = len(frame) if limit is None or len(frame) < limit else int(count())
+        return TableRead(schema, name, frame, total)
+
+    def read_all(self, layer: str, table: str) -> pd.DataFrame:
+        read = self.read(layer, table)
+        return read.frame if read is not None else pd.DataFrame()
+
+
+def _rules_of(project: Project) -> list[Rule]:
+    return load_rules(project.rules_dir, known_events=project.known_events(), display_root=project.dir)
+
+
+def collect(project: Project, *, max_rows: int = DEFAULT_MAX_ROWS, plays_dir: Path | None = None,
+            compile_missing_sql: bool = True) -> ReportData:
+    """Everything the report shows. Missing tables become notes, not errors; a missing
+    warehouse is an error (nothing to report)."""
+    warehouse = Warehouse(project)
+    if project.target == "duckdb" and not project.duckdb_path.exists():
+        raise WarehouseError(f"no warehouse at {project.duckdb_path}: run `beton demo` or `beton run` first")
+    notes: list[str] = []
+    rules = _rules_of(project)
+
+    with TableReader(warehouse) as reader:
+        explore: dict[str, TableRead | None] = {}
+        for key, (table, order_by, descending) in EXPLORE_TABLES.items():
+            explore[key] = reader.read("explore", table, order_by=order_by, descending=descending, limit=max_rows)
+        missing = [EXPLORE_TABLES[k][0] for k, v in explore.items() if v is None]
+        if missing:
+            notes.append(f"explore views not built ({', '.join(missing)}): run `beton run` to add them")
+
+        accounts = _first_table(reader, ["dim_accounts_enriched", "dim_accounts"], "events_30d", max_rows)
+        users = _first_table(reader, ["dim_users_enriched", "dim_users"], "events_30d", max_rows)
+        if accounts is None or users is None:
+            notes.append("marts not built (beton_marts.dim_accounts / dim_users): run `beton run`")
+
+        punch_lists: list[PunchList] = []
+        for rule in rules:
+            table = reader.read("inspections", rule.model_name, order_by="rank", limit=max_rows)
+            if table is None:
+                notes.append(f"punch list {rule.model_name} not built: run `beton run`")
+                summary = Summary(0, None, None, None)
+            else:  # over every finding, also when the table shows only the first max_rows
+                summary = summarise(table.frame if not table.truncated else reader.read_all("inspections", rule.model_name))
+            punch_lists.append(PunchList(rule, table, summary, None))
+
+    # the reader is closed: dbt may open the DuckDB file now
+    as_of = _as_of_text(explore, punch_lists)
+    sql, sql_note = rule_sql(project, [p.rule.model_name for p in punch_lists if p.table is not None],
+                             as_of=as_of, compile_missing=compile_missing_sql)
+    for punch_list in punch_lists:
+        punch_list.sql = sql.get(punch_list.rule.model_name)
+        if punch_list.sql is None:
+            punch_list.sql_note = sql_note or "the compiled SQL is not available: run `beton run`"
+
+    plays = find_plays(plays_dir if plays_dir is not None else project.dir / "output" / "plays",
+                       accounts.frame if accounts is not None else None)
+    return ReportData(project=project, generated_at=datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None),
+                      explore=explore, accounts=accounts, users=users, punch_lists=punch_lists, plays=plays,
+                      max_rows=max_rows, notes=notes)
+
+
+def _first_table(reader: TableReader, tables: list[str], order_by: str, limit: int) -> TableRead | None:
+    for table in tables:
+        read = reader.read("marts", table, order_by=order_by, descending=True, limit=limit)
+        if read is not None:
+            return read
+    return None
+
+
+def _as_of_text(explore: dict[str, TableRead | None], punch_lists: list[PunchList]) -> str | None:
+    frames = [t.frame for t in [explore.get("health")] if t is not None]
+    frames += [p.frame for p in punch_lists if p.table is not None]
+    for frame in frames:
+        if len(frame) and "as_of" in frame.columns and pd.notna(frame["as_of"].iloc[0]):
+            return pd.Timestamp(frame["as_of"].iloc[0]).strftime("%Y-%m-%d %H:%M:%S")
+    return None
+
+
+__all__ = ["DEFAULT_MAX_ROWS", "PunchList", "ReportData", "TableRead", "TableReader", "collect"]

@@ -1,0 +1,73 @@
+{{ config(order_by=['user_id']) }}
+{#- One row per user: dim_users plus the person enrichment written by `beton enrich`
+    (seniority, department, buying role). Builds before `beton enrich` has ever run: then the
+    enrichment columns are typed nulls and is_enriched is false. -#}
+{%- set people_source = source('beton_enrichment', 'user_enrichment') -%}
+{%- set people_relation = adapter.get_relation(people_source.database, people_source.schema, people_source.identifier) if execute else none -%}
+{%- set text = dbt.type_string() -%}
+
+with
+
+users as (
+
+    select * from {{ ref('dim_users') }}
+
+),
+
+people as (
+
+{%- if people_relation is not none %}
+
+    select
+        user_id,
+        provider,
+        seniority,
+        department,
+        buying_role
+
+    from {{ people_relation }}
+
+{%- else %}
+
+    select
+        {{ beton.cast_nullable('null', text) }} as user_id,
+        {{ beton.cast_nullable('null', text) }} as provider,
+        {{ beton.cast_nullable('null', text) }} as seniority,
+        {{ beton.cast_nullable('null', text) }} as department,
+        {{ beton.cast_nullable('null', text) }} as buying_role
+    where 1 = 0
+
+{%- endif %}
+
+),
+
+final as (
+
+    select
+        users.user_id as user_id,
+        users.is_person as is_person,
+        users.email as email,
+        users.name as name,
+        users.job_title as job_title,
+        users.account_id as account_id,
+        users.created_at as created_at,
+        users.events_30d as events_30d,
+        users.distinct_events_30d as distinct_events_30d,
+        users.active_days_30d as active_days_30d,
+        users.last_seen as last_seen,
+        users.rules_matched as rules_matched,
+        users.best_score as best_score,
+        users.as_of as as_of,
+        people.provider is not null as is_enriched,
+        people.provider as enrichment_provider,
+        people.seniority as seniority,
+        people.department as department,
+        people.buying_role as buying_role
+
+    from users
+    left join people
+        on users.user_id = people.user_id
+
+)
+
+select * from final
