@@ -4,14 +4,41 @@
     int_daily_activity); the as_of date itself from raw events up to as_of, so the result is
     exact for any as_of. -#}
 
-{% macro activity_relations() -%}
+{% macro identity_relations() -%}
     {{ return({
-        'activity': ref('int_activity_resolved'),
-        'events': ref('int_events_extracted'),
-        'raw_events': ref('stg_posthog__events'),
         'identities': ref('stg_posthog__person_distinct_ids'),
         'account_keys': ref('int_account_keys'),
     }) }}
+{%- endmacro %}
+
+{% macro activity_relations() -%}
+    {%- set relations = {
+        'activity': ref('int_activity_resolved'),
+        'events': ref('int_events_extracted'),
+        'raw_events': ref('stg_posthog__events'),
+    } -%}
+    {%- do relations.update(beton.identity_relations()) -%}
+    {{ return(relations) }}
+{%- endmacro %}
+
+
+{#- The one way a row with a distinct_id and an account_key is resolved: the user is the person
+    the distinct id maps to (else the distinct id itself), the account the one the key names.
+    resolve_joins() goes after `from <row_alias>`; resolved_user_id() / resolved_account_id()
+    are its columns. -#}
+{% macro resolve_joins(row_alias, relations) -%}
+    left join {{ relations['identities'] }} as identities
+        on {{ row_alias }}.distinct_id = identities.distinct_id
+    left join {{ relations['account_keys'] }} as account_keys
+        on {{ row_alias }}.account_key = account_keys.account_key
+{%- endmacro %}
+
+{% macro resolved_user_id(row_alias) -%}
+    coalesce(identities.person_id, {{ row_alias }}.distinct_id)
+{%- endmacro %}
+
+{% macro resolved_account_id() -%}
+    account_keys.account_id
 {%- endmacro %}
 
 
@@ -34,8 +61,8 @@
     union all
 
     select
-        coalesce(identities.person_id, today.distinct_id) as user_id,
-        account_keys.account_id as account_id,
+        {{ beton.resolved_user_id('today') }} as user_id,
+        {{ beton.resolved_account_id() }} as account_id,
         today.activity_date as activity_date,
         today.event_name as event_name,
         today.event_count as event_count,
@@ -53,10 +80,7 @@
             and event_at <= {{ as_of }}
         group by event_date, distinct_id, {{ key }}, event_name
     ) as today
-    left join {{ relations['identities'] }} as identities
-        on today.distinct_id = identities.distinct_id
-    left join {{ relations['account_keys'] }} as account_keys
-        on today.account_key = account_keys.account_key
+    {{ beton.resolve_joins('today', relations) }}
 {%- endmacro %}
 
 
@@ -67,8 +91,8 @@
     {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
     {%- set window_start = beton.timestamp_literal(beton.as_of_date_text((window_days | int) - 1) ~ ' 00:00:00') %}
     select
-        coalesce(identities.person_id, events.distinct_id) as user_id,
-        account_keys.account_id as account_id,
+        {{ beton.resolved_user_id('events') }} as user_id,
+        {{ beton.resolved_account_id() }} as account_id,
         events.event_date as activity_date,
         events.event_name as event_name,
         count(*) as event_count,
@@ -86,13 +110,10 @@
             and event_at <= {{ as_of }}
             and {{ beton.event_filter_sql(rule) }}
     ) as events
-    left join {{ relations['identities'] }} as identities
-        on events.distinct_id = identities.distinct_id
-    left join {{ relations['account_keys'] }} as account_keys
-        on events.account_key = account_keys.account_key
+    {{ beton.resolve_joins('events', relations) }}
     group by
-        coalesce(identities.person_id, events.distinct_id),
-        account_keys.account_id,
+        {{ beton.resolved_user_id('events') }},
+        {{ beton.resolved_account_id() }},
         events.event_date,
         events.event_name
 {%- endmacro %}

@@ -10,18 +10,6 @@ events as (
 
 ),
 
-identities as (
-
-    select * from {{ ref('stg_posthog__person_distinct_ids') }}
-
-),
-
-account_keys as (
-
-    select * from {{ ref('int_account_keys') }}
-
-),
-
 final as (
 
     select
@@ -30,15 +18,12 @@ final as (
         events.event_at as event_at,
         events.event_date as event_date,
         events.distinct_id as distinct_id,
-        coalesce(identities.person_id, events.distinct_id) as user_id,
+        {{ beton.resolved_user_id('events') }} as user_id,
         identities.person_id is not null as is_resolved,
-        account_keys.account_id as account_id
+        {{ beton.resolved_account_id() }} as account_id
 
     from events
-    left join identities
-        on events.distinct_id = identities.distinct_id
-    left join account_keys
-        on events.account_key = account_keys.account_key
+    {{ beton.resolve_joins('events', beton.identity_relations()) }}
 
 )
 
