@@ -13,6 +13,16 @@
 {%- endmacro %}
 
 
+{#- The events of the explore window: the beton_explore_days UTC days ending on the as_of date,
+    up to as_of (the window every explore view shares). -#}
+{% macro explore_window_events() -%}
+    {%- set first_day = beton.date_literal(beton.as_of_date_text(beton.explore_days() - 1)) -%}
+    select * from {{ ref('int_events') }}
+    where event_date >= {{ first_day }}
+        and event_at <= {{ beton.timestamp_literal(beton.as_of_text()) }}
+{%- endmacro %}
+
+
 {#- A date plus a whole number of days (an integer expression), as a date of the same type as
     beton.to_date gives. -#}
 {% macro add_days(date_expr, days_expr) -%}

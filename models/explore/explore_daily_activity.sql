@@ -8,9 +8,7 @@ with
 
 window_events as (
 
-    select * from {{ ref('int_events') }}
-    where event_date >= {{ first_day }}
-        and event_at <= {{ as_of }}
+    {{ beton.explore_window_events() }}
 
 ),
 

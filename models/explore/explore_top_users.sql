@@ -1,16 +1,12 @@
 {#- One row per user with events in the explore window, most active first: the users a BI
     tool lists as "top users by activity". -#}
-{%- set days = beton.explore_days() -%}
-{%- set first_day = beton.date_literal(beton.as_of_date_text(days - 1)) -%}
 {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
 
 with
 
 window_events as (
 
-    select * from {{ ref('int_events') }}
-    where event_date >= {{ first_day }}
-        and event_at <= {{ as_of }}
+    {{ beton.explore_window_events() }}
 
 ),
 
