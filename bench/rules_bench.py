@@ -8,6 +8,9 @@ For each size, on a fresh DuckDB file of deterministic synthetic events (beton g
 - JSON pass:        one pass extracting company_domain from every event's JSON properties
 - full build:       `dbt run --full-refresh` of staging → intermediate → the 10 rules → findings
                     (the shipped 8 rules plus bench/rules/*.yml: both levels, 2 with property filters)
+- rules rebuild:    `dbt run --select path:models/inspections` right after: the 10 rules and the
+                    findings table rebuilt from scratch over the rollups the full build left (the
+                    2 property-filter rules' own rollups run too, incrementally)
 - incremental:      append one new day of events, then `dbt run` (incremental models only
                     re-read the lookback days); checked equal to a full rebuild, table by table
 - pandas:           the same 10 rules computed the straightforward way (tests/oracle.py: events in
@@ -23,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -46,7 +48,11 @@ from beton_runner.synthetic import REFERENCE_END, Shape, write_duckdb  # noqa: E
 
 AS_OF = REFERENCE_END
 SELECT = ["path:models/staging", "path:models/intermediate", "path:models/inspections"]
-PEAK = "import resource, sys, atexit; atexit.register(lambda: print('BETON_PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)); from dbt.cli.main import cli; cli()"
+# The dbt process's own peak RSS (VmHWM: its memory since exec; ru_maxrss would include the RSS of
+# this script at fork time, which holds the pandas baseline's frames).
+PEAK = ("import sys, atexit; atexit.register(lambda: print('BETON_PEAK_RSS_KB', "
+        "[l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')][0], file=sys.stderr)); "
+        "from dbt.cli.main import cli; cli()")
 
 
 def make_project(tmp: Path) -> Path:
@@ -62,13 +68,14 @@ def make_project(tmp: Path) -> Path:
     return project
 
 
-def dbt(project: Path, db: Path, target_path: Path, *args: str, as_of: datetime) -> tuple[float, float, int]:
-    """(wall seconds, dbt's own elapsed seconds, peak RSS in MB) of one dbt command."""
+def dbt(project: Path, db: Path, target_path: Path, *args: str, as_of: datetime,
+        select: list[str] = SELECT) -> tuple[float, float, int]:
+    """(wall seconds, dbt's own elapsed seconds, peak RSS in MiB) of one dbt command."""
     env = {**os.environ, "BETON_DUCKDB_PATH": str(db), "TZ": "UTC", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     vars = json.dumps({"beton_input": "source", "beton_as_of": as_of.strftime("%Y-%m-%d %H:%M:%S")})
     command = [sys.executable, "-c", PEAK, *args, "--project-dir", str(project), "--profiles-dir", str(project),
                "--target-path", str(target_path), "--vars", vars]
-    for selector in SELECT:
+    for selector in select:
         command += ["--select", selector]
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -78,6 +85,24 @@ def dbt(project: Path, db: Path, target_path: Path, *args: str, as_of: datetime)
     peak_kb = max(int(line.split()[1]) for line in done.stderr.splitlines() if line.startswith("BETON_PEAK_RSS_KB"))
     elapsed = json.loads((target_path / "run_results.json").read_text())["elapsed_time"]
     return wall, elapsed, peak_kb // 1024
+
+
+LAYERS = [("rollup", ("int_daily_activity",)), ("filtered rollups", ("int_filtered_activity__",)),
+          ("users, keys, names", ("int_activity_resolved", "int_users", "int_account_keys", "int_event_names")),
+          ("rules", ("insp_",)), ("staging", ("stg_",))]
+
+
+def layers(target_path: Path) -> dict[str, float]:
+    """Share of the summed model time per layer (models run in parallel, so shares, not seconds)."""
+    results = json.loads((target_path / "run_results.json").read_text())["results"]
+    times = {r["unique_id"].rsplit(".", 1)[-1]: r["execution_time"] for r in results}
+    total = sum(times.values()) or 1.0
+    shares = {}
+    for layer, prefixes in LAYERS:
+        names = [n for n in times if n.startswith(prefixes)]
+        shares[layer] = round(100 * sum(times.pop(n) for n in names) / total)
+    shares["other"] = round(100 * sum(times.values()) / total)
+    return shares
 
 
 def timed_query(db: Path, sql: str) -> float:
@@ -138,13 +163,18 @@ def bench(n: int, pandas_max: int) -> dict:
         print(f"  scan {result['scan_s']:.2f}s  json {result['json_s']:.2f}s", flush=True)
         wall, elapsed, peak = dbt(project, db, tmp / "t_full", "run", "--full-refresh", as_of=AS_OF)
         result.update(full_wall_s=wall, full_s=elapsed, full_peak_mb=peak)
-        print(f"  full build {elapsed:.2f}s (wall {wall:.1f}s, peak {peak} MB)", flush=True)
+        result["full_layers"] = layers(tmp / "t_full")
+        print(f"  full build {elapsed:.2f}s (wall {wall:.1f}s, peak {peak} MiB)  {result['full_layers']}", flush=True)
+        wall, elapsed, peak = dbt(project, db, tmp / "t_rules", "run", as_of=AS_OF, select=["path:models/inspections"])
+        result.update(rules_wall_s=wall, rules_s=elapsed, rules_peak_mb=peak)
+        print(f"  rules rebuild {elapsed:.2f}s (wall {wall:.1f}s, peak {peak} MiB)", flush=True)
         # one new day, then an incremental run at the new as_of
         write_duckdb(db, project, shape, append_days=1)
         next_as_of = AS_OF.replace(day=2)
         wall, elapsed, peak = dbt(project, db, tmp / "t_inc", "run", as_of=next_as_of)
         result.update(incremental_wall_s=wall, incremental_s=elapsed, incremental_peak_mb=peak)
-        print(f"  incremental {elapsed:.2f}s (wall {wall:.1f}s, peak {peak} MB)", flush=True)
+        result["incremental_layers"] = layers(tmp / "t_inc")
+        print(f"  incremental {elapsed:.2f}s (wall {wall:.1f}s, peak {peak} MiB)  {result['incremental_layers']}", flush=True)
         rebuilt = tmp / "rebuilt.duckdb"
         shutil.copy(db, rebuilt)
         dbt(project, rebuilt, tmp / "t_re", "run", "--full-refresh", as_of=next_as_of)
@@ -174,18 +204,28 @@ def write_report(results: list[dict]) -> str:
         "the baselines measured in the same run. Times are DuckDB's (queries) and dbt's own elapsed time "
         "(`run_results.json`; dbt's ~3 s of start-up and parsing excluded, shown as wall time).",
         "",
-        "| events | raw scan | JSON pass | full build (wall) | build / JSON pass | incremental, +1 day (wall) | incremental / full | = full rebuild | pandas | pandas / build | dbt peak memory |",
-        "|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|",
+        "| events | raw scan | JSON pass | full build (wall) | build / JSON pass | rules rebuild (wall) | rules / JSON pass | incremental, +1 day (wall) | incremental / full | = full rebuild | pandas | pandas / build | dbt peak memory |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|",
     ]
     for r in results:
         pandas = f"{r['pandas_s']:.1f} s" if "pandas_s" in r else "not run"
         pandas_ratio = f"{r['pandas_s'] / r['full_s']:.1f}×" if "pandas_s" in r else "—"
         lines.append(
             f"| {r['events']:,} | {r['scan_s']:.2f} s | {r['json_s']:.2f} s | {r['full_s']:.2f} s ({r['full_wall_s']:.1f} s) "
-            f"| {r['full_s'] / r['json_s']:.2f}× | {r['incremental_s']:.2f} s ({r['incremental_wall_s']:.1f} s) "
+            f"| {r['full_s'] / r['json_s']:.2f}× | {r['rules_s']:.2f} s ({r['rules_wall_s']:.1f} s) | {r['rules_s'] / r['json_s']:.2f}× "
+            f"| {r['incremental_s']:.2f} s ({r['incremental_wall_s']:.1f} s) "
             f"| {100 * r['incremental_s'] / r['full_s']:.0f}% | {'yes' if r['incremental_equals_full'] else 'NO'} "
-            f"| {pandas} | {pandas_ratio} | {max(r['full_peak_mb'], r['incremental_peak_mb']):,} MB |"
+            f"| {pandas} | {pandas_ratio} | {max(r['full_peak_mb'], r['rules_peak_mb'], r['incremental_peak_mb']):,} MiB |"
         )
+    lines += ["", "Where the time goes: each layer's share of the summed model times (`run_results.json`; models run "
+              "in parallel, so shares rather than seconds).", "",
+              "| events | run | " + " | ".join(name for name, _ in LAYERS) + " | other |",
+              "|---:|---|" + "---:|" * (len(LAYERS) + 1)]
+    for r in results:
+        for run in ("full", "incremental"):
+            shares = r[f"{run}_layers"]
+            lines.append(f"| {r['events']:,} | {run} | " + " | ".join(f"{shares[name]}%" for name, _ in LAYERS)
+                         + f" | {shares['other']}% |")
     return "\n".join(lines) + "\n"
 
 

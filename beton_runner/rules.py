@@ -61,6 +61,15 @@ class Rule:
     def model_name(self) -> str:
         return f"insp_{self.key}"
 
+    @property
+    def has_property_filters(self) -> bool:
+        return bool(self.normalised["property_filters"])
+
+    @property
+    def filtered_model_name(self) -> str:
+        """The incremental daily rollup of this rule's filtered events (rules with property filters)."""
+        return f"int_filtered_activity__{self.key}"
+
 
 @dataclass
 class CheckResult:

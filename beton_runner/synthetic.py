@@ -86,7 +86,11 @@ def events_sql(shape: Shape, events: list[str], *, first_index: int = 0) -> str:
             i, r_kind, r_extra,
             cast(floor({shape.users} * pow(r_user, 3)) as bigint) as u,
             {_sql_list(events)}[1 + cast(floor({len(events)} * pow(r_event, 3.5)) as bigint)] as event,
-            cast('{end}' as timestamp) - to_microseconds(cast(r_time * {seconds} * 1000000 as bigint)) as ts
+            -- in time order, as an event log is appended (the i-th of n events sits at (i + jitter) / n
+            -- of the period), so day filters can skip the rest of the table as they can on real data
+            cast('{end}' as timestamp)
+                - to_microseconds(cast(({shape.events} - 1 - (i - {first_index}) + r_time) / {shape.events}
+                                       * {seconds} * 1000000 as bigint)) as ts
         from base
     ),
     accounted as (

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from beton_runner.dbt import run_dbt
 from beton_runner.project import Project
-from conftest import REPO, copy_project, read_table, rule_documents, write_duckdb_inputs, write_rules
+from conftest import MOCK_AS_OF, REPO, copy_project, read_table, rule_documents, write_duckdb_inputs, write_rules
 from oracle import punch_list
 from test_rules_random import AS_OF, EXAMPLES, datasets, frames_from, rules
 
@@ -176,6 +176,34 @@ def test_random_rules_on_random_data_agree_across_engines(clickhouse_server, fra
         for key, doc in docs.items():  # and both equal the oracle
             expected = punch_list(doc, frames["events"], frames["persons"], frames["person_distinct_id"], frames["accounts"], AS_OF)
             assert ch_table(clickhouse_server, f"{database}_inspections", f"insp_{key}")["rank"].size == len(expected)
+
+
+def test_incremental_runs_agree_across_engines_and_equal_the_oracle(clickhouse_server, tmp_path):
+    """A second, incremental run on ClickHouse (dbt-clickhouse delete+insert, lightweight deletes)
+    after new days, late events, identity merges, an account's domain change and a change to one
+    rule's property filter gives DuckDB's punch lists, which equal the oracle's."""
+    from test_incremental import FIRST_AS_OF, first_and_final_data
+    from test_punch_lists_mock import assert_same_punch_list
+
+    key = "pql_heavy_api_users_on_paid_plan"
+    before = {**RULES[key], "conditions": {**RULES[key]["conditions"], "event_property_filters": {"plan": "free"}}}
+    first, final = first_and_final_data()
+    database = "beton_inc_" + uuidlib.uuid4().hex[:8]
+    project_dir = copy_project(tmp_path / "project")
+    duck = Project(dir=project_dir, target="duckdb", duckdb_path=tmp_path / "w.duckdb", target_path=tmp_path / "t1")
+    click = ch_project(project_dir, clickhouse_server, database, tmp_path / "t2")
+    select = ["path:models/staging", "path:models/intermediate", "path:models/inspections"]
+    for frames, as_of, rules in ((first, FIRST_AS_OF, {**RULES, key: before}), (final, MOCK_AS_OF, RULES)):
+        write_rules(project_dir, rules)
+        vars = {"beton_input": "source", "beton_as_of": str(as_of)}
+        write_duckdb_inputs(duck.duckdb_path, frames)
+        run_dbt(duck, ["build"], vars=vars, select=select)
+        write_clickhouse_inputs(clickhouse_server, "beton_raw_" + database, frames)
+        run_dbt(click, ["build"], vars={**vars, "beton_source_schema": "beton_raw_" + database}, select=select)
+    assert compare_all(duck.duckdb_path, clickhouse_server, database, {k: d["level"] for k, d in RULES.items()}) > 10
+    for rule_key, doc in RULES.items():
+        expected = punch_list(doc, final["events"], final["persons"], final["person_distinct_id"], final["accounts"], MOCK_AS_OF)
+        assert_same_punch_list(read_table(duck.duckdb_path, "beton_inspections", f"insp_{rule_key}"), expected, rule_key)
 
 
 # --- PostHog's own ClickHouse tables ---------------------------------------------------------------

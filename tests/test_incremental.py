@@ -10,7 +10,9 @@ import pytest
 
 from beton_runner.dbt import run_dbt
 from beton_runner.project import Project
-from conftest import MOCK_AS_OF, REPO, read_table, rule_documents, write_duckdb_inputs
+from beton_runner.generate import filter_fingerprint
+from beton_runner.rules import load_rules
+from conftest import MOCK_AS_OF, REPO, copy_project, read_table, rule_documents, write_duckdb_inputs, write_rules
 from oracle import load_mock, punch_list
 from test_punch_lists_mock import assert_same_punch_list
 
@@ -71,10 +73,40 @@ def test_incremental_punch_list_equals_full_rebuild_and_oracle(builds, key):
 
 def test_incremental_rollup_and_marts_equal_full_rebuild(builds):
     incremental, full, _ = builds
-    for schema, table, key in [("beton_intermediate", "int_daily_activity", ["activity_date", "distinct_id", "account_key", "event_name"]),
-                               ("beton_intermediate", "int_events_extracted", ["event_uuid"]),
+    rollup_key = ["activity_date", "distinct_id", "account_key", "event_name"]
+    for schema, table, key in [("beton_intermediate", "int_daily_activity", rollup_key),
+                               ("beton_intermediate", "int_filtered_activity__pql_heavy_api_users_on_paid_plan", rollup_key),
+                               ("beton_intermediate", "int_filtered_activity__pqa_free_plan_enterprise_interest", rollup_key),
                                ("beton_marts", "dim_accounts", ["account_id"]),
                                ("beton_marts", "dim_users", ["user_id"])]:
         a = read_table(incremental.duckdb_path, schema, table).sort_values(key).reset_index(drop=True)
         b = read_table(full.duckdb_path, schema, table).sort_values(key).reset_index(drop=True)
         pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=table)
+
+
+def test_changing_a_rules_property_filter_rebuilds_its_rollup(tmp_path):
+    """The filtered rollup of a rule keeps what an earlier filter rolled up only until the filter
+    changes: the next (incremental) run replaces every row, and the punch list is the new rule's."""
+    project_dir = copy_project(tmp_path / "project")
+    after = RULES["pql_heavy_api_users_on_paid_plan"]
+    before = {**after, "conditions": {**after["conditions"], "event_property_filters": {"plan": "free"}}}
+    project = Project(dir=project_dir, target="duckdb", duckdb_path=tmp_path / "db.duckdb", target_path=tmp_path / "target")
+    final = load_mock(REPO / "seeds")
+    write_duckdb_inputs(project.duckdb_path, final)
+    vars_ = {"beton_input": "source", "beton_as_of": str(MOCK_AS_OF)}
+    select = ["path:models/staging", "path:models/intermediate", "path:models/inspections"]
+
+    write_rules(project_dir, {"api_users": before})
+    run_dbt(project, ["build"], vars=vars_, select=select)
+    old = read_table(project.duckdb_path, "beton_intermediate", "int_filtered_activity__api_users")
+    assert len(old) > 0
+
+    write_rules(project_dir, {"api_users": after})
+    run_dbt(project, ["build"], vars=vars_, select=select)  # incremental: no --full-refresh
+    rollup = read_table(project.duckdb_path, "beton_intermediate", "int_filtered_activity__api_users")
+    (rule,) = load_rules(project_dir / "rules")
+    assert set(rollup["filter_fingerprint"]) == {filter_fingerprint(rule)}
+    got = read_table(project.duckdb_path, "beton_inspections", "insp_api_users")
+    expected = punch_list(after, final["events"], final["persons"], final["person_distinct_id"], final["accounts"], MOCK_AS_OF)
+    assert len(expected) > 0
+    assert_same_punch_list(got, expected, "api_users after its filter changed")

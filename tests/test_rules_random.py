@@ -59,7 +59,8 @@ def datasets(draw):
             props["plan"] = plan
         if draw(st.booleans()):
             props["n"] = draw(st.integers(-5, 50) | st.sampled_from(["7", "abc", "1e1"]))
-        seconds = draw(st.integers(-2 * 86400, 25 * 86400))  # a few after as_of, most before
+        # a few after as_of, most in the last 25 days, some up to 150 days back (windows over 64 days)
+        seconds = draw(st.integers(-2 * 86400, 25 * 86400) | st.integers(25 * 86400, 150 * 86400))
         events.append([f"e{i:04d}", draw(st.sampled_from(EVENTS)), draw(st.sampled_from(distinct_ids)),
                        AS_OF - timedelta(seconds=seconds), json.dumps(props), None])
     return frames_from(events, persons, mapping, accounts)
@@ -81,7 +82,7 @@ filter_specs = st.one_of(
 @st.composite
 def rules(draw):
     level = draw(st.sampled_from(["user", "account"]))
-    window = draw(st.integers(1, 20))
+    window = draw(st.integers(1, 20) | st.integers(60, 140))  # 60-140: active days span two or three 64-bit words
     small = st.none() | st.integers(0, 4)
     conditions = {}
     names = draw(st.lists(st.sampled_from(EVENTS), max_size=3, unique=True))

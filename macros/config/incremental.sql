@@ -1,14 +1,25 @@
 {#- The first day an incremental run rebuilds, as 'YYYY-MM-DD': the newest day already in
     this model minus var beton_incremental_lookback_days (default 3); none when the model is
     empty (then everything is read). Read with a query before the model's SQL is compiled, so
-    the cutoff is a literal the engine can push down to the source scan. -#}
-{% macro incremental_cutoff(date_column) -%}
+    the cutoff is a literal the engine can push down to the source scan.
+
+    With a fingerprint (a model whose rows record, in filter_fingerprint, the definition that
+    built them): none as well when any row was built by another definition, so the whole
+    history is read again. -#}
+{% macro incremental_cutoff(date_column, fingerprint=none) -%}
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set lookback = var('beton_incremental_lookback_days', 3) | int -%}
     {%- if lookback < 0 -%}
         {{ exceptions.raise_compiler_error("var beton_incremental_lookback_days must be 0 or more, not " ~ lookback) }}
+    {%- endif -%}
+    {%- if fingerprint is not none -%}
+        {%- set stale = run_query('select count(*) from ' ~ this ~ ' where filter_fingerprint != '
+            ~ beton.string_literal(fingerprint)).columns[0].values()[0] -%}
+        {%- if stale | int > 0 -%}
+            {{ return(none) }}
+        {%- endif -%}
     {%- endif -%}
     {%- set newest = run_query('select max(' ~ date_column ~ ') from ' ~ this).columns[0].values()[0] -%}
     {%- if newest is none -%}

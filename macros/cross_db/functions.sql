@@ -77,6 +77,11 @@
     {{ dbt.datediff(start_date, end_date, 'day') }}
 {%- endmacro %}
 
+{#- duckdb: date - date is the whole days between them (dbt.datediff casts both to timestamps) -#}
+{% macro duckdb__days_between(start_date, end_date) -%}
+    cast(({{ end_date }}) - ({{ start_date }}) as bigint)
+{%- endmacro %}
+
 
 {#- A timestamp column in UTC without a zone attached. -#}
 {% macro to_utc_timestamp(expr) -%}
@@ -178,4 +183,59 @@
     the profile) even for a BI tool that does not set join_use_nulls -#}
 {% macro clickhouse__view_settings() -%}
     settings join_use_nulls = 1
+{%- endmacro %}
+
+
+{#- Bit aggregates for exact distinct counts over small integer domains (see
+    beton.bitmap_distinct_count). bit_flag(n) is 1 << n for n in 0..63 (clamped, so an engine
+    that evaluates every branch of a CASE never shifts out of range). -#}
+{% macro bit_flag(position_expr) -%}
+    {{ return(adapter.dispatch('bit_flag', 'beton')(position_expr)) }}
+{%- endmacro %}
+
+{% macro default__bit_flag(position_expr) -%}
+    (cast(1 as ubigint) << cast(greatest(0, least(63, {{ position_expr }})) as integer))
+{%- endmacro %}
+
+{% macro clickhouse__bit_flag(position_expr) -%}
+    bitShiftLeft(toUInt64(1), toUInt8(greatest(0, least(63, {{ position_expr }}))))
+{%- endmacro %}
+
+{% macro bit_or_agg(expr) -%}
+    {{ return(adapter.dispatch('bit_or_agg', 'beton')(expr)) }}
+{%- endmacro %}
+
+{% macro default__bit_or_agg(expr) -%}
+    bit_or({{ expr }})
+{%- endmacro %}
+
+{% macro clickhouse__bit_or_agg(expr) -%}
+    groupBitOr({{ expr }})
+{%- endmacro %}
+
+{% macro bit_count(expr) -%}
+    {{ return(adapter.dispatch('bit_count', 'beton')(expr)) }}
+{%- endmacro %}
+
+{% macro default__bit_count(expr) -%}
+    bit_count({{ expr }})
+{%- endmacro %}
+
+{% macro clickhouse__bit_count(expr) -%}
+    bitCount({{ expr }})
+{%- endmacro %}
+
+
+{#- Physical order for a table built by a select: DuckDB keeps insertion order, so ordering by
+    the columns readers filter on (the day) lets its zone maps skip the rest; ClickHouse sorts
+    by the table's ORDER BY (the model's order_by config) anyway, so nothing is added there. -#}
+{% macro cluster_by(columns) -%}
+    {{ return(adapter.dispatch('cluster_by', 'beton')(columns)) }}
+{%- endmacro %}
+
+{% macro default__cluster_by(columns) -%}
+    order by {{ columns | join(', ') }}
+{%- endmacro %}
+
+{% macro clickhouse__cluster_by(columns) -%}
 {%- endmacro %}

@@ -1,8 +1,9 @@
 {#- Activity in a window ending at as_of, at daily grain — (activity_date, user_id, account_id,
-    event_name, event_count, last_at) — with users and accounts resolved. Whole days before the
+    event_name, name_index, event_count, last_at) — with users and accounts resolved. Whole days before the
     as_of date come from the rollup (int_activity_resolved over the incremental
-    int_daily_activity); the as_of date itself from raw events up to as_of, so the result is
-    exact for any as_of. -#}
+    int_daily_activity); the as_of date itself from the staged events up to as_of (one day's
+    worth, the time filter pushed down to the events table), so the result is exact for any
+    as_of. -#}
 
 {% macro identity_relations() -%}
     {{ return({
@@ -11,11 +12,19 @@
     }) }}
 {%- endmacro %}
 
+{#- The event-name dictionary (name -> index) joined onto raw-event rows; rollup rows carry
+    name_index already. -#}
+{% macro event_name_join(row_alias, relations) -%}
+    left join {{ relations['event_names'] }} as event_names
+        on {{ row_alias }}.event_name = event_names.event_name
+{%- endmacro %}
+
 {% macro activity_relations() -%}
     {%- set relations = {
         'activity': ref('int_activity_resolved'),
-        'events': ref('int_events_extracted'),
+        'rollup': ref('int_daily_activity'),
         'raw_events': ref('stg_posthog__events'),
+        'event_names': ref('int_event_names'),
     } -%}
     {%- do relations.update(beton.identity_relations()) -%}
     {{ return(relations) }}
@@ -46,12 +55,12 @@
     {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
     {%- set as_of_date = beton.date_literal(beton.as_of_date_text()) -%}
     {%- set window_start_exclusive = beton.date_literal(beton.as_of_date_text(window_days | int)) -%}
-    {%- set key = beton.assume_not_null("coalesce(account_key, '')") -%}
     select
         user_id,
         account_id,
         activity_date,
         event_name,
+        name_index,
         event_count,
         last_at
     from {{ relations['activity'] }}
@@ -65,55 +74,82 @@
         {{ beton.resolved_account_id() }} as account_id,
         today.activity_date as activity_date,
         today.event_name as event_name,
+        event_names.name_index as name_index,
         today.event_count as event_count,
         today.last_at as last_at
     from (
-        select
-            event_date as activity_date,
-            distinct_id,
-            {{ key }} as account_key,
-            event_name,
-            count(*) as event_count,
-            max(event_at) as last_at
-        from {{ relations['events'] }}
-        where event_date = {{ as_of_date }}
-            and event_at <= {{ as_of }}
-        group by event_date, distinct_id, {{ key }}, event_name
+        {{ beton.as_of_day_rows_sql(relations) }}
     ) as today
     {{ beton.resolve_joins('today', relations) }}
+    {{ beton.event_name_join('today', relations) }}
 {%- endmacro %}
 
 
-{#- The same grain from the raw events that pass a rule's per-event filters (property filters
-    need each event's properties, which the rollup does not keep). The window's time filter is
-    a constant, pushed down to the events table. -#}
+{#- Every event in the window per account key — (account_key, event_count) — straight from
+    the rollup (and the as_of day's staged events), summed per key before anything is joined:
+    what an account's total activity (account_events) needs, with no identity resolution. -#}
+{% macro window_account_events_sql(window_days, relations) -%}
+    {%- set as_of_date = beton.date_literal(beton.as_of_date_text()) -%}
+    {%- set window_start_exclusive = beton.date_literal(beton.as_of_date_text(window_days | int)) %}
+    select
+        account_key,
+        sum(event_count) as event_count
+    from {{ relations['rollup'] }}
+    where activity_date > {{ window_start_exclusive }}
+        and activity_date < {{ as_of_date }}
+    group by account_key
+
+    union all
+
+    select
+        account_key,
+        sum(event_count) as event_count
+    from (
+        {{ beton.as_of_day_rows_sql(relations) }}
+    ) as today
+    group by account_key
+{%- endmacro %}
+
+
+{#- The same grain for the events that pass a rule's per-event filters (property filters
+    need each event's properties, which the shared rollup does not keep): whole days before the
+    as_of date from the rule's own incremental rollup (relations['filtered'],
+    int_filtered_activity__<key>, macros/inspections/filtered_rollup.sql), the as_of date from
+    the staged events up to as_of. -#}
 {% macro filtered_activity_sql(rule, window_days, relations) -%}
-    {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
-    {%- set window_start = beton.timestamp_literal(beton.as_of_date_text((window_days | int) - 1) ~ ' 00:00:00') %}
+    {%- set as_of_date = beton.date_literal(beton.as_of_date_text()) -%}
+    {%- set window_start_exclusive = beton.date_literal(beton.as_of_date_text(window_days | int)) %}
     select
         {{ beton.resolved_user_id('events') }} as user_id,
         {{ beton.resolved_account_id() }} as account_id,
-        events.event_date as activity_date,
+        events.activity_date as activity_date,
         events.event_name as event_name,
-        count(*) as event_count,
-        max(events.event_at) as last_at
+        event_names.name_index as name_index,
+        sum(events.event_count) as event_count,
+        max(events.last_at) as last_at
 
     from (
         select
-            event_name,
-            event_at,
-            {{ beton.to_date('event_at') }} as event_date,
+            activity_date,
             distinct_id,
-            account_key
-        from {{ relations['raw_events'] }}
-        where event_at >= {{ window_start }}
-            and event_at <= {{ as_of }}
-            and {{ beton.event_filter_sql(rule) }}
+            account_key,
+            event_name,
+            event_count,
+            last_at
+        from {{ relations['filtered'] }}
+        where activity_date > {{ window_start_exclusive }}
+            and activity_date < {{ as_of_date }}
+
+        union all
+
+        {{ beton.as_of_day_rows_sql(relations, beton.event_filter_sql(rule)) }}
     ) as events
     {{ beton.resolve_joins('events', relations) }}
+    {{ beton.event_name_join('events', relations) }}
     group by
         {{ beton.resolved_user_id('events') }},
         {{ beton.resolved_account_id() }},
-        events.event_date,
-        events.event_name
+        events.activity_date,
+        events.event_name,
+        event_names.name_index
 {%- endmacro %}

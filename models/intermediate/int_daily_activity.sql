@@ -5,39 +5,26 @@
     on_schema_change='fail',
     order_by=['activity_date', 'distinct_id', 'event_name'],
 ) }}
-{#- Daily rollup of events per (day, distinct id, account key, event name): what rules without
-    per-event property filters read instead of raw events. Built incrementally over the same
-    lookback as int_events_extracted. -#}
+{#- Daily rollup of events per (day, distinct id, account key, event name), built in one pass
+    over the events: the JSON properties are parsed once, for the account link, and the events
+    are aggregated in the same scan; no event-grain copy is kept. Rules without per-event
+    property filters read this instead of raw events. Stored in day order (beton.cluster_by), so
+    a rule's window reads only its days.
+
+    Incremental: a run re-reads only the days from (the newest day already here -
+    beton_incremental_lookback_days) on and replaces them whole, so late events within the
+    lookback are picked up and nothing doubles. The cutoff is read before the query is
+    compiled, so it is a constant the engine pushes down to the events table. Who a distinct
+    id is and which account a key names are resolved later (int_activity_resolved, rules), so
+    identity merges and CRM changes apply to all history without a rebuild. -#}
 {%- set cutoff = beton.incremental_cutoff('activity_date') if is_incremental() else none -%}
 
-with
-
-events as (
-
-    select * from {{ ref('int_events_extracted') }}
+{%- set events -%}
+    select * from {{ ref('stg_posthog__events') }}
     {%- if cutoff is not none %}
-    where event_date >= {{ beton.date_literal(cutoff) }}
+    where event_at >= {{ beton.timestamp_literal(cutoff ~ ' 00:00:00') }}
     {%- endif %}
+{%- endset %}
 
-),
-
-final as (
-
-    select
-        event_date as activity_date,
-        distinct_id,
-        {{ beton.assume_not_null("coalesce(account_key, '')") }} as account_key,
-        event_name,
-        count(*) as event_count,
-        max(event_at) as last_at
-
-    from events
-    group by
-        event_date,
-        distinct_id,
-        {{ beton.assume_not_null("coalesce(account_key, '')") }},
-        event_name
-
-)
-
-select * from final
+{{ beton.daily_rollup_sql(events) }}
+{{ beton.cluster_by(['activity_date']) }}

@@ -1,12 +1,13 @@
 {{ config(materialized='view') }}
-{#- Every event with its user (person) and account resolved, and its UTC date. A view over the
-    incremental int_events_extracted: identity and account resolution always reflect the
-    current person_distinct_id and accounts tables. (Properties stay in stg_posthog__events.) -#}
+{#- Every event with its user (person) and account resolved, and its UTC date: a view over
+    the staged events, so identity and account resolution always reflect the current
+    person_distinct_id and accounts tables. Rules do not read it (they read the daily
+    rollup); the explore views do. (Properties stay in stg_posthog__events.) -#}
 with
 
 events as (
 
-    select * from {{ ref('int_events_extracted') }}
+    select * from {{ ref('stg_posthog__events') }}
 
 ),
 
@@ -16,7 +17,7 @@ final as (
         events.event_uuid as event_uuid,
         events.event_name as event_name,
         events.event_at as event_at,
-        events.event_date as event_date,
+        {{ beton.to_date('events.event_at') }} as event_date,
         events.distinct_id as distinct_id,
         {{ beton.resolved_user_id('events') }} as user_id,
         identities.person_id is not null as is_resolved,

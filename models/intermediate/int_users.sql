@@ -16,9 +16,29 @@ account_keys as (
 
 ),
 
-activity as (
+{#- Each (distinct id, account key) pair's events over all history, aggregated before it is
+    resolved: the resolution then joins one row per pair instead of every rollup row. -#}
+pairs as (
 
-    select * from {{ ref('int_activity_resolved') }}
+    select
+        distinct_id,
+        account_key,
+        sum(event_count) as event_count
+
+    from {{ ref('int_daily_activity') }}
+    group by distinct_id, account_key
+
+),
+
+resolved_pairs as (
+
+    select
+        {{ beton.resolved_user_id('pairs') }} as user_id,
+        {{ beton.resolved_account_id() }} as account_id,
+        pairs.event_count as event_count
+
+    from pairs
+    {{ beton.resolve_joins('pairs', beton.identity_relations()) }}
 
 ),
 
@@ -26,7 +46,7 @@ event_users as (
 
     select distinct user_id
 
-    from activity
+    from resolved_pairs
 
 ),
 
@@ -37,7 +57,7 @@ event_accounts as (
         account_id,
         sum(event_count) as event_count
 
-    from activity
+    from resolved_pairs
     where account_id is not null
     group by user_id, account_id
 

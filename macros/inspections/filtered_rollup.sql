@@ -1,0 +1,21 @@
+{#- The daily rollup — (activity_date, distinct_id, account_key, event_name, event_count,
+    last_at) — of the events that pass one rule's per-event filters (event names and property
+    filters): the generated model int_filtered_activity__<key> of a rule with property filters.
+    Their JSON properties are parsed when a day is first rolled up, not on every run; the rule
+    reads these rows for the whole days of its window.
+
+    Incremental like int_daily_activity (the lookback days are replaced whole). `fingerprint`
+    identifies the filter: when the rule's filter changes, every row built under the old one is
+    deleted (the model's pre-hook) and the whole history is rolled up again in the same run. -#}
+{% macro filtered_rollup_model(rule, fingerprint) -%}
+    {%- set cutoff = beton.incremental_cutoff('activity_date', fingerprint) if is_incremental() else none -%}
+    {%- set events -%}
+    select * from {{ ref('stg_posthog__events') }}
+    where {{ beton.event_filter_sql(rule) }}
+    {%- if cutoff is not none %}
+        and event_at >= {{ beton.timestamp_literal(cutoff ~ ' 00:00:00') }}
+    {%- endif %}
+    {%- endset %}
+{{ beton.daily_rollup_sql(events, {'filter_fingerprint': beton.string_literal(fingerprint)}) }}
+{{ beton.cluster_by(['activity_date']) }}
+{%- endmacro %}
