@@ -49,7 +49,7 @@ def test_connection_test_passes_and_says_where_accounts_come_from(server):
     assert "FAILED" not in result.output
 
 
-def test_bad_key_on_the_us_cloud_hints_at_the_eu_region(server, monkeypatch):
+def test_bad_key_on_the_us_cloud_hints_at_the_eu_region(server, monkeypatch, tmp_path):
     real = socket.getaddrinfo
     port = server.url.rsplit(":", 1)[1]
 
@@ -65,7 +65,7 @@ def test_bad_key_on_the_us_cloud_hints_at_the_eu_region(server, monkeypatch):
     assert "EU cloud" in message and "--region eu" in message
     assert "phx_key_from_the_eu_cloud" not in message + result.output
 
-    result = run(commands.ingest_posthog, ["--duckdb", "x.duckdb"], env)
+    result = run(commands.ingest_posthog, ["--duckdb", str(tmp_path / "x.duckdb")], env)
     assert isinstance(result.exception, PostHogAccessError) and result.exception.kind == "bad_key"
     assert "--region eu" in str(result.exception)
 
