@@ -134,7 +134,8 @@ def tables_equal(a: Path, b: Path, tables: list[str]) -> bool:
         for table in tables:
             sql = f"select * exclude (computed_at) from beton_inspections.{table}" if table == "insp_findings" else \
                 f"select * from beton_inspections.{table}"
-            fa = ca.execute(sql).df().sort_values(list(ca.execute(sql).df().columns[:3])).reset_index(drop=True)
+            fa = ca.execute(sql).df()
+            fa = fa.sort_values(list(fa.columns[:3])).reset_index(drop=True)
             fb = cb.execute(sql).df().sort_values(list(fa.columns[:3])).reset_index(drop=True)
             pd.testing.assert_frame_equal(fa, fb, check_exact=False, rtol=1e-9)
         return True

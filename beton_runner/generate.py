@@ -68,8 +68,7 @@ def filter_fingerprint(rule: Rule) -> str:
 
 def _filtered_model(rule: Rule, source_display: str) -> GeneratedFile:
     fingerprint = filter_fingerprint(rule)
-    hook = ("{% if is_incremental() %}delete from {{ this }} where filter_fingerprint != "
-            f"'{fingerprint}'{{% endif %}}")
+    hook = f"{{{{ beton.delete_other_filter_rows('{fingerprint}') }}}}"
     content = (
         f"{GENERATED_MARK} from {source_display}; do not edit by hand:\n"
         f"-- edit the rule file, then run `beton rules compile` (or `beton run`).\n"

@@ -51,10 +51,15 @@
 {%- endmacro %}
 
 
+{#- The rollup rows a window reads: its whole days before the as_of date (the as_of day
+    itself comes from the staged events, as_of_day_rows_sql). -#}
+{% macro window_whole_days_sql(window_days) -%}
+    activity_date > {{ beton.date_literal(beton.as_of_date_text(window_days | int)) }}
+        and activity_date < {{ beton.date_literal(beton.as_of_date_text()) }}
+{%- endmacro %}
+
+
 {% macro window_activity_sql(window_days, relations) -%}
-    {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
-    {%- set as_of_date = beton.date_literal(beton.as_of_date_text()) -%}
-    {%- set window_start_exclusive = beton.date_literal(beton.as_of_date_text(window_days | int)) -%}
     select
         user_id,
         account_id,
@@ -64,8 +69,7 @@
         event_count,
         last_at
     from {{ relations['activity'] }}
-    where activity_date > {{ window_start_exclusive }}
-        and activity_date < {{ as_of_date }}
+    where {{ beton.window_whole_days_sql(window_days) }}
 
     union all
 
@@ -89,24 +93,21 @@
     the rollup (and the as_of day's staged events), summed per key before anything is joined:
     what an account's total activity (account_events) needs, with no identity resolution. -#}
 {% macro window_account_events_sql(window_days, relations) -%}
-    {%- set as_of_date = beton.date_literal(beton.as_of_date_text()) -%}
-    {%- set window_start_exclusive = beton.date_literal(beton.as_of_date_text(window_days | int)) %}
-    select
-        account_key,
-        sum(event_count) as event_count
-    from {{ relations['rollup'] }}
-    where activity_date > {{ window_start_exclusive }}
-        and activity_date < {{ as_of_date }}
-    group by account_key
-
-    union all
-
     select
         account_key,
         sum(event_count) as event_count
     from (
-        {{ beton.as_of_day_rows_sql(relations) }}
-    ) as today
+        select account_key, event_count
+        from {{ relations['rollup'] }}
+        where {{ beton.window_whole_days_sql(window_days) }}
+
+        union all
+
+        select account_key, event_count
+        from (
+            {{ beton.as_of_day_rows_sql(relations) }}
+        ) as today
+    ) as key_rows
     group by account_key
 {%- endmacro %}
 
@@ -117,8 +118,6 @@
     int_filtered_activity__<key>, macros/inspections/filtered_rollup.sql), the as_of date from
     the staged events up to as_of. -#}
 {% macro filtered_activity_sql(rule, window_days, relations) -%}
-    {%- set as_of_date = beton.date_literal(beton.as_of_date_text()) -%}
-    {%- set window_start_exclusive = beton.date_literal(beton.as_of_date_text(window_days | int)) %}
     select
         {{ beton.resolved_user_id('events') }} as user_id,
         {{ beton.resolved_account_id() }} as account_id,
@@ -137,8 +136,7 @@
             event_count,
             last_at
         from {{ relations['filtered'] }}
-        where activity_date > {{ window_start_exclusive }}
-            and activity_date < {{ as_of_date }}
+        where {{ beton.window_whole_days_sql(window_days) }}
 
         union all
 

@@ -19,3 +19,12 @@
 {{ beton.daily_rollup_sql(events, {'filter_fingerprint': beton.string_literal(fingerprint)}) }}
 {{ beton.cluster_by(['activity_date']) }}
 {%- endmacro %}
+
+
+{#- The filtered rollup's pre-hook: rows that another filter built are deleted before the model
+    runs (incremental_cutoff(..., fingerprint) has already chosen to read the whole history). -#}
+{% macro delete_other_filter_rows(fingerprint) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where filter_fingerprint != {{ beton.string_literal(fingerprint) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -12,12 +12,6 @@ activity as (
 
 ),
 
-event_names as (
-
-    select * from {{ ref('int_event_names') }}
-
-),
-
 final as (
 
     select
@@ -31,8 +25,7 @@ final as (
 
     from activity
     {{ beton.resolve_joins('activity', beton.identity_relations()) }}
-    left join event_names
-        on activity.event_name = event_names.event_name
+    {{ beton.event_name_join('activity', {'event_names': ref('int_event_names')}) }}
 
 )
 

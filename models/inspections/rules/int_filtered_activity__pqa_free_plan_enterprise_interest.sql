@@ -2,5 +2,5 @@
 -- edit the rule file, then run `beton rules compile` (or `beton run`).
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='activity_date',
           on_schema_change='fail', schema='intermediate', order_by=['activity_date', 'distinct_id', 'event_name'],
-          tags=['beton_filtered_activity'], pre_hook="{% if is_incremental() %}delete from {{ this }} where filter_fingerprint != '532f265231c69c4c'{% endif %}") }}
+          tags=['beton_filtered_activity'], pre_hook="{{ beton.delete_other_filter_rows('532f265231c69c4c') }}") }}
 {{ beton.filtered_rollup_model(fromjson('\u007b"conditions":\u007b"min_account_events":20,"min_event_count":3\u007d,"event_names":["viewed_enterprise_features","viewed_pricing_page","hit_usage_limit"],"key":"pqa_free_plan_enterprise_interest","level":"account","name":"PQA: Free or Team Plan Eyeing Enterprise","property_filters":[\u007b"key":"plan","op":"in","values":[\u007b"type":"string","value":"free"\u007d,\u007b"type":"string","value":"team"\u007d]\u007d],"time_window_days":30,"weights":\u007b"active_days":1.0,"event_count":2.0,"recency":-0.25\u007d\u007d'), '532f265231c69c4c') }}

@@ -2,5 +2,5 @@
 -- edit the rule file, then run `beton rules compile` (or `beton run`).
 {{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='activity_date',
           on_schema_change='fail', schema='intermediate', order_by=['activity_date', 'distinct_id', 'event_name'],
-          tags=['beton_filtered_activity'], pre_hook="{% if is_incremental() %}delete from {{ this }} where filter_fingerprint != 'e5e31f45c9148e9f'{% endif %}") }}
+          tags=['beton_filtered_activity'], pre_hook="{{ beton.delete_other_filter_rows('e5e31f45c9148e9f') }}") }}
 {{ beton.filtered_rollup_model(fromjson('\u007b"conditions":\u007b"min_active_days":5,"min_event_count":20\u007d,"event_names":["used_api"],"key":"pql_heavy_api_users_on_paid_plan","level":"user","name":"PQL: Heavy API Users on a Paid Plan","property_filters":[\u007b"key":"plan","op":"neq","value":\u007b"type":"string","value":"free"\u007d\u007d,\u007b"key":"sdk_version","op":"regex","value":\u007b"type":"string","value":"^[2-9]\u005c\u005c."\u007d\u007d,\u007b"key":"request_count","op":"gte","value":\u007b"type":"number","value":10.0\u007d\u007d],"time_window_days":30,"weights":\u007b"active_days":0.5,"event_count":1.0,"recency":-0.5\u007d\u007d'), 'e5e31f45c9148e9f') }}
