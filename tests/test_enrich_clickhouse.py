@@ -6,7 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from beton_runner.dbt import run_dbt
 from beton_runner.enrich import SimulationProvider, run_enrichment
+from beton_runner.enrich.run import ENRICHED_MARTS, ENRICHMENT_STAGING
 from beton_runner.enrich.store import Store
 from beton_runner.project import Project
 from test_enrich_shared import REPO, enriched_project, run_command, sql
@@ -43,22 +45,27 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-@pytest.fixture(scope="module")
-def ch_project(clickhouse_server, mock_build, tmp_path_factory):
-    """dim_accounts and dim_users of the mock build, loaded into ClickHouse as the marts."""
+def marts_project(clickhouse_server, mock_build, schema: str, target_path) -> Project:
+    """A ClickHouse project whose marts are dim_accounts and dim_users of the mock build."""
     client = clickhouse_connect.get_client(host=clickhouse_server.host, port=clickhouse_server.port, compress=False)
-    client.command(f"create database if not exists {SCHEMA}_marts")
+    client.command(f"create database if not exists {schema}_marts")
     for table, types in CH_TYPES.items():
         frame = sql(mock_build, f"select {', '.join(types)} from beton_marts.{table}")
         columns = ", ".join(f"`{c}` {t}" for c, t in types.items())
-        client.command(f"drop table if exists {SCHEMA}_marts.{table}")
-        client.command(f"create table {SCHEMA}_marts.{table} ({columns}) engine = MergeTree order by {next(iter(types))}")
+        client.command(f"drop table if exists {schema}_marts.{table}")
+        client.command(f"create table {schema}_marts.{table} ({columns}) engine = MergeTree order by {next(iter(types))}")
         rows = [[_plain(v) for v in row] for row in frame.itertuples(index=False, name=None)]
-        client.insert(table, rows, column_names=list(types), database=f"{SCHEMA}_marts")
+        client.insert(table, rows, column_names=list(types), database=f"{schema}_marts")
     client.close()
-    return Project(dir=REPO, target="clickhouse", schema=SCHEMA, target_path=tmp_path_factory.mktemp("ch-target"),
+    return Project(dir=REPO, target="clickhouse", schema=schema, target_path=target_path,
                    env={"CLICKHOUSE_HOST": clickhouse_server.host, "CLICKHOUSE_PORT": str(clickhouse_server.port),
-                        "CLICKHOUSE_DATABASE": SCHEMA})
+                        "CLICKHOUSE_DATABASE": schema})
+
+
+@pytest.fixture(scope="module")
+def ch_project(clickhouse_server, mock_build, tmp_path_factory):
+    """dim_accounts and dim_users of the mock build, loaded into ClickHouse as the marts."""
+    return marts_project(clickhouse_server, mock_build, SCHEMA, tmp_path_factory.mktemp("ch-target"))
 
 
 @pytest.fixture
@@ -136,6 +143,41 @@ def test_enriched_marts_build_on_clickhouse(ch_project, mock_build, tmp_path_fac
     expected_users = sql(duck, "select user_id, is_enriched, seniority, department, buying_role "
                                "from beton_marts.dim_users_enriched order by user_id")
     pd.testing.assert_frame_equal(normalise(users_after), normalise(expected_users), check_dtype=False)
+
+
+def test_enriched_marts_before_and_after_the_first_enrich_on_clickhouse(clickhouse_server, mock_build, tmp_path):
+    """On a database where `beton enrich` never ran, the enrichment staging views build empty
+    (typed, Nullable) and the enriched marts carry every account, unenriched; the first enrich
+    rebuilds the views, and the marts then hold what the enrichment tables hold."""
+    schema = "beton_enrich_fresh_ch"
+    project = marts_project(clickhouse_server, mock_build, schema, tmp_path / "target")
+    client = clickhouse_connect.get_client(host=clickhouse_server.host, port=clickhouse_server.port, compress=False)
+    try:
+        client.command(f"drop database if exists {schema}_enrichment")
+        result = run_dbt(project, ["build"], select=[*ENRICHMENT_STAGING, *ENRICHED_MARTS])
+        assert {r.status for r in result.node_results} <= {"success", "pass"}
+        for model in ENRICHMENT_STAGING:
+            assert client.command(f"select count() from {schema}_staging.{model}") == 0, model
+        types = dict(client.query("select name, type from system.columns where database = {db:String} "
+                                  "and table = 'stg_enrichment__accounts'",
+                                  parameters={"db": f"{schema}_staging"}).result_rows)
+        assert types["employee_band"] == "Nullable(String)" and types["founded_year"] == "Nullable(Int64)"
+        before = client.query(f"select account_id, is_enriched, employee_band, intent_signals "
+                              f"from {schema}_marts.dim_accounts_enriched order by account_id").result_rows
+        assert len(before) == 15 and all(row[1:] == (False, None, 0) for row in before)
+
+        run_enrichment(project, SimulationProvider(), refresh_marts=True)
+        intel = dict(client.query(f"select account_id, employee_band from {schema}_enrichment.account_enrichment")
+                     .result_rows)
+        signals = dict(client.query(f"select account_id, count() from {schema}_enrichment.account_intent_signals "
+                                    "group by account_id").result_rows)
+        after = client.query(f"select account_id, is_enriched, employee_band, intent_signals "
+                             f"from {schema}_marts.dim_accounts_enriched order by account_id").result_rows
+    finally:
+        client.close()
+    assert len(intel) == 15
+    assert after == [(account_id, True, intel[account_id], signals.get(account_id, 0))
+                     for account_id, *_ in before]
 
 
 DUCK_TO_CH = {"VARCHAR": "String", "BIGINT": "Int64", "INTEGER": "Int64", "HUGEINT": "Int64", "DOUBLE": "Float64",

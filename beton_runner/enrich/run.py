@@ -15,6 +15,10 @@ from .model import (ENRICHMENT_LAYER, RUNS_TABLE, TABLES, AccountInput, EnrichEr
 from .store import Store
 
 ENRICHED_MARTS = ("dim_accounts_enriched", "dim_users_enriched")
+# the views over the enrichment tables: built empty when a table was missing, so every run
+# that writes the tables rebuilds them with the marts
+ENRICHMENT_STAGING = ("stg_enrichment__accounts", "stg_enrichment__account_intent_signals",
+                      "stg_enrichment__account_tech_stack", "stg_enrichment__users")
 
 
 @dataclass
@@ -73,7 +77,8 @@ def write_result(store: Store, result: EnrichmentResult, *, source: str | None =
 def run_enrichment(project: Project, provider: Provider, *, refresh_marts: bool = True,
                    vars: dict | None = None) -> EnrichSummary:
     """Enrich every account and person, write ``beton_enrichment``, then (by default) rebuild
-    ``dim_accounts_enriched`` and ``dim_users_enriched`` so BI tools see the result."""
+    the enrichment staging views and ``dim_accounts_enriched``/``dim_users_enriched`` so BI
+    tools see the result (a staging view built before the tables existed is an empty one)."""
     with Store(project, write=True) as store:
         accounts, users = read_inputs(store)
         if not accounts:
@@ -82,7 +87,7 @@ def run_enrichment(project: Project, provider: Provider, *, refresh_marts: bool 
         write_result(store, result, source=getattr(provider, "source", None))
     # the DuckDB connection is closed here: dbt needs the file to itself
     if refresh_marts:
-        run_dbt(project, ["build"], select=list(ENRICHED_MARTS), vars=vars)
+        run_dbt(project, ["build"], select=[*ENRICHMENT_STAGING, *ENRICHED_MARTS], vars=vars)
     return EnrichSummary(
         provider=result.provider,
         accounts=len(result.accounts), accounts_total=len(accounts),

@@ -1,18 +1,9 @@
 {{ config(order_by=['account_id']) }}
 {#- One row per account: dim_accounts plus the CRM enrichment written by `beton enrich`
-    (company intel, intent signals, tech stack). Builds before `beton enrich` has ever run:
-    then every enrichment column is a typed null and is_enriched is false. Columns are listed
-    and aliased one by one: ClickHouse names `accounts.*` columns `accounts.x` when a joined
-    CTE has a column of the same name. -#}
-{%- set intel_source = source('beton_enrichment', 'account_enrichment') -%}
-{%- set intent_source = source('beton_enrichment', 'account_intent_signals') -%}
-{%- set tech_source = source('beton_enrichment', 'account_tech_stack') -%}
-{%- set intel_relation = adapter.get_relation(intel_source.database, intel_source.schema, intel_source.identifier) if execute else none -%}
-{%- set intent_relation = adapter.get_relation(intent_source.database, intent_source.schema, intent_source.identifier) if execute else none -%}
-{%- set tech_relation = adapter.get_relation(tech_source.database, tech_source.schema, tech_source.identifier) if execute else none -%}
-{%- set text = dbt.type_string() -%}
-{%- set integer = dbt.type_bigint() -%}
-
+    (company intel, intent signals, tech stack). Before `beton enrich` has ever run the
+    enrichment staging models are empty: every enrichment column is then null and is_enriched
+    is false. Columns are listed and aliased one by one: ClickHouse names `accounts.*` columns
+    `accounts.x` when a joined CTE has a column of the same name. -#}
 with
 
 accounts as (
@@ -22,8 +13,6 @@ accounts as (
 ),
 
 intel as (
-
-{%- if intel_relation is not none %}
 
     select
         account_id,
@@ -39,32 +28,11 @@ intel as (
         description,
         linkedin_url
 
-    from {{ intel_relation }}
-
-{%- else %}
-
-    select
-        {{ beton.cast_nullable('null', text) }} as account_id,
-        {{ beton.cast_nullable('null', text) }} as provider,
-        {{ beton.cast_nullable('null', text) }} as industry,
-        {{ beton.cast_nullable('null', text) }} as employee_band,
-        {{ beton.cast_nullable('null', integer) }} as employees,
-        {{ beton.cast_nullable('null', text) }} as revenue_band,
-        {{ beton.cast_nullable('null', beton.type_double()) }} as annual_revenue,
-        {{ beton.cast_nullable('null', text) }} as hq_country,
-        {{ beton.cast_nullable('null', text) }} as funding_stage,
-        {{ beton.cast_nullable('null', integer) }} as founded_year,
-        {{ beton.cast_nullable('null', text) }} as description,
-        {{ beton.cast_nullable('null', text) }} as linkedin_url
-    where 1 = 0
-
-{%- endif %}
+    from {{ ref('stg_enrichment__accounts') }}
 
 ),
 
 intent as (
-
-{%- if intent_relation is not none %}
 
     select
         account_id,
@@ -73,44 +41,20 @@ intent as (
         max(strength) as top_intent_strength,
         min(recency_days) as latest_intent_days
 
-    from {{ intent_relation }}
+    from {{ ref('stg_enrichment__account_intent_signals') }}
     group by account_id
-
-{%- else %}
-
-    select
-        {{ beton.cast_nullable('null', text) }} as account_id,
-        {{ beton.cast_nullable('null', text) }} as intent_topics,
-        {{ beton.cast_nullable('null', integer) }} as intent_signals,
-        {{ beton.cast_nullable('null', integer) }} as top_intent_strength,
-        {{ beton.cast_nullable('null', integer) }} as latest_intent_days
-    where 1 = 0
-
-{%- endif %}
 
 ),
 
 tech as (
-
-{%- if tech_relation is not none %}
 
     select
         account_id,
         {{ dbt.listagg('product', "', '", 'order by position') }} as tech_stack,
         count(*) as tech_stack_size
 
-    from {{ tech_relation }}
+    from {{ ref('stg_enrichment__account_tech_stack') }}
     group by account_id
-
-{%- else %}
-
-    select
-        {{ beton.cast_nullable('null', text) }} as account_id,
-        {{ beton.cast_nullable('null', text) }} as tech_stack,
-        {{ beton.cast_nullable('null', integer) }} as tech_stack_size
-    where 1 = 0
-
-{%- endif %}
 
 ),
 

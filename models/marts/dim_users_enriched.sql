@@ -1,11 +1,7 @@
 {{ config(order_by=['user_id']) }}
 {#- One row per user: dim_users plus the person enrichment written by `beton enrich`
-    (seniority, department, buying role). Builds before `beton enrich` has ever run: then the
-    enrichment columns are typed nulls and is_enriched is false. -#}
-{%- set people_source = source('beton_enrichment', 'user_enrichment') -%}
-{%- set people_relation = adapter.get_relation(people_source.database, people_source.schema, people_source.identifier) if execute else none -%}
-{%- set text = dbt.type_string() -%}
-
+    (seniority, department, buying role). Before `beton enrich` has ever run the enrichment
+    staging model is empty: the enrichment columns are then null and is_enriched is false. -#}
 with
 
 users as (
@@ -16,8 +12,6 @@ users as (
 
 people as (
 
-{%- if people_relation is not none %}
-
     select
         user_id,
         provider,
@@ -25,19 +19,7 @@ people as (
         department,
         buying_role
 
-    from {{ people_relation }}
-
-{%- else %}
-
-    select
-        {{ beton.cast_nullable('null', text) }} as user_id,
-        {{ beton.cast_nullable('null', text) }} as provider,
-        {{ beton.cast_nullable('null', text) }} as seniority,
-        {{ beton.cast_nullable('null', text) }} as department,
-        {{ beton.cast_nullable('null', text) }} as buying_role
-    where 1 = 0
-
-{%- endif %}
+    from {{ ref('stg_enrichment__users') }}
 
 ),
 
