@@ -1,19 +1,19 @@
-"""The deterministic engine: Jinja2 templates (beton_runner/templates) over the facts and the
+"""The deterministic engine: Jinja2 templates (beton_runner/plays/templates) over the facts and the
 plays the playbook selected. Same facts, same Markdown, byte for byte."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import jinja2
 
-from ..project import PACKAGE_DIR
 from .errors import PlaysError
 from .format import FILTERS, first_name, name_from_email
 from .grounding import ungrounded_numbers
 from .playbook import Recommendation, recommend
 
-TEMPLATES_DIR = PACKAGE_DIR / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 BUYER_ROLES = ("Decision Maker", "Budget Holder", "Executive Sponsor")
 # How the copy names a standard event when it talks about a feature; None = not a feature
 # (sessions, sign-up steps, buying intent, risk). Other events: their name with spaces.
