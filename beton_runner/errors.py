@@ -55,6 +55,10 @@ class IngestError(BetonError):
     """Ingestion from an external system (e.g. PostHog) failed."""
 
 
+class OutputError(BetonError):
+    """A file the product writes (a CSV, a report, an export) could not be written."""
+
+
 class WarehouseError(BetonError):
     """The warehouse could not be read or written, or a table is missing."""
 
@@ -81,6 +85,7 @@ __all__ = [
     "DbtCommandError",
     "IngestError",
     "NodeResult",
+    "OutputError",
     "RuleError",
     "RuleIssue",
     "StaleModelsError",

@@ -25,7 +25,7 @@ def _find_project_dir(explicit: str | os.PathLike | None) -> Path:
         return _find_project_dir(env)
     here = Path.cwd().resolve()
     for candidate in (here, *here.parents):
-        if (candidate / "dbt_project.yml").is_file() and (candidate / "rules").is_dir():
+        if (candidate / "dbt_project.yml").is_file():
             return candidate
     source_checkout = PACKAGE_DIR.parent
     if (source_checkout / "dbt_project.yml").is_file():
@@ -45,14 +45,18 @@ class Project:
     env: dict[str, str] = field(default_factory=dict)  # overrides of the process environment for dbt
 
     @classmethod
-    def locate(cls, project_dir: str | os.PathLike | None = None, target: str | None = None) -> "Project":
+    def locate(cls, project_dir: str | os.PathLike | None = None, target: str | None = None, *,
+               duckdb_path: str | os.PathLike | None = None) -> "Project":
         directory = _find_project_dir(project_dir)
         target = target or os.environ.get("BETON_TARGET", "duckdb")
         if target not in TARGETS:
             raise ConfigError(f"unknown target '{target}'; use one of {', '.join(TARGETS)}")
-        duckdb_path = Path(os.environ.get("BETON_DUCKDB_PATH", "beton.duckdb")).expanduser()
-        if not duckdb_path.is_absolute():
-            duckdb_path = directory / duckdb_path
+        if duckdb_path is not None:  # --duckdb: relative to where the user is, like any path argument
+            duckdb_path = Path(duckdb_path).expanduser().resolve()
+        else:
+            duckdb_path = Path(os.environ.get("BETON_DUCKDB_PATH", "beton.duckdb")).expanduser()
+            if not duckdb_path.is_absolute():
+                duckdb_path = directory / duckdb_path
         schema = os.environ.get("CLICKHOUSE_DATABASE", "beton") if target == "clickhouse" else os.environ.get("BETON_SCHEMA", "beton")
         target_path = os.environ.get("BETON_TARGET_PATH")
         return cls(dir=directory, target=target, duckdb_path=duckdb_path, schema=schema,

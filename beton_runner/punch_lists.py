@@ -1,10 +1,9 @@
-"""Reading punch lists out of the warehouse, filtering, sorting, summarising, writing CSV."""
+"""Reading punch lists out of the warehouse, filtering, sorting and summarising them."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -80,12 +79,3 @@ def sort_frame(frame: pd.DataFrame, column: str | None, descending: bool | None)
         raise ConfigError(f"--sort {column}: no such column; columns: {', '.join(frame.columns)}")
     ascending = not descending if descending is not None else column in ("rank", "days_since_last_event", "name", "email", "user_id", "account_id", "domain")
     return frame.sort_values(column, ascending=ascending, kind="stable", na_position="last")
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """UTF-8 CSV (RFC 4180 quoting) written atomically: a failed write never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    frame.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\r\n", date_format="%Y-%m-%d %H:%M:%S")
-    tmp.replace(path)
-    return path

@@ -52,7 +52,7 @@ def test_two_enrich_processes_write_identical_tables(enriched, mock_build, tmp_p
     outputs = []
     for index, seed in enumerate(("0", "12345")):
         project = fresh_copy(mock_build, tmp_path, f"run{index}")
-        result = run_command("beton_runner.enrich.commands", "enrich_command", ["--no-refresh-marts"],
+        result = run_command("beton_runner.cli.enrich", "enrich_command", ["--no-refresh-marts"],
                              project=project, env={"PYTHONHASHSEED": seed})
         assert result.returncode == 0, result.stderr
         assert "accounts enriched" in result.stdout and "15 of 15" in result.stdout
@@ -251,7 +251,7 @@ def test_enrich_without_a_build_says_what_to_do(tmp_path):
     from beton_runner.project import Project
 
     project = Project(dir=REPO, duckdb_path=tmp_path / "missing.duckdb", target_path=tmp_path / "t")
-    result = run_command("beton_runner.enrich.commands", "enrich_command", ["--no-refresh-marts"], project=project)
+    result = run_command("beton_runner.cli.enrich", "enrich_command", ["--no-refresh-marts"], project=project)
     assert result.returncode == 1
     assert "no warehouse at" in result.stderr and "beton demo" in result.stderr
     assert "Traceback" not in result.stderr

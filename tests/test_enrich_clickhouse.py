@@ -106,7 +106,7 @@ def test_enrich_on_clickhouse_matches_duckdb(ch_project, mock_build, tmp_path_fa
 
 
 def test_enrich_command_with_target_clickhouse(ch_project, ch_env):
-    result = run_command("beton_runner.enrich.commands", "enrich_command",
+    result = run_command("beton_runner.cli.enrich", "enrich_command",
                          ["--target", "clickhouse", "--no-refresh-marts"], project=ch_project, env=ch_env)
     assert result.returncode == 0, result.stderr
     assert "Enrichment (simulation) on clickhouse" in result.stdout

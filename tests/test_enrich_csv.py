@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from beton_runner.enrich.commands import enrich_command
+from beton_runner.cli.enrich import enrich_command
 from beton_runner.enrich.crm_csv import CrmCsvProvider
 from beton_runner.enrich.model import AccountInput, EnrichError, UserInput
 from test_enrich_shared import fresh_copy, run_command, sql
@@ -214,7 +214,7 @@ def test_cli_errors_are_one_clean_message(tmp_path, mock_build):
 
 def test_cli_import_writes_the_tables(tmp_path, mock_build, hubspot_file):
     project = fresh_copy(mock_build, tmp_path, "import")
-    result = run_command("beton_runner.enrich.commands", "enrich_command",
+    result = run_command("beton_runner.cli.enrich", "enrich_command",
                          ["--accounts-csv", str(hubspot_file), "--preset", "hubspot", "--no-refresh-marts"],
                          project=project)
     assert result.returncode == 0, result.stderr

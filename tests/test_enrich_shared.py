@@ -35,20 +35,20 @@ def fresh_copy(mock_build: Project, directory: Path, name: str = "copy") -> Proj
 
 
 def enriched_project(mock_build: Project, tmp_path_factory) -> Project:
-    """The mock build after `run_demo_extras` (what `beton demo` runs at its end): simulated
+    """The mock build after `demo_extras` (what `beton demo` runs at its end): simulated
     enrichment with the enriched marts rebuilt, plays, and the export in
     ``demo_output(project) / "export"``. Once per session."""
     if "enriched" not in _CACHE:
+        import contextlib
         import io
 
-        from rich.console import Console
-
-        from beton_runner.export import run_demo_extras
+        from beton_runner.cli.build import demo_extras
 
         directory = tmp_path_factory.mktemp("enriched")
         project = fresh_copy(mock_build, directory, "enriched")
         buffer = io.StringIO()
-        summary = run_demo_extras(project, directory / "output", Console(file=buffer, width=200))
+        with contextlib.redirect_stdout(buffer):
+            summary = demo_extras(project, directory / "output")
         _CACHE["enriched"] = project
         _CACHE["demo"] = (directory / "output", summary, buffer.getvalue())
     return _CACHE["enriched"]

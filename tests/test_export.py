@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from beton_runner.enrich import CrmCsvProvider, run_enrichment
-from beton_runner.export import ExportError, export_all, write_csv
+from beton_runner.csvfile import write_csv
+from beton_runner.export import ExportError, export_all
 from llm_server.fixture import llm_server, llm_server_session  # noqa: F401
 from test_enrich_shared import demo_output, enriched_project, fresh_copy, rule_keys, sql
 
@@ -172,7 +173,7 @@ def test_an_export_that_would_hold_a_secret_is_refused(enriched, tmp_path, monke
 def test_export_command(enriched, tmp_path):
     from click.testing import CliRunner
 
-    from beton_runner.export import export_command
+    from beton_runner.cli.export import export_command
 
     env = {"BETON_DUCKDB_PATH": str(enriched.duckdb_path), "BETON_PROJECT_DIR": str(enriched.dir)}
     result = CliRunner().invoke(export_command, ["--out", str(tmp_path / "x"), "--no-plays"], env=env)

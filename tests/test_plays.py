@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from beton_runner.errors import ConfigError
 from beton_runner.plays import generate_plays
-from beton_runner.plays.commands import plays_command
+from beton_runner.cli.plays import plays_command
 from beton_runner.plays.grounding import ungrounded_numbers
 from test_enrich_shared import REPO, enriched_project, sql
 

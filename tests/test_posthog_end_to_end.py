@@ -14,7 +14,7 @@ from datetime import timedelta
 import pandas as pd
 from click.testing import CliRunner
 
-from beton_runner.posthog.commands import ingest_posthog
+from beton_runner.cli.posthog import ingest_posthog
 from conftest import REPO, rule_documents
 from oracle import punch_list
 from posthog_server.dataset import DatasetSpec

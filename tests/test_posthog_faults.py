@@ -166,7 +166,7 @@ def test_a_run_killed_mid_way_resumes_to_exactly_posthogs_events(posthog_server_
         **target.env(),
     }
     code = (
-        "import sys; from beton_runner.posthog.commands import ingest_posthog; "
+        "import sys; from beton_runner.cli.posthog import ingest_posthog; "
         "ingest_posthog(sys.argv[1:])"
     )
     proc = subprocess.Popen(

@@ -12,7 +12,7 @@ import urllib3
 from click.testing import CliRunner
 
 from beton_runner.errors import BetonError, ConfigError
-from beton_runner.posthog.commands import ingest_posthog
+from beton_runner.cli.posthog import ingest_posthog
 from beton_runner.posthog.destination import StreamState
 from beton_runner.posthog.ingest import parse_timestamp
 from posthog_server.dataset import AWKWARD_DISTINCT_IDS, DatasetSpec
@@ -29,6 +29,14 @@ from posthog_server.helpers import (
     stored_uuids,
     warehouse,
 )
+
+
+@pytest.fixture(autouse=True)
+def _commands_raise(monkeypatch):
+    """These tests assert on the exception a command raises: with BETON_DEBUG the CLI shell
+    re-raises it instead of printing its one-line message (tested in tests/test_cli_errors.py)."""
+    monkeypatch.setenv("BETON_DEBUG", "1")
+
 
 
 def server_rows(server, sql):

@@ -12,11 +12,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from beton_runner.posthog import commands
+from beton_runner.cli import posthog as commands
 from posthog_server.dataset import DatasetSpec
 from posthog_server.fixture import posthog_server_factory  # noqa: F401
 from posthog_server.helpers import FAST, ClickHouseTarget, assert_exact_events
 from posthog_server.server import KeyInfo
+
+
+@pytest.fixture(autouse=True)
+def _commands_raise(monkeypatch):
+    """These tests assert on the exception a command raises: with BETON_DEBUG the CLI shell
+    re-raises it instead of printing its one-line message (tested in tests/test_cli_errors.py)."""
+    monkeypatch.setenv("BETON_DEBUG", "1")
+
 
 SECRET = "phx_SuperSecret_DoNotLeak_9f8e7d6c5b4a"
 WRONG_SECRET = "phx_WrongSecret_AlsoPrivate_1a2b3c4d"

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from beton_runner.project import Project
 from beton_runner.report import build_report
-from beton_runner.report.commands import report_command
+from beton_runner.cli.report import report_command
 from beton_runner.report.sql import manifest_sql
 from conftest import MOCK_AS_OF, REPO, read_table, rule_documents
 from oracle import load_mock, punch_list

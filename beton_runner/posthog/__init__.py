@@ -3,7 +3,7 @@
 Entry points: :func:`resolve_config`, :class:`PostHogClient`, :func:`run_ingest` with a
 :class:`Destination` (DuckDB: :class:`DuckDBDestination`; ClickHouse:
 :class:`ClickHouseDestination`); the click commands live in
-:mod:`beton_runner.posthog.commands`. User docs: docs/posthog.md.
+:mod:`beton_runner.cli.posthog`. User docs: docs/posthog.md.
 """
 
 from beton_runner.posthog.clickhouse_destination import ClickHouseDestination

@@ -1,20 +1,20 @@
-"""`beton enrich`: CRM enrichment into ``beton_enrichment``, then the enriched marts.
-
-Register with ``cli.add_command(enrich_command)`` (the command is named ``enrich``).
-"""
+"""`beton enrich`: CRM enrichment into ``beton_enrichment``, then the enriched marts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from .cli_support import console, handle_errors, project_from_context, target_option, warn
-from .crm_csv import ACCOUNT_FIELDS, CONTACT_FIELDS, PRESETS, CrmCsvProvider, parse_mapping
-from .model import EnrichError
-from .run import run_enrichment
-from .simulation import SimulationProvider
+from ..enrich.crm_csv import ACCOUNT_FIELDS, CONTACT_FIELDS, PRESETS, CrmCsvProvider, parse_mapping
+from ..enrich.model import EnrichError
+from ..enrich.run import run_enrichment
+from ..enrich.simulation import SimulationProvider
+from ..project import Project
+from . import console
+from .console import esc
+from .shell import command
+from .options import warehouse_options
 
 PROVIDERS = ("simulation", "crm-csv")
 
@@ -27,8 +27,8 @@ _HELP = (
 )
 
 
-@click.command("enrich", help=_HELP, short_help="Enrich accounts and persons (simulation or CRM CSV).")
-@target_option
+@command("enrich", help=_HELP, short_help="Enrich accounts and persons (simulation or CRM CSV).")
+@warehouse_options
 @click.option("--provider", type=click.Choice(PROVIDERS), default=None,
               help="simulation (default) or crm-csv (default when a CSV file is given).")
 @click.option("--accounts-csv", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
@@ -41,10 +41,8 @@ _HELP = (
               help="Read FIELD from column HEADER (repeatable), e.g. --map 'domain=Company Website'.")
 @click.option("--refresh-marts/--no-refresh-marts", default=True, show_default=True,
               help="Rebuild dim_accounts_enriched and dim_users_enriched afterwards (dbt).")
-@handle_errors
-def enrich_command(target: str | None, provider: str | None, accounts_csv: Path | None, contacts_csv: Path | None,
+def enrich_command(project: Project, provider: str | None, accounts_csv: Path | None, contacts_csv: Path | None,
                    preset: str, mappings: tuple[str, ...], refresh_marts: bool) -> None:
-    project = project_from_context(target)
     provider = provider or ("crm-csv" if accounts_csv or contacts_csv else "simulation")
     if provider == "simulation":
         if accounts_csv or contacts_csv or mappings:
@@ -54,16 +52,17 @@ def enrich_command(target: str | None, provider: str | None, accounts_csv: Path 
         chosen = CrmCsvProvider(accounts_csv, contacts_csv, preset=preset, mapping=parse_mapping(mappings))
     summary = run_enrichment(project, chosen, refresh_marts=refresh_marts)
     for note in summary.notes:
-        warn(note)
-    console.print(f"[bold]Enrichment ({summary.provider}) on {project.target}[/]", highlight=False)
-    table = Table("what", "rows")
-    table.add_row("accounts enriched", f"{summary.accounts} of {summary.accounts_total}")
-    table.add_row("persons enriched", f"{summary.users} of {summary.users_total}")
-    table.add_row("intent signals", str(summary.intent_signals))
-    table.add_row("tech-stack entries", str(summary.tech_items))
-    console.print(table)
+        console.warn(note)
+    console.say(f"[bold]Enrichment ({esc(summary.provider)}) on {esc(project.target)}[/]")
+    console.show(console.table(("what", "rows"), [
+        ("accounts enriched", f"{summary.accounts} of {summary.accounts_total}"),
+        ("persons enriched", f"{summary.users} of {summary.users_total}"),
+        ("intent signals", summary.intent_signals),
+        ("tech-stack entries", summary.tech_items),
+    ]))
     schema = project.relation("enrichment", "")[0]
     marts = project.relation("marts", "")[0]
-    console.print(f"[green]ok:[/] wrote {schema}.account_enrichment, account_intent_signals, account_tech_stack, "
-                  f"user_enrichment" + (f"; rebuilt {marts}.dim_accounts_enriched and dim_users_enriched." if summary.marts_refreshed
-                                        else "; run `beton run` to rebuild the enriched marts."), highlight=False)
+    then = (f"; rebuilt {marts}.dim_accounts_enriched and dim_users_enriched." if summary.marts_refreshed
+            else "; run `beton run` to rebuild the enriched marts.")
+    console.ok(esc(f"wrote {schema}.account_enrichment, account_intent_signals, account_tech_stack, user_enrichment"
+                   + then))

@@ -1,0 +1,44 @@
+"""The `beton` group: the shared group options, and every command registered in one place."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .build import demo, run_command
+from .enrich import enrich_command
+from .export import export_command
+from .generate import generate_command
+from .plays import plays_command
+from .posthog import ingest_posthog, posthog_group
+from .punch_list import punch_list_command
+from .report import report_command
+from .rules import rules
+from .shell import Context, configure_logging, group
+
+
+@group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--project-dir", envvar="BETON_PROJECT_DIR", default=None,
+              help="The Beton Inspector project (default: the current checkout).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.version_option(__version__, prog_name="beton")
+@click.pass_context
+def cli(ctx: click.Context, project_dir: str | None, debug: bool) -> None:
+    """Beton Inspector: inspection rules over product usage -> PQL/PQA punch lists."""
+    ctx.obj = Context(project_dir, debug)
+    configure_logging(debug)
+
+
+@cli.group()
+def ingest() -> None:
+    """Load data from an external system into the warehouse's input tables."""
+
+
+ingest.add_command(ingest_posthog, "posthog")
+for _command in (rules, run_command, punch_list_command, demo, generate_command, posthog_group, report_command,
+                 enrich_command, plays_command, export_command):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    cli(prog_name="beton")

@@ -1,0 +1,82 @@
+"""`beton run` (check, compile, `dbt build`) and `beton demo` (all of it on the mock data)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..dbt import run_dbt
+from ..enrich import SimulationProvider, run_enrichment
+from ..csvfile import write_csv
+from ..export import ExportSummary, export_all
+from ..project import Project
+from ..punch_lists import read_punch_list
+from ..warehouse import Warehouse
+from . import console
+from .console import esc
+from .export import print_summary
+from .options import as_of_option, dbt_vars, out_option, vars_option, warehouse_options
+from .progress import dbt_progress
+from .punch_list import print_punch_list
+from .rules import compiled_rules
+from .shell import command
+
+
+def build(project: Project, *, select: tuple[str, ...] = (), vars: dict | None = None, full_refresh: bool = False,
+          quiet: bool = False) -> None:
+    """`dbt build` (models and their tests) with a progress bar."""
+    extra = ["--full-refresh"] if full_refresh else []
+    with dbt_progress("dbt build", quiet=quiet) as on_event:
+        run_dbt(project, ["build"], vars=vars, select=select, extra=extra, on_event=on_event)
+
+
+@command("run")
+@warehouse_options
+@click.option("--select", "-s", "select", multiple=True,
+              help="dbt node selection (repeatable), e.g. -s insp_pql_power_users+")
+@as_of_option
+@vars_option
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+def run_command(project: Project, select: tuple[str, ...], as_of: str | None, raw_vars: str | None,
+                full_refresh: bool) -> None:
+    """Check and compile the rules, then `dbt build` (models and their tests)."""
+    rules = compiled_rules(project)
+    build(project, select=select, vars=dbt_vars(as_of, raw_vars), full_refresh=full_refresh)
+    console.ok(f"built {len(rules)} punch list(s) on {esc(project.target)}.")
+
+
+@command("demo")
+@warehouse_options(default_target="duckdb")
+@out_option("output/ in the project")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Rows shown per punch list.")
+def demo(project: Project, out: Path | None, limit: int) -> None:
+    """Build everything with the built-in mock data (DuckDB unless --target) and show every punch list,
+    then enrich, write the sales plays and export everything."""
+    rules = compiled_rules(project)
+    where = project.duckdb_path if project.target == "duckdb" else f"ClickHouse databases {project.schema}_*"
+    console.say(f"Building {len(rules)} inspection rule(s) on the mock data into {esc(where)} …")
+    build(project, vars={"beton_input": "mock"}, quiet=True)
+    out_dir = out or project.dir / "output"
+    warehouse = Warehouse(project)
+    for rule in rules:
+        frame = read_punch_list(warehouse, rule)
+        console.say()
+        print_punch_list(rule, frame, limit=limit)
+        path = write_csv(frame, out_dir / "punch_lists" / f"{rule.key}.csv")
+        console.say(f"  csv: {esc(path)}")
+    console.say()
+    console.ok(f"{len(rules)} punch list(s) built; CSVs in {esc(out_dir / 'punch_lists')}.")
+    demo_extras(project, out_dir)
+
+
+def demo_extras(project: Project, out_dir: Path) -> ExportSummary:
+    """The end of `beton demo`, what a rep gets: every account enriched (simulation) and the
+    enriched marts rebuilt, the sales plays, and everything exported to ``<out_dir>/export``."""
+    result = run_enrichment(project, SimulationProvider(), refresh_marts=True, vars={"beton_input": "mock"})
+    console.say()
+    console.say(f"Enriched {result.accounts} account(s) and {result.users} person(s) with simulated CRM data "
+                f"({result.intent_signals} intent signals, {result.tech_items} tech-stack entries).")
+    summary = export_all(project, out_dir / "export", warn_fn=console.warn)
+    print_summary(summary)
+    return summary

@@ -1,0 +1,89 @@
+"""The options several commands share, defined once.
+
+``warehouse_options`` gives a command ``--target`` and ``--duckdb`` and hands it the located
+``Project`` (as ``project``) instead of the raw values; ``as_of_option``, ``vars_option`` and
+``out_option`` are the same everywhere they appear.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from ..errors import ConfigError
+from ..project import TARGETS, Project
+
+
+def current_project(target: str | None = None, duckdb_path: Path | None = None) -> Project:
+    """The project the `beton` group was pointed at (--project-dir), else located as usual
+    (a command invoked on its own, e.g. from a test or another program)."""
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    if obj is not None and hasattr(obj, "project"):
+        return obj.project(target) if duckdb_path is None else obj.project(target, duckdb_path=duckdb_path)
+    return Project.locate(None, target, duckdb_path=duckdb_path)
+
+
+def warehouse_options(func: Callable | None = None, *, default_target: str | None = None) -> Callable:
+    """``--target`` and ``--duckdb``; the command receives ``project: Project``."""
+
+    def decorate(command: Callable) -> Callable:
+        @functools.wraps(command)
+        def wrapper(*args, target: str | None = None, duckdb: Path | None = None, **kwargs):
+            project = current_project(target or default_target, duckdb)
+            if duckdb is not None and project.target != "duckdb":
+                raise ConfigError(
+                    f"--duckdb is for --target duckdb; with --target {project.target} the warehouse is the server "
+                    "in the CLICKHOUSE_* variables (see docs/clickhouse.md)."
+                )
+            return command(*args, project=project, **kwargs)
+
+        wrapper = click.option(
+            "--duckdb", "duckdb", type=click.Path(dir_okay=False, path_type=Path), default=None,
+            help="The DuckDB file (default: $BETON_DUCKDB_PATH, else beton.duckdb in the project).",
+        )(wrapper)
+        wrapper = click.option(
+            "--target", "-t", "target", type=click.Choice(TARGETS), default=None,
+            help="Warehouse: duckdb (default, env BETON_TARGET) or clickhouse.",
+        )(wrapper)
+        return wrapper
+
+    return decorate(func) if func is not None else decorate
+
+
+as_of_option = click.option(
+    "--as-of", "as_of", default=None, metavar="TS",
+    help="Evaluate rules at this UTC instant (YYYY-MM-DD HH:MM:SS); default: now (mock data: its own instant).",
+)
+
+vars_option = click.option(
+    "--vars", "raw_vars", default=None, metavar="JSON",
+    help="Extra dbt vars as a JSON object, e.g. '{\"beton_input\": \"source\"}'.",
+)
+
+
+def out_option(default_help: str, *, file: bool = False) -> Callable:
+    """``--out``: a folder (or, with ``file=True``, a file); ``default_help`` says the default."""
+    kind = click.Path(dir_okay=False, path_type=Path) if file else click.Path(file_okay=False, path_type=Path)
+    return click.option("--out", "out", type=kind, default=None, help=f"Where to write (default: {default_help}).")
+
+
+def dbt_vars(as_of: str | None, raw_vars: str | None) -> dict:
+    """The dbt vars of --vars (a JSON object) and --as-of."""
+    out: dict = {}
+    if raw_vars:
+        try:
+            out = json.loads(raw_vars)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"--vars is not JSON ({exc.msg} at column {exc.colno}); e.g. --vars '{{\"beton_input\": \"source\"}}'"
+            ) from None
+        if not isinstance(out, dict):
+            raise ConfigError("--vars must be a JSON object, e.g. --vars '{\"beton_input\": \"source\"}'")
+    if as_of:
+        out["beton_as_of"] = as_of
+    return out

@@ -1,0 +1,83 @@
+"""`beton punch-list`: one rule's punch list from the warehouse, filtered and sorted."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+import pandas as pd
+from rich.text import Text
+
+from ..columns import shown_for
+from ..csvfile import write_csv
+from ..project import Project
+from ..punch_lists import apply_where, read_punch_list, sort_frame, summarise
+from ..rules import Rule, find_rule
+from ..warehouse import Warehouse
+from . import console
+from .console import esc
+from .options import warehouse_options
+from .rules import checked_rules
+from .shell import command
+
+
+def format_value(value: object) -> str:
+    """A cell as a person reads it: blanks for nulls, minutes for timestamps, thousands grouped."""
+    if value is None:
+        return ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, float):
+        if math.isfinite(value) and value == int(value) and abs(value) >= 1000:
+            return f"{int(value):,}"
+        return f"{value:.2f}"
+    return str(value)
+
+
+def print_punch_list(rule: Rule, frame: pd.DataFrame, *, limit: int | None = None) -> None:
+    """The punch list as a table (the columns of ``beton_runner.columns``) and its summary line."""
+    summary = summarise(frame)
+    columns = [c for c in shown_for(rule.level) if c.name in frame.columns]
+    title = (f"{esc(rule.name)}  [dim]({esc(rule.key)}, {rule.level} level, "
+             f"{rule.document['time_window_days']}-day window)[/]")
+    shown = frame if limit is None else frame.head(limit)
+    specs = [(c.header, {"justify": "left" if c.kind in ("id", "text", "timestamp") else "right",
+                         "no_wrap": c.name != "name"}) for c in columns]
+    rows = [[Text(format_value(record[c.name])) for c in columns] for record in shown.to_dict("records")]
+    console.show(console.table(specs, rows, title_markup=title))
+    if summary.findings:
+        more = f"   (showing {len(shown)})" if len(shown) < summary.findings else ""
+        console.say(f"  findings: [bold]{summary.findings}[/]   score min {summary.score_min:.2f} / "
+                    f"median {summary.score_median:.2f} / max {summary.score_max:.2f}{more}")
+    else:
+        console.say("  findings: [bold]0[/]")
+
+
+@command("punch-list")
+@click.argument("name")
+@warehouse_options
+@click.option("--sort", "sort_column", default=None, help="Sort by this column.")
+@click.option("--desc/--asc", "descending", default=None, help="Sort direction (default: best first).")
+@click.option("--where", "where", multiple=True,
+              help="Filter COLUMN OP VALUE, OP one of = != > >= < <= ~ (contains); repeatable.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N rows.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the rows to this CSV file.")
+def punch_list_command(project: Project, name: str, sort_column: str | None, descending: bool | None,
+                       where: tuple[str, ...], limit: int | None, csv_path: Path | None) -> None:
+    """Show one rule's punch list from the warehouse (run `beton run` or `beton demo` first)."""
+    rule = find_rule(checked_rules(project, print_warnings=False), name)
+    frame = read_punch_list(Warehouse(project), rule)
+    frame = sort_frame(apply_where(frame, list(where)), sort_column, descending)
+    if limit is not None:
+        frame = frame.head(limit)
+    print_punch_list(rule, frame)
+    if csv_path is not None:
+        write_csv(frame, csv_path)
+        console.say(f"  wrote {esc(csv_path)}")

@@ -1,0 +1,78 @@
+"""The one CSV writer: every CSV the product writes (punch lists, exports) is written here.
+
+The files open correctly in spreadsheets and read back unchanged with pandas or the csv module:
+
+- UTF-8 **with a byte-order mark** (Excel otherwise reads UTF-8 as the local code page and
+  mangles names like "Ramírez"); ``pd.read_csv(path, encoding="utf-8-sig")`` strips it;
+- RFC 4180 quoting (a value with a comma, a quote or a line break is quoted, quotes doubled)
+  and CRLF record ends;
+- timestamps as ``YYYY-MM-DD HH:MM:SS`` (with fractions of a second only when there are some);
+- empty cells for nulls, and whole numbers without a trailing ``.0`` (a nullable integer column,
+  such as ARR with a missing value, reaches pandas as floats: ``84000``, not ``84000.0``);
+  other floats in their shortest exact form (``repr``), so scores round-trip bit for bit;
+- written to a temporary file and renamed, so a failed write never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import OutputError
+
+ENCODING = "utf-8-sig"
+
+
+def _float_text(value: object) -> object:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    number = float(value)  # type: ignore[arg-type]
+    if math.isfinite(number) and number == int(number) and abs(number) < 2**53:
+        return str(int(number))
+    return repr(number)
+
+
+def _timestamp_text(series: pd.Series) -> pd.Series:
+    fractional = series.dropna().dt.microsecond.ne(0).any() if series.notna().any() else False
+    pattern = "%Y-%m-%d %H:%M:%S.%f" if fractional else "%Y-%m-%d %H:%M:%S"
+    return series.dt.strftime(pattern).fillna("")
+
+
+def _prepared(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for name in out.columns:
+        series = out[name]
+        if pd.api.types.is_float_dtype(series):
+            out[name] = series.map(_float_text).astype(object)
+        elif pd.api.types.is_datetime64_any_dtype(series):
+            if getattr(series.dt, "tz", None) is not None:
+                series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+            out[name] = _timestamp_text(series)
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """Write ``frame`` as a CSV file at ``path`` (see the module doc); returns the path.
+
+    Raises ``OutputError`` naming the file when it cannot be written."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _prepared(frame).to_csv(tmp, index=False, encoding=ENCODING, lineterminator="\r\n", na_rep="")
+        tmp.replace(path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {_reason(path, exc)}; choose another path") from None
+    finally:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+    return path
+
+
+def _reason(path: Path, exc: OSError) -> str:
+    for parent in path.parents:
+        if parent.exists():
+            return f"{parent} is a file, not a folder" if not parent.is_dir() else (exc.strerror or str(exc))
+    return exc.strerror or str(exc)
