@@ -16,9 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .dbt import compiled_sql, run_dbt
+from .dbt import run_dbt
 from .errors import BetonError, ConfigError, RuleError, StaleModelsError
-from .generate import generate, staleness, write
+from .rules.compile import generate, rule_sql, staleness, write
 from .enrich.commands import enrich_command
 from .export import export_command, run_demo_extras
 from .plays.commands import plays_command
@@ -160,15 +160,14 @@ def rules_list(obj: Context) -> None:
 def rules_show(obj: Context, name: str, show_sql: bool, target: str | None, as_of: str | None) -> None:
     """Show one rule (by key, model name or name); --sql prints its compiled SQL."""
     project = obj.project(target)
-    rules_ = _compile_rules(project)
-    rule = find_rule(rules_, name)
+    rule = find_rule(_checked_rules(project), name)  # reads rules/ only: showing never writes models/
     if not show_sql:
         console.print(f"[bold]{rule.name}[/]  ({rule.key}, {rule.level} level, model {rule.model_name})", highlight=False)
         if rule.document.get("description"):
             console.print(rule.document["description"], highlight=False)
         console.print(json.dumps(rule.document, indent=2, ensure_ascii=False), highlight=False, markup=False)
         return
-    sql = compiled_sql(project, rule.model_name, vars=_vars(as_of, None))
+    sql = rule_sql(project, rule, vars=_vars(as_of, None))
     click.echo(sql, nl=False)
 
 
