@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from beton_runner.generate import generate, write  # noqa: E402
+from beton_runner.rules.compile import generate, write  # noqa: E402
 from beton_runner.rules import load_rules  # noqa: E402
 from beton_runner.synthetic import REFERENCE_END, Shape, write_duckdb  # noqa: E402
 

@@ -1,8 +1,10 @@
 """The punch-list columns, defined once.
 
 Everything that names a punch-list or findings column reads this table: the generated
-properties file (descriptions and tests), the macros' final select (through the generated
-rule model), the findings model, the CLI's and the report's display, and docs/architecture.md.
+properties files (descriptions and tests), the inspection macro's final select and the findings
+model (through the macro file `beton rules compile` generates from it,
+macros/inspection/punch_list_columns.sql), the CLI's and the report's display, and
+docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ class Column:
     ``levels``: the rule levels whose punch list has it. ``kind``: how to show it (``id``,
     ``text``, ``number``, ``count``, ``timestamp``). ``header``: the CLI/report heading.
     ``shown``: the levels whose CLI table shows it. ``tests``: the dbt data tests on it.
+    ``source``: where the inspection macro's final select takes it from (``rank``: the row's
+    position; ``entity``: the user or account id; ``attribute``: the users/accounts table;
+    ``metric``: the rule's measured metrics; ``as_of``: the evaluation instant).
+    ``sql_type``: the type insp_findings casts it to (``bigint``, ``double``, ``string``), or
+    ``None`` to keep its own (timestamps).
     """
 
     name: str
@@ -28,6 +35,8 @@ class Column:
     header: str
     shown: tuple[str, ...] = LEVELS
     tests: tuple[str, ...] = ()
+    source: str = "metric"
+    sql_type: str | None = "bigint"
 
 
 _SCORE = (
@@ -38,16 +47,21 @@ _SCORE = (
 # In table order. A column with both levels keeps its place in each level's table.
 PUNCH_LIST_COLUMNS: tuple[Column, ...] = (
     Column("rank", "Position in the punch list: 1 is the highest score; ties broken by entity id.",
-           LEVELS, "count", "rank", tests=("unique", "not_null")),
-    Column("score", _SCORE, LEVELS, "number", "score", tests=("not_null",)),
+           LEVELS, "count", "rank", tests=("unique", "not_null"), source="rank"),
+    Column("score", _SCORE, LEVELS, "number", "score", tests=("not_null",), sql_type="double"),
     Column("user_id", "The person id (or, for a distinct id with no person, the distinct id).",
-           ("user",), "id", "user id", tests=("unique", "not_null")),
-    Column("email", "The person's email property.", ("user",), "text", "email"),
-    Column("account_id", "The account id.", ("account",), "id", "account id", tests=("unique", "not_null")),
-    Column("name", "The person's name property, or the account's name.", LEVELS, "text", "name"),
-    Column("domain", "The account's domain.", ("account",), "text", "domain"),
-    Column("segment", "The account's segment.", ("account",), "text", "segment"),
-    Column("arr", "The account's annual recurring revenue.", ("account",), "number", "arr"),
+           ("user",), "id", "user id", tests=("unique", "not_null"), source="entity", sql_type="string"),
+    Column("email", "The person's email property.", ("user",), "text", "email", source="attribute",
+           sql_type="string"),
+    Column("account_id", "The account id.", ("account",), "id", "account id", tests=("unique", "not_null"),
+           source="entity", sql_type="string"),
+    Column("name", "The person's name property, or the account's name.", LEVELS, "text", "name",
+           source="attribute", sql_type="string"),
+    Column("domain", "The account's domain.", ("account",), "text", "domain", source="attribute", sql_type="string"),
+    Column("segment", "The account's segment.", ("account",), "text", "segment", source="attribute",
+           sql_type="string"),
+    Column("arr", "The account's annual recurring revenue.", ("account",), "number", "arr", source="attribute",
+           sql_type="double"),
     Column("event_count", "Matching events in the window.", LEVELS, "count", "events", tests=("not_null",)),
     Column("active_users", "Distinct users among the matching events.", ("account",), "count", "users"),
     Column("account_events", "All of the account's events in the window, matching or not.", ("account",),
@@ -58,9 +72,52 @@ PUNCH_LIST_COLUMNS: tuple[Column, ...] = (
     Column("days_since_last_event", "UTC calendar days from the last matching event to as_of.", LEVELS,
            "count", "days since", tests=("not_null",)),
     Column("last_seen", "Timestamp (UTC) of the last matching event.", LEVELS, "timestamp", "last seen",
-           tests=("not_null",)),
+           tests=("not_null",), sql_type=None),
     Column("as_of", "The instant (UTC) the rule was evaluated at.", LEVELS, "timestamp", "as of", shown=(),
-           tests=("not_null",)),
+           tests=("not_null",), source="as_of", sql_type=None),
+)
+
+
+@dataclass(frozen=True)
+class FindingsColumn:
+    """One column of the unified findings table (``insp_findings``).
+
+    ``source``: ``finding`` (built from the rule and the entity, written out in
+    macros/inspection/findings.sql) or ``punch_list`` (the punch-list column of that name, cast
+    to its ``sql_type``; null for a rule whose level has no such column). ``tests``: dbt data
+    tests, as the properties file writes them.
+    """
+
+    name: str
+    description: str
+    source: str = "finding"
+    tests: tuple = ()
+
+
+# In table order: the finding's identity, then every punch-list column the findings keep, then
+# when it was computed.
+FINDINGS_COLUMNS: tuple[FindingsColumn, ...] = (
+    FindingsColumn("finding_id", "`<rule_key>:<entity_id>`, unique.", tests=("unique", "not_null")),
+    FindingsColumn("rule_key", "The rule's key (its file stem in rules/).", tests=("not_null",)),
+    FindingsColumn("rule_name", "The rule's name."),
+    FindingsColumn("level", "user or account.",
+                   tests=("not_null", {"accepted_values": {"arguments": {"values": ["user", "account"]}}})),
+    FindingsColumn("entity_id", "The user id or account id the finding is about.", tests=("not_null",)),
+    FindingsColumn("entity_name", "The user's email or the account's name."),
+    FindingsColumn("account_id", "The account (for user findings, the user's account)."),
+    FindingsColumn("rank", "Position in the rule's punch list (1 = highest score).", "punch_list"),
+    FindingsColumn("score", "The rule's score for the entity.", "punch_list"),
+    FindingsColumn("event_count", "Matching events in the window.", "punch_list"),
+    FindingsColumn("distinct_events", "Distinct matching event names.", "punch_list"),
+    FindingsColumn("active_days", "Distinct UTC dates with a matching event.", "punch_list"),
+    FindingsColumn("active_users", "Account findings only, distinct users among the matching events.", "punch_list"),
+    FindingsColumn("account_events", "Account findings only, all of the account's events in the window.",
+                   "punch_list"),
+    FindingsColumn("days_since_last_event", "UTC calendar days from the last matching event to as_of.",
+                   "punch_list"),
+    FindingsColumn("last_seen", "The last matching event (UTC).", "punch_list"),
+    FindingsColumn("as_of", '{{ doc("as_of") }}', "punch_list"),
+    FindingsColumn("computed_at", "When the dbt invocation that built the table started (UTC)."),
 )
 
 

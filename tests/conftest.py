@@ -93,7 +93,7 @@ def write_duckdb_inputs(db_path: Path, frames: dict[str, pd.DataFrame], schema: 
 
 def write_rules(project_dir: Path, rules: dict[str, dict]) -> None:
     """Replace the project's rule files with these documents and regenerate the models."""
-    from beton_runner.generate import generate, write
+    from beton_runner.rules.compile import generate, write
     from beton_runner.rules import load_rules
 
     for old in (project_dir / "rules").glob("*.yml"):

@@ -8,7 +8,7 @@ import jinja2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from beton_runner.generate import generate, jinja_json_literal, staleness, write
+from beton_runner.rules.compile import generate, jinja_literal, jinja_string_literal, staleness, write
 from beton_runner.rules import load_rules
 from conftest import REPO, copy_project
 
@@ -22,14 +22,28 @@ json_values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(json_values)
 def test_any_value_survives_the_jinja_literal(value):
-    """What dbt's Jinja reads back (a string literal passed to fromjson) equals the rule exactly."""
-    literal = jinja_json_literal(value)
-    for forbidden in ("{", "}", "%", "#", "\\'", "\n"):
-        assert forbidden not in literal[1:-1].replace("\\u", "")
+    """What dbt's Jinja reads back (the literal a generated model sets) equals the rule exactly,
+    and no string in it holds a Jinja delimiter, a quote or a newline."""
+    literal = jinja_literal(value)
+    for text in _strings(value):
+        string = jinja_string_literal(text)
+        for forbidden in ("{", "}", "%", "#", "\\'", "\n"):
+            assert forbidden not in string[1:-1].replace("\\u", "")
     env = jinja2.Environment()
-    env.globals["fromjson"] = json.loads
-    rendered = env.from_string("{{ fromjson(" + literal + ") | tojson }}").render()
+    rendered = env.from_string("{{ " + literal + " | tojson }}").render()
     assert json.loads(rendered) == value
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
 
 
 def test_generation_is_deterministic_and_committed():

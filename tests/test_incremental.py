@@ -10,7 +10,7 @@ import pytest
 
 from beton_runner.dbt import run_dbt
 from beton_runner.project import Project
-from beton_runner.generate import filter_fingerprint
+from beton_runner.rules.compile import filter_fingerprint
 from beton_runner.rules import load_rules
 from conftest import MOCK_AS_OF, REPO, copy_project, read_table, rule_documents, write_duckdb_inputs, write_rules
 from oracle import load_mock, punch_list

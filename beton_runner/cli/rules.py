@@ -6,11 +6,10 @@ import json
 
 import click
 
-from ..dbt import compiled_sql
 from ..errors import RuleError, StaleModelsError
-from ..generate import generate, staleness, write
 from ..project import Project
 from ..rules import Rule, check_rules, find_rule
+from ..rules.compile import generate, rule_sql, staleness, write
 from . import console
 from .console import esc
 from .options import as_of_option, current_project, dbt_vars, warehouse_options
@@ -81,11 +80,11 @@ def rules_list() -> None:
 @as_of_option
 def rules_show(project: Project, name: str, show_sql: bool, as_of: str | None) -> None:
     """Show one rule (by key, model name or name); --sql prints its compiled SQL."""
-    rule = find_rule(checked_rules(project), name)
+    rule = find_rule(checked_rules(project), name)  # reads rules/ only: showing never writes models/
     if not show_sql:
         console.say(f"[bold]{esc(rule.name)}[/]  ({esc(rule.key)}, {rule.level} level, model {esc(rule.model_name)})")
         if rule.document.get("description"):
             console.text(rule.document["description"])
         console.text(json.dumps(rule.document, indent=2, ensure_ascii=False))
         return
-    click.echo(compiled_sql(project, rule.model_name, vars=dbt_vars(as_of, None)), nl=False)
+    click.echo(rule_sql(project, rule, vars=dbt_vars(as_of, None)), nl=False)

@@ -239,3 +239,30 @@
 
 {% macro clickhouse__cluster_by(columns) -%}
 {%- endmacro %}
+
+
+{#- A date plus a whole number of days (an integer expression), as a date of the same type as
+    beton.to_date gives. -#}
+{% macro add_days(date_expr, days_expr) -%}
+    {{ return(adapter.dispatch('add_days', 'beton')(date_expr, days_expr)) }}
+{%- endmacro %}
+
+{% macro default__add_days(date_expr, days_expr) -%}
+    {{ beton.to_date(dbt.dateadd('day', days_expr, date_expr)) }}
+{%- endmacro %}
+
+{#- clickhouse: addDays keeps Date32 (dateadd would go through DateTime and its 1970-2106 range) -#}
+{% macro clickhouse__add_days(date_expr, days_expr) -%}
+    addDays({{ date_expr }}, {{ days_expr }})
+{%- endmacro %}
+
+
+{#- numerator / denominator as a 64-bit float; null when the denominator is 0 or null
+    (never an error, never inf or nan). -#}
+{% macro ratio(numerator, denominator) -%}
+    {{ return(adapter.dispatch('ratio', 'beton')(numerator, denominator)) }}
+{%- endmacro %}
+
+{% macro default__ratio(numerator, denominator) -%}
+    cast({{ numerator }} as {{ beton.type_double() }}) / nullif(cast({{ denominator }} as {{ beton.type_double() }}), 0)
+{%- endmacro %}

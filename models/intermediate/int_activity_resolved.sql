@@ -24,8 +24,8 @@ final as (
         activity.last_at as last_at
 
     from activity
-    {{ beton.resolve_joins('activity', beton.identity_relations()) }}
-    {{ beton.event_name_join('activity', {'event_names': ref('int_event_names')}) }}
+    {{ beton.resolve_joins('activity', beton.identity_relations()) | indent(4) }}
+    {{ beton.event_name_join('activity', {'event_names': ref('int_event_names')}) | indent(4) }}
 
 )
 

@@ -24,7 +24,7 @@ final as (
         {{ beton.resolved_account_id() }} as account_id
 
     from events
-    {{ beton.resolve_joins('events', beton.identity_relations()) }}
+    {{ beton.resolve_joins('events', beton.identity_relations()) | indent(4) }}
 
 )
 

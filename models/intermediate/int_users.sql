@@ -38,7 +38,7 @@ resolved_pairs as (
         pairs.event_count as event_count
 
     from pairs
-    {{ beton.resolve_joins('pairs', beton.identity_relations()) }}
+    {{ beton.resolve_joins('pairs', beton.identity_relations()) | indent(4) }}
 
 ),
 

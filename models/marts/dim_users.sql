@@ -13,7 +13,7 @@ users as (
 
 recent_activity as (
 
-    {{ beton.window_activity_sql(30, beton.activity_relations()) }}
+    {{ beton.window_activity_sql(30, beton.activity_relations()) | indent(4) }}
 
 ),
 

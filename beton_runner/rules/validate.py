@@ -1,9 +1,9 @@
-"""Rule files: load, validate (every problem at once, with file, line and field), normalise.
+"""Rule files: load and validate (every problem at once, with file, line and field).
 
 A rule file is one YAML document in ``rules/<key>.yml``; ``<key>`` names its dbt model
-(``insp_<key>``). Validation is the shipped JSON Schema (``schemas/rule.schema.json``, which
-editors use too) followed by the checks a schema cannot express (docs/rules.md, "Validation").
-The normalised form is what the dbt macros compile (macros/inspections/inspection.sql).
+(``insp_<key>``). Validation is the shipped JSON Schema (``rule.schema.json`` beside this
+module, which editors use too) followed by the checks a schema cannot express (docs/rules.md,
+"Validation"). A file that passes becomes a ``Rule`` with its normalised form (normalise.py).
 """
 
 from __future__ import annotations
@@ -21,54 +21,13 @@ from typing import Any, Iterable
 import jsonschema
 import yaml
 
-from .errors import RuleError, RuleIssue
+from ..errors import ConfigError, RuleError, RuleIssue
+from .normalise import ACCOUNT_ONLY_CONDITIONS, FILTER_OPERATORS, Rule, normalise
 
 RULE_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 RESERVED_KEYS = {"findings"}
-ACCOUNT_ONLY_CONDITIONS = ("min_active_users", "min_account_events")
-FILTER_OPERATORS = (
-    "eq", "neq", "in", "not_in", "contains", "regex",
-    "gt", "gte", "lt", "lte", "is_set", "is_not_set",
-)
-THRESHOLD_CONDITIONS = (
-    "min_event_count", "min_distinct_events", "min_active_days",
-    "max_days_since_last_event", "min_days_since_last_event",
-    "min_active_users", "min_account_events",
-)
-DEFAULT_WEIGHTS = {"event_count_weight": 1.0, "active_days_weight": 1.0, "recency_weight": 0.0}
 # RE2 (DuckDB and ClickHouse) has no look-around and no back-references.
 _NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]")
-
-
-@dataclass
-class Rule:
-    """A valid rule: its key, source file, the document as written, and its normalised form."""
-
-    key: str
-    path: Path
-    document: dict[str, Any]
-    normalised: dict[str, Any]
-
-    @property
-    def name(self) -> str:
-        return self.document["name"]
-
-    @property
-    def level(self) -> str:
-        return self.document["level"]
-
-    @property
-    def model_name(self) -> str:
-        return f"insp_{self.key}"
-
-    @property
-    def has_property_filters(self) -> bool:
-        return bool(self.normalised["property_filters"])
-
-    @property
-    def filtered_model_name(self) -> str:
-        """The incremental daily rollup of this rule's filtered events (rules with property filters)."""
-        return f"int_filtered_activity__{self.key}"
 
 
 @dataclass
@@ -80,7 +39,7 @@ class CheckResult:
 
 @lru_cache(maxsize=1)
 def rule_schema() -> dict[str, Any]:
-    return json.loads(resources.files("beton_runner").joinpath("schemas/rule.schema.json").read_text())
+    return json.loads(resources.files("beton_runner.rules").joinpath("rule.schema.json").read_text())
 
 
 # --- YAML with line numbers ------------------------------------------------------------------
@@ -358,46 +317,6 @@ class _FileChecker:
                     self.issue(("scoring_weights", name), "must be a finite number", key=False)
 
 
-def normalise(key: str, doc: dict[str, Any]) -> dict[str, Any]:
-    """The form the dbt macros compile: typed filter values, thresholds only, explicit weights."""
-    conditions = doc.get("conditions") or {}
-    weights = {**DEFAULT_WEIGHTS, **(doc.get("scoring_weights") or {})}
-    filters = []
-    for prop, spec in (conditions.get("event_property_filters") or {}).items():
-        ops = spec if isinstance(spec, dict) else {"eq": spec}
-        for op, value in ops.items():
-            entry: dict[str, Any] = {"key": prop, "op": op}
-            if op in ("in", "not_in"):
-                entry["values"] = [_typed(v) for v in value]
-            elif op in ("is_set", "is_not_set"):
-                pass
-            else:
-                entry["value"] = _typed(value)
-            filters.append(entry)
-    return {
-        "key": key,
-        "name": doc["name"],
-        "level": doc["level"],
-        "time_window_days": int(doc["time_window_days"]),
-        "event_names": list(conditions.get("event_names") or []),
-        "conditions": {c: int(conditions[c]) for c in THRESHOLD_CONDITIONS if conditions.get(c) is not None},
-        "property_filters": filters,
-        "weights": {
-            "event_count": float(weights["event_count_weight"]),
-            "active_days": float(weights["active_days_weight"]),
-            "recency": float(weights["recency_weight"]),
-        },
-    }
-
-
-def _typed(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"type": "boolean", "value": "true" if value else "false"}
-    if isinstance(value, (int, float)):
-        return {"type": "number", "value": float(value)}
-    return {"type": "string", "value": str(value)}
-
-
 def rule_files(rules_dir: Path) -> list[Path]:
     return sorted(p for p in rules_dir.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml")) if rules_dir.is_dir() else []
 
@@ -457,8 +376,6 @@ def find_rule(rules: list[Rule], wanted: str) -> Rule:
     for rule in rules:
         if folded in (rule.key, rule.model_name, rule.name.casefold()):
             return rule
-    from .errors import ConfigError
-
     options = [r.key for r in rules]
     raise ConfigError(f"no rule called '{wanted}'{_did_you_mean(wanted, options + [r.name for r in rules])}; rules: {', '.join(options) or '(none)'}")
 

@@ -6,15 +6,20 @@
     caller counts those some other way. -#}
 {% macro bitmap_distinct_count(index_expr, size) -%}
     {%- set words = ((size | int) + 63) // 64 -%}
-    {%- set bigint = dbt.type_bigint() -%}
-    (
+(
     {%- for word in range(words) %}
-        {% if not loop.first %}+ {% endif -%}
-        cast(coalesce({{ beton.bit_count(beton.bit_or_agg(
-            'case when ' ~ index_expr ~ ' >= ' ~ (64 * word) ~ ' and ' ~ index_expr ~ ' < ' ~ (64 * word + 64)
-            ~ ' then ' ~ beton.bit_flag(index_expr ~ ' - ' ~ (64 * word)) ~ ' end')) }}, 0) as {{ bigint }})
+    {%- set low = 64 * word %}
+    {%- set position -%}{{ index_expr }} - {{ low }}{%- endset %}
+    {%- set word_bits -%}
+case
+        when {{ index_expr }} >= {{ low }}
+            and {{ index_expr }} < {{ low + 64 }}
+            then {{ beton.bit_flag(position) }}
+    end
+    {%- endset %}
+    {{ '+ ' if not loop.first }}cast(coalesce({{ beton.bit_count(beton.bit_or_agg(word_bits)) }}, 0) as {{ dbt.type_bigint() }})
     {%- endfor %}
-    )
+)
 {%- endmacro %}
 
 
