@@ -63,6 +63,14 @@ class WarehouseError(BetonError):
     """The warehouse could not be read or written, or a table is missing."""
 
 
+class Interrupted(BetonError):
+    """`beton` was asked to stop (SIGTERM, SIGINT) and stopped what it had started."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.exit_code = 128 + signum  # the shell convention for "ended by a signal"
+
+
 @dataclass
 class NodeResult:
     unique_id: str
@@ -84,6 +92,7 @@ __all__ = [
     "ConfigError",
     "DbtCommandError",
     "IngestError",
+    "Interrupted",
     "NodeResult",
     "OutputError",
     "RuleError",

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
 
-from ..dbt import run_dbt
+from ..dbt import DbtResult, run_dbt
+from ..errors import ConfigError
+from ..rules import Rule
 from ..enrich import SimulationProvider, run_enrichment
 from ..csvfile import write_csv
 from ..export import ExportSummary, export_all
@@ -24,17 +27,51 @@ from .shell import command
 
 
 def build(project: Project, *, select: tuple[str, ...] = (), vars: dict | None = None, full_refresh: bool = False,
-          quiet: bool = False) -> None:
-    """`dbt build` (models and their tests) with a progress bar."""
+          quiet: bool = False) -> DbtResult:
+    """`dbt build` (models and their tests) with a progress bar; an empty selection is an error."""
     extra = ["--full-refresh"] if full_refresh else []
     with dbt_progress("dbt build", quiet=quiet) as on_event:
-        run_dbt(project, ["build"], vars=vars, select=select, extra=extra, on_event=on_event)
+        result = run_dbt(project, ["build"], vars=vars, select=select, extra=extra, on_event=on_event)
+    if not result.node_results:
+        raise ConfigError(
+            f"--select {' '.join(select)} matched no model, seed or test, so nothing was built; select dbt nodes "
+            "(e.g. insp_pql_power_users+, tag:beton_inspection) or rule keys (e.g. pql_power_users)"
+        )
+    return result
+
+
+_GRAPH_PREFIX = re.compile(r"^(@|\d*\+)?")
+_GRAPH_SUFFIX = re.compile(r"(\+\d*)?$")
+
+
+def rule_selectors(select: tuple[str, ...], rules: list[Rule]) -> tuple[str, ...]:
+    """dbt selectors, where a rule key (``pql_power_users``, with dbt's graph operators around it,
+    e.g. ``pql_power_users+``) names the rule's punch-list model ``insp_pql_power_users``."""
+    models = {rule.key: rule.model_name for rule in rules}
+
+    def translate(atom: str) -> str:
+        prefix = _GRAPH_PREFIX.match(atom).group(0)
+        suffix = _GRAPH_SUFFIX.search(atom[len(prefix):]).group(0)
+        core = atom[len(prefix):len(atom) - len(suffix)]
+        return f"{prefix}{models[core]}{suffix}" if core in models else atom
+
+    return tuple(" ".join(",".join(translate(a) for a in part.split(",")) for part in s.split()) for s in select)
+
+
+def _built_summary(result: DbtResult, project: Project) -> str:
+    models = result.built("model")
+    punch_lists = sorted(r.unique_id.split(".")[-1] for r in models if r.unique_id.split(".")[-1].startswith("insp_")
+                         and r.unique_id.split(".")[-1] != "insp_findings")
+    tests = result.built("test")
+    named = f" ({', '.join(punch_lists)})" if 0 < len(punch_lists) <= 3 else ""
+    return (f"built {len(punch_lists)} punch list(s) on {project.target}{named}: {len(models)} model(s) built, "
+            f"{len(tests)} test(s) passed.")
 
 
 @command("run")
 @warehouse_options
 @click.option("--select", "-s", "select", multiple=True,
-              help="dbt node selection (repeatable), e.g. -s insp_pql_power_users+")
+              help="dbt node selection or rule keys (repeatable), e.g. -s pql_power_users -s tag:beton_inspection")
 @as_of_option
 @vars_option
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
@@ -42,8 +79,9 @@ def run_command(project: Project, select: tuple[str, ...], as_of: str | None, ra
                 full_refresh: bool) -> None:
     """Check and compile the rules, then `dbt build` (models and their tests)."""
     rules = compiled_rules(project)
-    build(project, select=select, vars=dbt_vars(as_of, raw_vars), full_refresh=full_refresh)
-    console.ok(f"built {len(rules)} punch list(s) on {esc(project.target)}.")
+    result = build(project, select=rule_selectors(select, rules), vars=dbt_vars(as_of, raw_vars),
+                   full_refresh=full_refresh)
+    console.ok(esc(_built_summary(result, project)))
 
 
 @command("demo")

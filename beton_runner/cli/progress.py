@@ -43,7 +43,10 @@ def dbt_progress(label: str, *, quiet: bool = False) -> Iterator[Callable[[dict]
                 progress.update(task, total=data["total"], completed=data["index"], node=esc(node))
 
         yield on_event
-        progress.update(task, node="done")
+        # dbt reports a node when it starts and when it ends; the last report may come before the
+        # last end. The run is over: the bar ends at the real total.
+        total = progress.tasks[0].total
+        progress.update(task, total=total or 0, completed=total or 0, node="done")
 
 
 class _RateColumn(ProgressColumn):
