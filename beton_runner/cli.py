@@ -27,7 +27,6 @@ from .project import TARGETS, Project
 from .report.commands import report_command
 from .punch_lists import apply_where, read_punch_list, sort_frame, summarise, write_csv
 from .rules import Rule, check_rules, find_rule, load_rules
-from .warehouse import Warehouse
 
 console = Console()
 if not console.is_terminal:  # piped or captured: wide enough that punch lists are not folded
@@ -291,7 +290,7 @@ def punch_list_command(obj: Context, name: str, target: str | None, sort_column:
     """Show one rule's punch list from the warehouse (run `beton run` or `beton demo` first)."""
     project = obj.project(target)
     rule = find_rule(_checked_rules(project, print_warnings=False), name)
-    frame = read_punch_list(Warehouse(project), rule)
+    frame = read_punch_list(project, rule)
     frame = sort_frame(apply_where(frame, list(where)), sort_column, descending)
     if limit is not None:
         frame = frame.head(limit)
@@ -316,9 +315,8 @@ def demo(obj: Context, target: str | None, out_dir: Path | None, limit: int) -> 
     console.print(f"Building {len(rules_)} inspection rule(s) on the mock data into {where} …", highlight=False)
     _build(project, vars={"beton_input": "mock"}, quiet=True)
     out_dir = out_dir or project.dir / "output"
-    warehouse = Warehouse(project)
     for rule in rules_:
-        frame = read_punch_list(warehouse, rule)
+        frame = read_punch_list(project, rule)
         console.print()
         _print_punch_list(rule, frame, limit=limit)
         path = write_csv(frame, out_dir / "punch_lists" / f"{rule.key}.csv")
@@ -342,21 +340,15 @@ def generate_command(obj: Context, target: str | None, n_events: int, days: int,
 
     Build on it with `BETON_INPUT=source beton run` (as_of defaults to now: pass
     --as-of '2026-10-01 12:00:00' for the generated period)."""
-    from .synthetic import Shape, write_clickhouse, write_duckdb
-    from .warehouse import Warehouse
+    from .datagen.synthetic import Shape, write
+    from .warehouse import connect
 
     project = obj.project(target)
     shape = Shape.for_events(n_events, days=days, seed=seed)
-    raw = project.relation("raw", "events")[0]
+    raw = project.raw_schema
     with err_console.status(f"generating {n_events:,} events into {raw} ({project.target}) …"):
-        if project.target == "duckdb":
-            counts = write_duckdb(project.duckdb_path, project.dir, shape, schema=raw, append_days=append_days or 0)
-        else:
-            client = Warehouse(project)._clickhouse()
-            try:
-                counts = write_clickhouse(client, project.dir, shape, database=raw, append_days=append_days or 0)
-            finally:
-                client.close()
+        with connect(project, write=True, create=True) as conn:
+            counts = write(conn, project.dir, shape, schema=raw, append_days=append_days or 0)
     console.print("  ".join(f"{table}: {count:,}" for table, count in counts.items()), highlight=False)
 
 
