@@ -42,6 +42,15 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
     }
 
 
+def load_driver():
+    """The clickhouse-connect module (an optional dependency: the clickhouse extra)."""
+    try:
+        import clickhouse_connect
+    except ImportError:  # pragma: no cover - depends on the install
+        raise ConfigError("the clickhouse target needs `pip install 'beton-inspector[clickhouse]'`") from None
+    return clickhouse_connect
+
+
 def quote(identifier: str) -> str:
     """A ClickHouse identifier in backticks (backslash and backtick escaped)."""
     return "`" + identifier.replace("\\", "\\\\").replace("`", "\\`") + "`"
@@ -75,10 +84,7 @@ class ClickHouseConnection(Connection):
     def __init__(self, settings: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None,
                  write: bool = False, options: Mapping[str, Any] | None = None):
         super().__init__(write=write)
-        try:
-            import clickhouse_connect
-        except ImportError:  # pragma: no cover - depends on the install
-            raise ConfigError("the clickhouse target needs `pip install 'beton-inspector[clickhouse]'`") from None
+        clickhouse_connect = load_driver()
         self.settings = dict(settings) if settings is not None else settings_from_env(environ)
         self.settings.setdefault("host", "localhost")
         self.settings.setdefault("port", 8123)
@@ -298,4 +304,4 @@ class ClickHouseConnection(Connection):
         return counts
 
 
-__all__ = ["ClickHouseConnection", "READ_SETTINGS", "TYPES", "param_type", "quote", "settings_from_env"]
+__all__ = ["ClickHouseConnection", "READ_SETTINGS", "TYPES", "load_driver", "param_type", "quote", "settings_from_env"]
