@@ -150,6 +150,7 @@ class ClickHouseConnection(Connection):
             return "{%s:%s}" % (key, param_type(values[key]))
 
         text = PARAM.sub(name, sql)
+        # the names the SQL binds, written as :name or natively as {name:Type}
         return text, {k: v for k, v in values.items() if "{%s:" % k in text}
 
     def query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> pd.DataFrame:

@@ -120,15 +120,17 @@ class DuckDBConnection(Connection):
         if not isinstance(params, Mapping):
             return sql, [plain(v) for v in params]
         values = {k: plain(v) for k, v in params.items()}
+        used: dict[str, Any] = {}
 
         def name(match) -> str:
             key = match.group(1)
             if key not in values:
                 raise KeyError(f"SQL parameter :{key} has no value")
+            used[key] = values[key]
             return f"${key}"
 
         text = PARAM.sub(name, sql)
-        return text, {k: v for k, v in values.items() if f"${k}" in text}
+        return text, used  # only the names the SQL uses: DuckDB refuses extra ones
 
     def _run(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None):
         text, bound = self._bind(sql, params)

@@ -64,6 +64,9 @@ def test_query_binds_parameters_including_quotes(conn):
     assert connection.query(f"select id from {table} where name = :name", {"name": "x' or '1'='1"}).empty
     counted = connection.rows(f"select count(*) from {table} where visits >= :low and id <> :skip", {"low": 2, "skip": "d"})
     assert int(counted[0][0]) == 2  # a (2) and b (5)
+    # names that prefix one another, and a value the SQL does not use
+    both = connection.query(f"select id from {table} where id = :id or visits > :id_min", {"id": "a", "id_min": 6, "x": 1})
+    assert sorted(both["id"]) == ["a", "d"]
 
 
 def test_empty_result_keeps_its_columns(conn):
