@@ -64,9 +64,13 @@ def client(url: str, key: str, project: str, db: str, memory_limit: str) -> dict
     from beton_runner.posthog.ingest import IngestOptions, run_ingest
     from beton_runner.posthog.progress import NullReporter
 
-    import clickhouse_connect  # noqa: F401 - imported before timing: measure the export
-    import duckdb  # noqa: F401
-    import pandas  # noqa: F401
+    import pandas  # noqa: F401 - imported before timing: measure the export
+
+    import beton_runner.warehouse.duckdb  # noqa: F401
+    from beton_runner.warehouse.clickhouse import load_driver
+
+    if db.startswith("clickhouse://"):
+        load_driver()
 
     config = resolve_config(host=url, project_id=project, environ={"POSTHOG_PERSONAL_API_KEY": key})
     if db.startswith("clickhouse://"):  # clickhouse://host:port/prefix

@@ -44,7 +44,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from beton_runner.rules.compile import generate, write  # noqa: E402
 from beton_runner.rules import load_rules  # noqa: E402
-from beton_runner.synthetic import REFERENCE_END, Shape, write_duckdb  # noqa: E402
+from beton_runner.datagen.synthetic import REFERENCE_END, Shape, write_duckdb  # noqa: E402
+from beton_runner.warehouse.duckdb import DuckDBConnection  # noqa: E402
 
 AS_OF = REFERENCE_END
 SELECT = ["path:models/staging", "path:models/intermediate", "path:models/inspections"]
@@ -106,37 +107,33 @@ def layers(target_path: Path) -> dict[str, float]:
 
 
 def timed_query(db: Path, sql: str) -> float:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        con.execute(sql).fetchall()  # warm the file cache once
+    with DuckDBConnection(db) as con:
+        con.rows(sql)  # warm the file cache once
         start = time.perf_counter()
-        con.execute(sql).fetchall()
+        con.rows(sql)
         return time.perf_counter() - start
-    finally:
-        con.close()
 
 
 def pandas_rules(db: Path, rules: dict[str, dict], as_of: datetime) -> float:
     from oracle import punch_list
 
     start = time.perf_counter()
-    con = duckdb.connect(str(db), read_only=True)
-    frames = {t: con.execute(f"select * from beton_raw.{t}").df() for t in ("events", "persons", "person_distinct_id", "accounts")}
-    con.close()
+    with DuckDBConnection(db) as con:
+        frames = {t: con.read_table("beton_raw", t) for t in ("events", "persons", "person_distinct_id", "accounts")}
     for doc in rules.values():
         punch_list(doc, frames["events"], frames["persons"], frames["person_distinct_id"], frames["accounts"], as_of)
     return time.perf_counter() - start
 
 
 def tables_equal(a: Path, b: Path, tables: list[str]) -> bool:
-    ca, cb = duckdb.connect(str(a), read_only=True), duckdb.connect(str(b), read_only=True)
+    ca, cb = DuckDBConnection(a), DuckDBConnection(b)
     try:
         for table in tables:
             sql = f"select * exclude (computed_at) from beton_inspections.{table}" if table == "insp_findings" else \
                 f"select * from beton_inspections.{table}"
-            fa = ca.execute(sql).df()
+            fa = ca.query(sql)
             fa = fa.sort_values(list(fa.columns[:3])).reset_index(drop=True)
-            fb = cb.execute(sql).df().sort_values(list(fa.columns[:3])).reset_index(drop=True)
+            fb = cb.query(sql).sort_values(list(fa.columns[:3])).reset_index(drop=True)
             pd.testing.assert_frame_equal(fa, fb, check_exact=False, rtol=1e-9)
         return True
     except AssertionError as exc:

@@ -6,12 +6,27 @@ import csv
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from .errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TARGETS = ("duckdb", "clickhouse")
 LAYERS = ("mock", "reference", "staging", "intermediate", "inspections", "marts", "explore", "enrichment", "raw")
+
+
+def schema_prefix(target: str, environ: Mapping[str, str] | None = None) -> str:
+    """The prefix of every schema the project uses (``<prefix>_raw``, ``<prefix>_marts`` …):
+    CLICKHOUSE_DATABASE on ClickHouse (as profiles.yml), BETON_SCHEMA on DuckDB; ``beton``."""
+    env = {**os.environ, **(environ or {})}
+    return env.get("CLICKHOUSE_DATABASE" if target == "clickhouse" else "BETON_SCHEMA") or "beton"
+
+
+def raw_schema(target: str, environ: Mapping[str, str] | None = None) -> str:
+    """The input (raw) schema, ClickHouse database: the one place it is decided. `beton generate`
+    and `beton ingest posthog` write there and dbt's source reads there (``BETON_RAW_SCHEMA``
+    in :meth:`Project.dbt_env`), unless the dbt var ``beton_source_schema`` says otherwise."""
+    return f"{schema_prefix(target, environ)}_raw"
 
 
 def _find_project_dir(explicit: str | os.PathLike | None) -> Path:
@@ -57,7 +72,7 @@ class Project:
             duckdb_path = Path(os.environ.get("BETON_DUCKDB_PATH", "beton.duckdb")).expanduser()
             if not duckdb_path.is_absolute():
                 duckdb_path = directory / duckdb_path
-        schema = os.environ.get("CLICKHOUSE_DATABASE", "beton") if target == "clickhouse" else os.environ.get("BETON_SCHEMA", "beton")
+        schema = schema_prefix(target)
         target_path = os.environ.get("BETON_TARGET_PATH")
         return cls(dir=directory, target=target, duckdb_path=duckdb_path, schema=schema,
                    target_path=Path(target_path).expanduser().resolve() if target_path else None)
@@ -74,6 +89,11 @@ class Project:
         """(schema, table) of a table the project builds, e.g. ('beton_inspections', 'insp_x')."""
         return f"{self.schema}_{layer}", table
 
+    @property
+    def raw_schema(self) -> str:
+        """Where the input data model lives (see :func:`raw_schema`)."""
+        return self.relation("raw", "")[0]
+
     def known_events(self) -> set[str]:
         """Event names of the standard events library (for 'did you mean' warnings)."""
         path = self.dir / "seeds" / "reference" / "standard_events.csv"
@@ -87,6 +107,7 @@ class Project:
         env = {**os.environ, **self.env}
         env["BETON_TARGET"] = self.target
         env["BETON_DUCKDB_PATH"] = str(self.duckdb_path)
+        env["BETON_RAW_SCHEMA"] = self.raw_schema  # what _posthog__sources.yml reads by default
         env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         if "CLICKHOUSE_PASSWORD" in env:  # handed to dbt as a secret, which dbt masks in its logs
             env.setdefault("DBT_ENV_SECRET_CLICKHOUSE_PASSWORD", env.pop("CLICKHOUSE_PASSWORD"))

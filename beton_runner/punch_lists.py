@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .errors import ConfigError
+from .project import Project
 from .rules import Rule
-from .warehouse import Warehouse
+from .warehouse import read_built_table
 
 _WHERE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(>=|<=|!=|=|>|<|~)\s*(.*?)\s*$")
 
@@ -22,8 +23,9 @@ class Summary:
     score_max: float | None
 
 
-def read_punch_list(warehouse: Warehouse, rule: Rule) -> pd.DataFrame:
-    frame = warehouse.read_table("inspections", rule.model_name)
+def read_punch_list(project: Project, rule: Rule) -> pd.DataFrame:
+    """A rule's whole punch list, best rank first."""
+    frame = read_built_table(project, "inspections", rule.model_name)
     return frame.sort_values("rank", kind="stable").reset_index(drop=True)
 
 

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 import oracle
-from beton_runner import mock_data
+from beton_runner.datagen import mock as mock_data
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
@@ -62,7 +62,7 @@ def _assert_same_files(generated: Path) -> None:
         committed = (SEEDS / rel).read_bytes()
         assert (generated / rel).read_bytes() == committed, (
             f"seeds/{rel} differs from a fresh generation: run "
-            "`python -m beton_runner.mock_data` and commit the result")
+            "`python -m beton_runner.datagen.mock` and commit the result")
 
 
 def test_regenerating_gives_the_committed_files(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_regenerating_gives_the_committed_files(tmp_path: Path) -> None:
 def test_regenerating_in_a_fresh_process_gives_the_committed_files(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONHASHSEED": "4242", "TZ": "Pacific/Kiritimati"}
     result = subprocess.run(
-        [sys.executable, "-m", "beton_runner.mock_data", str(tmp_path)],
+        [sys.executable, "-m", "beton_runner.datagen.mock", str(tmp_path)],
         cwd=REPO, env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "mock_events.csv" in result.stdout
@@ -186,7 +186,7 @@ def test_every_rule_finds_some_but_not_all(path: Path, mock: dict[str, pd.DataFr
         f"rule {path.stem} ({rule['name']}) finds every {rule['level']} with events")
 
 
-#: The findings the mock data was designed to produce (see beton_runner/mock_data.py).
+#: The findings the mock data was designed to produce (see beton_runner/datagen/mock.py).
 EXPECTED_FINDINGS = {
     "churn_risk_previously_active_now_quiet": ["acc_006"],
     "pqa_active_accounts_multiple_users": ["acc_001", "acc_002"],

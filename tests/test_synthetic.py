@@ -12,7 +12,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from beton_runner.synthetic import Shape, write_clickhouse, write_duckdb
+from beton_runner.datagen.synthetic import Shape, write_clickhouse, write_duckdb
+from beton_runner.warehouse.clickhouse import ClickHouseConnection
 from conftest import REPO
 
 
@@ -64,7 +65,8 @@ def test_clickhouse_gets_the_same_rows(clickhouse_server, tmp_path):
     write_duckdb(tmp_path / "w.duckdb", REPO, shape)
     client = clickhouse_connect.get_client(host=clickhouse_server.host, port=clickhouse_server.port, compress=False)
     try:
-        counts = write_clickhouse(client, REPO, shape, database="synthetic_raw")
+        with ClickHouseConnection({"host": clickhouse_server.host, "port": clickhouse_server.port}, write=True) as conn:
+            counts = write_clickhouse(conn, REPO, shape, database="synthetic_raw")
         assert counts["events"] == 20_000
         got = client.query_df("select uuid, event, distinct_id, timestamp, properties from synthetic_raw.events order by uuid")
     finally:

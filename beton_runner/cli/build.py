@@ -15,7 +15,6 @@ from ..csvfile import write_csv
 from ..export import ExportSummary, export_all
 from ..project import Project
 from ..punch_lists import read_punch_list
-from ..warehouse import Warehouse
 from . import console
 from .console import esc
 from .export import print_summary
@@ -96,9 +95,8 @@ def demo(project: Project, out: Path | None, limit: int) -> None:
     console.say(f"Building {len(rules)} inspection rule(s) on the mock data into {esc(where)} …")
     build(project, vars={"beton_input": "mock"}, quiet=True)
     out_dir = out or project.dir / "output"
-    warehouse = Warehouse(project)
     for rule in rules:
-        frame = read_punch_list(warehouse, rule)
+        frame = read_punch_list(project, rule)
         console.say()
         print_punch_list(rule, frame, limit=limit)
         path = write_csv(frame, out_dir / "punch_lists" / f"{rule.key}.csv")

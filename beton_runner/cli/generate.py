@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..project import Project
-from ..warehouse import Warehouse
+from ..warehouse import connect
 from . import console
 from .console import esc
 from .options import warehouse_options
@@ -25,17 +25,11 @@ def generate_command(project: Project, n_events: int, days: int, seed: int, appe
 
     Build on it with `BETON_INPUT=source beton run` (as_of defaults to now: pass
     --as-of '2026-10-01 12:00:00' for the generated period)."""
-    from ..synthetic import Shape, write_clickhouse, write_duckdb
+    from ..datagen.synthetic import Shape, write
 
     shape = Shape.for_events(n_events, days=days, seed=seed)
-    raw = project.relation("raw", "events")[0]
+    raw = project.raw_schema
     with console.err_console.status(f"generating {n_events:,} events into {esc(raw)} ({project.target}) …"):
-        if project.target == "duckdb":
-            counts = write_duckdb(project.duckdb_path, project.dir, shape, schema=raw, append_days=append_days or 0)
-        else:
-            client = Warehouse(project)._clickhouse()
-            try:
-                counts = write_clickhouse(client, project.dir, shape, database=raw, append_days=append_days or 0)
-            finally:
-                client.close()
+        with connect(project, write=True, create=True) as conn:
+            counts = write(conn, project.dir, shape, schema=raw, append_days=append_days or 0)
     console.say(esc("  ".join(f"{table}: {count:,}" for table, count in counts.items())))

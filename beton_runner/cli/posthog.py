@@ -27,8 +27,8 @@ from .shell import command, group
 def _destination(project: Project) -> Destination:
     """Where an ingest writes: the input tables of the project's warehouse."""
     if project.target == "clickhouse":
-        return ClickHouseDestination()
-    return DuckDBDestination(project.duckdb_path)
+        return ClickHouseDestination(database=project.raw_schema)
+    return DuckDBDestination(project.duckdb_path, schema=project.raw_schema)
 
 
 def _settings() -> ClientSettings:

@@ -14,7 +14,6 @@ from ..csvfile import write_csv
 from ..project import Project
 from ..punch_lists import apply_where, read_punch_list, sort_frame, summarise
 from ..rules import Rule, find_rule
-from ..warehouse import Warehouse
 from . import console
 from .console import esc
 from .options import warehouse_options
@@ -73,7 +72,7 @@ def punch_list_command(project: Project, name: str, sort_column: str | None, des
                        where: tuple[str, ...], limit: int | None, csv_path: Path | None) -> None:
     """Show one rule's punch list from the warehouse (run `beton run` or `beton demo` first)."""
     rule = find_rule(checked_rules(project, print_warnings=False), name)
-    frame = read_punch_list(Warehouse(project), rule)
+    frame = read_punch_list(project, rule)
     frame = sort_frame(apply_where(frame, list(where)), sort_column, descending)
     if limit is not None:
         frame = frame.head(limit)

@@ -29,8 +29,8 @@ Persons, distinct ids, accounts: snapshots
     Shared database engine, the default since ClickHouse 20.10). A killed run leaves the
     previous snapshot in place; leftover staging tables are dropped by the next run.
 
-The connection comes from :func:`beton_runner.warehouse.clickhouse_settings` (the same
-``CLICKHOUSE_*`` variables as ``profiles.yml``). The password never appears in a message.
+The connection is a :class:`beton_runner.warehouse.clickhouse.ClickHouseConnection` built from
+the same ``CLICKHOUSE_*`` variables as ``profiles.yml``. The password never appears in a message.
 """
 
 from __future__ import annotations
@@ -43,9 +43,11 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from beton_runner.errors import BetonError, ConfigError, WarehouseError
-from beton_runner.posthog.destination import STATE_TABLE, TABLE_COLUMNS, StreamState
+from beton_runner.posthog.stream import STATE_TABLE, TABLE_COLUMNS, StreamState, parse_timestamp
+from beton_runner.project import raw_schema
+from beton_runner.warehouse.base import EngineError
+from beton_runner.warehouse.clickhouse import ClickHouseConnection, settings_from_env
 
-RAW_LAYER = "raw"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _UTC = timezone.utc
 _TS = "DateTime64(6, 'UTC')"
@@ -96,9 +98,9 @@ _STATE_TYPES = (
 
 
 def raw_database(environ: dict[str, str] | None = None) -> str:
-    """``<CLICKHOUSE_DATABASE>_raw``: where dbt reads the input data model on ClickHouse."""
-    env = {**os.environ, **(environ or {})}
-    return f"{env.get('CLICKHOUSE_DATABASE') or 'beton'}_{RAW_LAYER}"
+    """``<CLICKHOUSE_DATABASE>_raw``: where dbt reads the input data model on ClickHouse
+    (decided by :func:`beton_runner.project.raw_schema`)."""
+    return raw_schema("clickhouse", environ)
 
 
 def _utc(value: Any) -> datetime | None:
@@ -113,8 +115,6 @@ def _utc(value: Any) -> datetime | None:
             parsed = None
         if parsed is not None:
             return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_UTC)
-    from beton_runner.posthog.ingest import parse_timestamp
-
     return parse_timestamp(value).replace(tzinfo=_UTC)
 
 
@@ -223,8 +223,6 @@ class ClickHouseDestination:
         environ: dict[str, str] | None = None,
         settings: dict[str, Any] | None = None,
     ):
-        from beton_runner.warehouse import clickhouse_settings
-
         env = {**os.environ, **(environ or {})}
         self.database = database or raw_database(environ)
         if not _IDENTIFIER.match(self.database):
@@ -233,8 +231,8 @@ class ClickHouseDestination:
                 "CLICKHOUSE_DATABASE to letters, digits and underscores only."
             )
         self.cluster = (env.get("CLICKHOUSE_CLUSTER") or "").strip()
-        self._settings = settings or clickhouse_settings(environ)
-        self._client = None
+        self._settings = settings or settings_from_env(environ)
+        self._conn: ClickHouseConnection | None = None
         self._source: str | None = None
         self._version = 0
 
@@ -252,8 +250,11 @@ class ClickHouseDestination:
         return text
 
     def _fail(self, what: str, exc: BaseException) -> WarehouseError:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        if isinstance(exc, EngineError):
+            detail = exc.detail
+        else:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
         return WarehouseError(
             self._scrub(
                 f"ClickHouse failed while {what} in database {self.database} "
@@ -265,26 +266,28 @@ class ClickHouseDestination:
     def _do(self, what: str, call: Callable[[], Any]) -> Any:
         try:
             return call()
+        except EngineError as exc:  # the connection's own error: add what the ingest was doing
+            raise self._fail(what, exc) from None
         except BetonError:
             raise
         except Exception as exc:  # noqa: BLE001 - many kinds; none may carry the password
             raise self._fail(what, exc) from None
 
     @property
-    def client(self):
-        if self._client is None:
+    def connection(self) -> ClickHouseConnection:
+        if self._conn is None:
             raise WarehouseError("the ClickHouse destination is not open")
-        return self._client
+        return self._conn
 
     def _command(self, sql: str, parameters: dict[str, Any] | None = None, what: str = "") -> Any:
         return self._do(
             what or f"running `{' '.join(sql.split())[:60]}`",
-            lambda: self.client.command(sql, parameters=parameters),
+            lambda: self.connection.execute(sql, parameters),
         )
 
     def _rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
         return self._do(
-            "reading", lambda: self.client.query(sql, parameters=parameters).result_rows
+            "reading", lambda: self.connection.rows(sql, parameters)
         )
 
     def _insert(
@@ -292,13 +295,8 @@ class ClickHouseDestination:
     ) -> None:
         self._do(
             f"writing {table}",
-            lambda: self.client.insert(
-                table,
-                data,
-                column_names=list(columns),
-                column_type_names=list(types),
-                database=self.database,
-                column_oriented=column_oriented,
+            lambda: self.connection.insert_rows(
+                self.database, table, data, columns, types, column_oriented=column_oriented
             ),
         )
 
@@ -313,26 +311,23 @@ class ClickHouseDestination:
                 "single-node ClickHouse (unset CLICKHOUSE_CLUSTER for the ingest only if the "
                 "server is not part of a cluster)."
             )
-        try:
-            import clickhouse_connect
-        except ImportError:  # pragma: no cover - depends on the install
-            raise ConfigError(
-                "--target clickhouse needs `pip install 'beton-inspector[clickhouse]'`"
-            ) from None
         s = self._settings
         try:
-            self._client = clickhouse_connect.get_client(
-                **s,
-                compress=True,  # pages of JSON properties shrink several times on the wire
-                autogenerate_session_id=False,  # no session state needed; no session locks
-                connect_timeout=10,
-                send_receive_timeout=300,
+            self._conn = ClickHouseConnection(
+                s,
+                write=True,
+                options={
+                    "compress": True,  # pages of JSON properties shrink several times on the wire
+                    "autogenerate_session_id": False,  # no session state needed; no session locks
+                    "connect_timeout": 10,
+                    "send_receive_timeout": 300,
+                },
             )
-        except Exception as exc:  # noqa: BLE001 - no driver message may carry the password
+        except WarehouseError:  # its message names no password; say it in the ingest's terms
             raise WarehouseError(
                 self._scrub(
                     f"Could not connect to ClickHouse at {s['host']}:{s['port']} "
-                    f"(secure={s['secure']}): {type(exc).__name__}. Check CLICKHOUSE_HOST, "
+                    f"(secure={s['secure']}). Check CLICKHOUSE_HOST, "
                     "CLICKHOUSE_PORT, CLICKHOUSE_USER and CLICKHOUSE_PASSWORD."
                 )
             ) from None
@@ -480,14 +475,13 @@ class ClickHouseDestination:
         self._command(f"create table {swap} as {self._t(table)}", what=f"creating {swap}")
         fill(swap)
         try:
-            self.client.command(f"exchange tables {swap} and {self._t(table)}")
-        except Exception as exc:  # noqa: BLE001 - explained below
+            self.connection.execute(f"exchange tables {swap} and {self._t(table)}")
+        except WarehouseError as exc:  # explained below
             self._command(f"drop table if exists {swap}", what=f"dropping {swap}")
             raise WarehouseError(
                 self._scrub(
                     f"ClickHouse could not swap in the new {table} of database {self.database} "
-                    f"with EXCHANGE TABLES ({type(exc).__name__}: "
-                    f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}). "
+                    f"with EXCHANGE TABLES ({getattr(exc, 'detail', str(exc))[:300]}). "
                     "The previous rows stay. The database needs the Atomic engine (ClickHouse's "
                     "default since 20.10): create it with `create database ... engine = Atomic`."
                 )
@@ -570,9 +564,6 @@ class ClickHouseDestination:
         }
 
     def close(self) -> None:
-        if self._client is not None:
-            try:
-                self._client.close()
-            except Exception:  # noqa: BLE001 - closing a pool; nothing to keep
-                pass
-            self._client = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

@@ -25,74 +25,23 @@ Contract for loss-free, duplicate-free loading:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Sequence
 
 from beton_runner.errors import ConfigError, WarehouseError
+from beton_runner.posthog.stream import (  # noqa: F401 - StreamState/Destination re-exported
+    STATE_TABLE,
+    TABLE_COLUMNS,
+    Destination,
+    StreamState,
+    parse_timestamp,
+)
+from beton_runner.project import raw_schema
+from beton_runner.warehouse.duckdb import DuckDBConnection
 
-RAW_SCHEMA = "beton_raw"
-STATE_TABLE = "posthog_sync_state"
 # DuckDB's own cache during an ingest; pages are small, so this keeps memory flat.
 DEFAULT_MEMORY_LIMIT = "512MB"
-
-TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "events": ("uuid", "event", "distinct_id", "timestamp", "properties", "person_id"),
-    "persons": ("id", "created_at", "properties", "is_identified"),
-    "person_distinct_id": ("person_id", "distinct_id"),
-    "accounts": ("account_id", "name", "domain", "arr", "segment", "owner_email", "properties"),
-}
-
-
-@dataclass
-class StreamState:
-    """How far a stream got. For events: everything in ``[window_start, cursor_ts]`` (up to
-    ``cursor_uuid`` at ``cursor_ts``) is stored; ``complete`` means the run that wrote it
-    reached its end, so ``cursor_ts`` is that run's upper bound."""
-
-    stream: str
-    window_start: datetime | None = None
-    cursor_ts: datetime | None = None
-    cursor_uuid: str | None = None
-    complete: bool = False
-
-
-class Destination(Protocol):
-    name: str
-
-    def describe(self) -> str: ...
-
-    def open(self, source_key: str) -> None:
-        """Create the schema and tables if missing; refuse a warehouse filled from another
-        PostHog project (``ConfigError``)."""
-
-    def get_state(self, stream: str) -> StreamState | None: ...
-
-    def save_state(self, state: StreamState) -> None: ...
-
-    def write_events(self, rows: Sequence[Sequence[Any]], state: StreamState) -> int:
-        """Insert events not stored yet (by uuid), then save ``state``; never the state without
-        the events. Returns the number of events inserted. ``rows`` come in
-        ``(timestamp, uuid)`` order, as queried."""
-
-    def start_snapshot(self, table: str) -> None: ...
-
-    def write_snapshot(self, table: str, rows: Sequence[Sequence[Any]]) -> None: ...
-
-    def finish_snapshot(self, table: str) -> int:
-        """Replace ``table`` by the staged rows (atomically); returns its row count."""
-
-    def discard_snapshot(self, table: str) -> None:
-        """Drop the staged rows of an unfinished snapshot; ``table`` stays as it was."""
-
-    def accounts_from_property(self, prop: str) -> int:
-        """Rebuild ``accounts`` from the distinct values of ``prop`` on persons and events."""
-
-    def counts(self) -> dict[str, int]: ...
-
-    def close(self) -> None: ...
-
 
 _DDL = {
     "events": """
@@ -178,10 +127,9 @@ _PAGE_COLUMNS = {
 }
 
 
-def _sql(con, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
-    """Run one statement and drain its result (DuckDB refuses new work on a connection
-    while a result is pending)."""
-    return con.execute(sql, params or []).fetchall()
+def _sql(con: DuckDBConnection, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+    """Run one statement and return its (drained) rows."""
+    return con.rows(sql, list(params or []))
 
 
 def _frame(table: str, rows: Sequence[Sequence[Any]]):
@@ -208,8 +156,6 @@ def _frame(table: str, rows: Sequence[Sequence[Any]]):
 
 def _time_bounds(rows: Sequence[Sequence[Any]]) -> list[datetime]:
     """Earliest and latest event timestamp of a page (naive UTC), whatever its order."""
-    from beton_runner.posthog.ingest import parse_timestamp
-
     stamps = [parse_timestamp(rows[0][3]), parse_timestamp(rows[-1][3])]
     if stamps[0] > stamps[1]:  # not in timestamp order: look at every row
         stamps = [parse_timestamp(r[3]) for r in rows]
@@ -222,42 +168,40 @@ class DuckDBDestination:
     name = "duckdb"
 
     def __init__(
-        self, path: str | Path, schema: str = RAW_SCHEMA, memory_limit: str = DEFAULT_MEMORY_LIMIT
+        self, path: str | Path, schema: str | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT
     ):
         self.path = Path(path)
-        self.schema = schema
+        self.schema = schema or raw_schema("duckdb")
         self.memory_limit = memory_limit
-        self._con = None
+        self._con: DuckDBConnection | None = None
         self._source: str | None = None
 
     def describe(self) -> str:
         return f"DuckDB {self.path} (schema {self.schema})"
 
     @property
-    def con(self):
+    def con(self) -> DuckDBConnection:
         if self._con is None:
             raise WarehouseError("the DuckDB destination is not open")
         return self._con
 
     def open(self, source_key: str) -> None:
-        import duckdb
-
         if self.path.parent and not self.path.parent.exists():
             raise ConfigError(
                 f"The folder for the DuckDB file {self.path} does not exist; create it or set "
                 "--duckdb / BETON_DUCKDB_PATH to another path."
             )
-        try:
-            self._con = duckdb.connect(str(self.path))
-        except duckdb.Error as exc:
-            raise WarehouseError(
-                f"Could not open the DuckDB file {self.path}: {exc}. If another program (a dbt "
-                "run, a notebook) has it open, close that first."
-            ) from None
+        self._con = DuckDBConnection(
+            self.path,
+            write=True,
+            create=True,
+            settings={
+                "TimeZone": "UTC",
+                "enable_progress_bar": "false",  # the ingest shows its own progress
+                "memory_limit": self.memory_limit,
+            },
+        )
         con = self._con
-        _sql(con, "set TimeZone = 'UTC'")
-        _sql(con, "set enable_progress_bar = false")  # the ingest shows its own progress
-        _sql(con, f"set memory_limit = '{self.memory_limit}'")
         _sql(con, f"create schema if not exists {self.schema}")
         for table, ddl in _DDL.items():
             _sql(con, ddl.format(s=self.schema, t=table))
@@ -326,8 +270,7 @@ class DuckDBDestination:
         try:
             inserted = 0
             if frame is not None:
-                con.register("_beton_page", frame)
-                try:
+                with con.registered("_beton_page", frame):
                     # PostHog itself treats a uuid at another timestamp as another event, so a
                     # duplicate can only sit inside the page's own time range: looking there
                     # only keeps each page's cost flat however large the table grows.
@@ -350,8 +293,6 @@ class DuckDBDestination:
                         """,
                         _time_bounds(rows),
                     )[0][0]
-                finally:
-                    con.unregister("_beton_page")
             self._save_state(con, state)
             _sql(con, "commit")
         except BaseException:
@@ -375,11 +316,8 @@ class DuckDBDestination:
         if not rows:
             return
         con = self.con
-        con.register("_beton_page", _frame(table, rows))
-        try:
+        with con.registered("_beton_page", _frame(table, rows)):
             _sql(con, f"insert into {self._staging(table)} {_SELECT_FROM_PAGE[table]}")
-        finally:
-            con.unregister("_beton_page")
 
     def finish_snapshot(self, table: str) -> int:
         con = self.con
@@ -456,9 +394,6 @@ class DuckDBDestination:
 
     def close(self) -> None:
         if self._con is not None:
-            try:
-                _sql(self._con, "checkpoint")
-            except Exception:  # noqa: BLE001 - best effort; the WAL replays on next open
-                pass
+            self._con.checkpoint()  # best effort; the WAL replays on the next open
             self._con.close()
             self._con = None

@@ -36,8 +36,9 @@ from beton_runner.posthog.client import (
     PostHogClient,
     PostHogUnavailableError,
 )
-from beton_runner.posthog.destination import Destination, StreamState
 from beton_runner.posthog.progress import NullReporter, Reporter
+from beton_runner.posthog.stream import Destination, StreamState, parse_timestamp
+from beton_runner.warehouse.base import EngineError
 
 MAX_PAGE_ROWS = 50_000  # PostHog silently caps a query's LIMIT at this many rows
 MIN_DAYS, MAX_DAYS = 1, 90
@@ -77,18 +78,6 @@ class IngestResult:
     @property
     def rows_per_second(self) -> float:
         return self.events_fetched / self.seconds if self.seconds else 0.0
-
-
-def parse_timestamp(value: Any) -> datetime:
-    """A PostHog timestamp (ISO string, with or without offset) as naive UTC."""
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        text = str(value).strip().replace(" ", "T", 1)
-        parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
-    return parsed
 
 
 def _utc_now() -> datetime:
@@ -398,12 +387,13 @@ def run_ingest(
     except BaseException as exc:
         run.stop.set()
         run.abandon.set()
-        if isinstance(exc, BetonError):
+        if isinstance(exc, BetonError) and not isinstance(exc, EngineError):
             raise
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
+        detail = exc.detail if isinstance(exc, EngineError) else f"{type(exc).__name__}: {exc}"
         raise WarehouseError(
-            f"Writing to {destination.describe()} failed: {type(exc).__name__}: {exc}. What was "
+            f"Writing to {destination.describe()} failed: {detail}. What was "
             "committed before stays; run the ingest again to continue."
         ) from exc
     finally:

@@ -14,13 +14,11 @@ from ..errors import WarehouseError
 from ..project import Project
 from ..punch_lists import Summary, summarise
 from ..rules import Rule, load_rules
-from ..warehouse import Warehouse
+from ..warehouse import Connection, connect
 from .plays import Plays, find_plays
 from .sql import rule_sql
 
 DEFAULT_MAX_ROWS = 5000
-# Views are evaluated with the reader's settings: read them as dbt builds them (profiles.yml).
-CLICKHOUSE_READ_SETTINGS = {"join_use_nulls": 1}
 
 # The explore views (models/explore/) and how each is read: (table, order by, descending).
 EXPLORE_TABLES = {
@@ -85,41 +83,24 @@ class ReportData:
 
 
 class TableReader:
-    """Reads for one report over one connection (Warehouse opens one per call, which costs a
+    """Reads for one report over one warehouse connection (opening one per table would cost a
     round trip or three each on ClickHouse). Use as a context manager; close it before dbt runs."""
 
-    def __init__(self, warehouse: Warehouse):
-        self.warehouse = warehouse
-        self.project = warehouse.project
-        self._context = None
-        self._con = None
+    def __init__(self, project: Project):
+        self.project = project
+        self._conn: Connection | None = None
         self._columns: dict[tuple[str, str], list[str]] = {}
 
     def __enter__(self) -> "TableReader":
         schemas = sorted({self.project.relation(layer, "")[0] for layer in ("explore", "marts", "inspections")})
-        if self.project.target == "duckdb":
-            # Warehouse has no batched or limited read yet; its helpers keep the open/close rules.
-            self._context = self.warehouse._duckdb()  # noqa: SLF001
-            self._con = self._context.__enter__()
-            marks = ", ".join("?" for _ in schemas)
-            rows = self._con.execute(
-                "select table_schema, table_name, column_name from information_schema.columns "
-                f"where table_schema in ({marks}) order by table_schema, table_name, ordinal_position", schemas).fetchall()
-        else:
-            self._con = self.warehouse._clickhouse()  # noqa: SLF001
-            rows = self._con.query(
-                "select database, table, name from system.columns where database in {dbs:Array(String)} "
-                "order by database, table, position", parameters={"dbs": schemas}).result_rows
-        for schema, table, column in rows:
-            self._columns.setdefault((schema, table), []).append(column)
+        self._conn = connect(self.project)
+        self._columns = self._conn.columns_of(schemas)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._context is not None:
-            self._context.__exit__(*exc)
-        elif self._con is not None:
-            self._con.close()
-        self._con = self._context = None
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = None
 
     def exists(self, layer: str, table: str) -> bool:
         return self.project.relation(layer, table) in self._columns
@@ -129,27 +110,11 @@ class TableReader:
         """Up to ``limit`` rows of a table (ordered, nulls last), or None when it does not exist."""
         schema, name = self.project.relation(layer, table)
         columns = self._columns.get((schema, name))
-        if columns is None:
+        if columns is None or self._conn is None:
             return None
-        direction = "desc" if descending else "asc"
-        limit_sql = f" limit {int(limit)}" if limit is not None else ""
-        if self.project.target == "duckdb":
-            order = f' order by "{order_by}" {direction} nulls last' if order_by in columns else ""
-            frame = self._con.execute(f'select * from "{schema}"."{name}"{order}{limit_sql}').df()
-            count = lambda: self._con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0]  # noqa: E731
-        else:
-            params = {"db": schema, "t": name, "o": order_by or ""}
-            order = f" order by {{o:Identifier}} {direction} nulls last" if order_by in columns else ""
-            frame = self._con.query_df("select * from {db:Identifier}.{t:Identifier}" + order + limit_sql, parameters=params,
-                                       settings=CLICKHOUSE_READ_SETTINGS)
-            if frame.empty and not len(frame.columns):  # the driver gives an empty result no columns
-                frame = pd.DataFrame(columns=columns)
-            for column in frame.columns:  # UTC wall time, as DuckDB gives it
-                if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
-                    frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
-            count = lambda: self._con.command("select count() from {db:Identifier}.{t:Identifier}", parameters=params,  # noqa: E731
-                                              settings=CLICKHOUSE_READ_SETTINGS)
-        total = len(frame) if limit is None or len(frame) < limit else int(count())
+        frame = self._conn.read_table(schema, name, order_by=order_by if order_by in columns else None,
+                                      descending=descending, limit=limit)
+        total = len(frame) if limit is None or len(frame) < limit else self._conn.count(schema, name)
         return TableRead(schema, name, frame, total)
 
     def read_all(self, layer: str, table: str) -> pd.DataFrame:
@@ -165,13 +130,12 @@ def collect(project: Project, *, max_rows: int = DEFAULT_MAX_ROWS, plays_dir: Pa
             compile_missing_sql: bool = True) -> ReportData:
     """Everything the report shows. Missing tables become notes, not errors; a missing
     warehouse is an error (nothing to report)."""
-    warehouse = Warehouse(project)
     if project.target == "duckdb" and not project.duckdb_path.exists():
         raise WarehouseError(f"no warehouse at {project.duckdb_path}: run `beton demo` or `beton run` first")
     notes: list[str] = []
     rules = _rules_of(project)
 
-    with TableReader(warehouse) as reader:
+    with TableReader(project) as reader:
         explore: dict[str, TableRead | None] = {}
         for key, (table, order_by, descending) in EXPLORE_TABLES.items():
             explore[key] = reader.read("explore", table, order_by=order_by, descending=descending, limit=max_rows)

@@ -111,7 +111,7 @@ class ClickHouseTarget:
         dest = self.destination()
         dest.open("test-setup")
         try:
-            dest.client.command(f"system stop merges `{self.raw}`.`events`")
+            dest.connection.execute(f"system stop merges `{self.raw}`.`events`")
         finally:
             dest.close()
         return self

@@ -1,9 +1,9 @@
 """Deterministic synthetic PostHog-style data at any size, for benchmarks and load tests.
 
 Rows are computed by DuckDB from their index with ``hash(index, seed, k)`` as the k-th random
-variate, so the same arguments give the same rows, and an insert streams straight into the
-warehouse with bounded memory (no row lives in Python). For ClickHouse the same rows are
-computed in an in-memory DuckDB and streamed over in Arrow batches.
+variate, so the same arguments give the same rows. They are computed in a private in-memory
+DuckDB and streamed into the warehouse (either engine, through ``beton_runner.warehouse``) in
+Arrow batches, with bounded memory (no row lives in Python).
 
 Shape: users and events are Zipf-like skewed (a few power users, a long tail; a few very
 common events); accounts have varied sizes; every event carries JSON properties with the
@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..warehouse import Column, Connection, TableSpec
+from ..warehouse.duckdb import DuckDBConnection
 
 REFERENCE_END = datetime(2026, 10, 1, 12, 0, 0)
 PLANS = ["free", "trial", "team", "business", "enterprise"]
@@ -152,83 +154,64 @@ def accounts_sql(shape: Shape) -> str:
     """
 
 
-_DDL = {
-    "events": "uuid varchar, event varchar, distinct_id varchar, timestamp timestamp, properties varchar, person_id varchar",
-    "persons": "id varchar, created_at timestamp, properties varchar, is_identified boolean",
-    "person_distinct_id": "person_id varchar, distinct_id varchar",
-    "accounts": "account_id varchar, name varchar, domain varchar, arr double, segment varchar, owner_email varchar, properties varchar",
-}
+def _table(name: str, key: tuple[str, ...], *columns: tuple[str, str, bool]) -> TableSpec:
+    return TableSpec(name, tuple(Column(n, t, nullable) for n, t, nullable in columns), key=key)
+
+
+# The input data model as `beton generate` writes it (what the dbt source reads): the same
+# types on both engines; on ClickHouse only the marked columns are Nullable.
+RAW_TABLES: dict[str, TableSpec] = {t.name: t for t in (
+    _table("events", ("timestamp", "uuid"),
+           ("uuid", "text", False), ("event", "text", False), ("distinct_id", "text", False),
+           ("timestamp", "timestamp", False), ("properties", "text", False), ("person_id", "text", True)),
+    _table("persons", ("id",),
+           ("id", "text", False), ("created_at", "timestamp", False), ("properties", "text", False),
+           ("is_identified", "bool", False)),
+    _table("person_distinct_id", ("distinct_id",), ("person_id", "text", False), ("distinct_id", "text", False)),
+    _table("accounts", ("account_id",),
+           ("account_id", "text", False), ("name", "text", True), ("domain", "text", True), ("arr", "float", True),
+           ("segment", "text", True), ("owner_email", "text", True), ("properties", "text", False)),
+)}
+
+
+def write(conn: Connection, project_dir: Path, shape: Shape, *, schema: str = "beton_raw", append_days: int = 0,
+          batch_rows: int = 500_000) -> dict[str, int]:
+    """Replace the input tables in ``schema`` by the rows of ``shape`` (all four swapped in
+    together: a failure leaves the previous tables), or with ``append_days`` add that many
+    days of events after ``shape.end``. Returns the row count of each table.
+
+    Rows are computed in a private in-memory DuckDB and streamed in Arrow batches of
+    ``batch_rows``, so memory stays flat whatever the size."""
+    library = _library(project_dir)
+    with DuckDBConnection.memory() as scratch:
+        if append_days:
+            existing = conn.count(schema, "events") if conn.exists(schema, "events") else 0
+            if not existing:
+                raise ConfigError(f"nothing to append to: {conn.describe()} has no rows in {schema}.events; generate first")
+            per_day = max(1, shape.events // shape.days)
+            extra = Shape(per_day * append_days, shape.users, shape.accounts, append_days, shape.seed,
+                          shape.end + timedelta(days=append_days))
+            conn.insert_frame(schema, "events",
+                              scratch.stream(events_sql(extra, library, first_index=shape.events + existing), batch_rows))
+        else:
+            persons = persons_sql(shape)
+            queries = {
+                "events": events_sql(shape, library),
+                "persons": persons,
+                "person_distinct_id": f"select id as person_id, 'd' || substr(id, 2) as distinct_id from ({persons})",
+                "accounts": accounts_sql(shape),
+            }
+            conn.replace_tables(schema, {RAW_TABLES[t]: scratch.stream(sql, batch_rows) for t, sql in queries.items()})
+    return {t: conn.count(schema, t) for t in RAW_TABLES}
 
 
 def write_duckdb(path: Path, project_dir: Path, shape: Shape, *, schema: str = "beton_raw", append_days: int = 0) -> dict[str, int]:
-    """Write (or, with append_days, extend by that many days after shape.end) the input tables."""
-    import duckdb
-
-    library = _library(project_dir)
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(f'create schema if not exists "{schema}"')
-        if append_days:
-            existing = con.execute(f'select count(*), max(timestamp) from "{schema}".events').fetchone()
-            if not existing or not existing[0]:
-                raise ConfigError(f"nothing to append to: {path} has no {schema}.events; generate first")
-            per_day = max(1, shape.events // shape.days)
-            extra = Shape(per_day * append_days, shape.users, shape.accounts, append_days, shape.seed,
-                          shape.end + timedelta(days=append_days))
-            con.execute(f'insert into "{schema}".events {events_sql(extra, library, first_index=shape.events + existing[0])}')
-        else:
-            for table, columns in _DDL.items():
-                con.execute(f'create or replace table "{schema}"."{table}" ({columns})')
-            con.execute(f'insert into "{schema}".events {events_sql(shape, library)}')
-            con.execute(f'insert into "{schema}".persons {persons_sql(shape)}')
-            con.execute(f"""insert into "{schema}".person_distinct_id
-                select id, 'd' || substr(id, 2) from "{schema}".persons""")
-            con.execute(f'insert into "{schema}".accounts {accounts_sql(shape)}')
-        return {t: con.execute(f'select count(*) from "{schema}"."{t}"').fetchone()[0] for t in _DDL}
-    finally:
-        con.close()
+    """:func:`write` into the DuckDB file at ``path`` (created if missing)."""
+    with DuckDBConnection(path, write=True, create=True) as conn:
+        return write(conn, project_dir, shape, schema=schema, append_days=append_days)
 
 
-_CLICKHOUSE_DDL = {
-    "events": "uuid String, event String, distinct_id String, timestamp DateTime64(6, 'UTC'), properties String, "
-              "person_id Nullable(String)",
-    "persons": "id String, created_at DateTime64(6, 'UTC'), properties String, is_identified Bool",
-    "person_distinct_id": "person_id String, distinct_id String",
-    "accounts": "account_id String, name Nullable(String), domain Nullable(String), arr Nullable(Float64), "
-                "segment Nullable(String), owner_email Nullable(String), properties String",
-}
-_CLICKHOUSE_ORDER = {"events": "(timestamp, uuid)", "persons": "id", "person_distinct_id": "distinct_id",
-                     "accounts": "account_id"}
-
-
-def write_clickhouse(client, project_dir: Path, shape: Shape, *, database: str = "beton_raw",
+def write_clickhouse(conn: Connection, project_dir: Path, shape: Shape, *, database: str = "beton_raw",
                      append_days: int = 0, batch_rows: int = 500_000) -> dict[str, int]:
-    """The same rows as write_duckdb, computed in an in-memory DuckDB and streamed in Arrow batches."""
-    import duckdb
-
-    library = _library(project_dir)
-    client.command(f"create database if not exists `{database}`")
-    con = duckdb.connect()
-    con.execute("set TimeZone = 'UTC'")
-    try:
-        if append_days:
-            existing = client.query(f"select count(), max(timestamp) from `{database}`.events").result_rows[0]
-            if not existing[0]:
-                raise ConfigError(f"nothing to append to: {database}.events is empty; generate first")
-            per_day = max(1, shape.events // shape.days)
-            extra = Shape(per_day * append_days, shape.users, shape.accounts, append_days, shape.seed,
-                          shape.end + timedelta(days=append_days))
-            queries = {"events": events_sql(extra, library, first_index=shape.events + existing[0])}
-        else:
-            for table, columns in _CLICKHOUSE_DDL.items():
-                client.command(f"create or replace table `{database}`.`{table}` ({columns}) "
-                               f"engine = MergeTree order by {_CLICKHOUSE_ORDER[table]}")
-            queries = {"events": events_sql(shape, library), "persons": persons_sql(shape), "accounts": accounts_sql(shape),
-                       "person_distinct_id": f"select id as person_id, 'd' || substr(id, 2) as distinct_id from ({persons_sql(shape)})"}
-        for table, sql in queries.items():
-            reader = con.sql(sql).fetch_record_batch(batch_rows)
-            for batch in reader:
-                client.insert_arrow(f"`{database}`.`{table}`", batch)
-        return {t: int(client.command(f"select count() from `{database}`.`{t}`")) for t in _CLICKHOUSE_DDL}
-    finally:
-        con.close()
+    """:func:`write` into a ClickHouse database."""
+    return write(conn, project_dir, shape, schema=database, append_days=append_days, batch_rows=batch_rows)

@@ -27,7 +27,7 @@ whitespace, a few carry a domain of no account, a few carry none.
 Everything derives from one ``random.Random(SEED)``; nothing depends on the clock, on hash
 seeds or on set ordering, so the files are byte-identical on every run and platform.
 
-Run ``python -m beton_runner.mock_data [SEEDS_DIR]`` to (re)generate the committed seeds.
+Run ``python -m beton_runner.datagen.mock [SEEDS_DIR]`` to (re)generate the committed seeds.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ SEED = 20261001
 #: that the 90-day window has events just outside it).
 HISTORY_DAYS = 92
 
-DEFAULT_SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+DEFAULT_SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
 
 # --------------------------------------------------------------------------------------------
 # Reference data: the standard PLG events library
@@ -645,7 +645,7 @@ def write_mock_seeds(seeds_dir: Path) -> dict[str, int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m beton_runner.mock_data",
+        prog="python -m beton_runner.datagen.mock",
         description="Write Beton Inspector's deterministic mock data seeds.")
     parser.add_argument("seeds_dir", nargs="?", type=Path, default=DEFAULT_SEEDS_DIR,
                         help=f"seeds folder to write into (default: {DEFAULT_SEEDS_DIR})")

@@ -1,0 +1,82 @@
+"""What an ingest stream is and what it needs from a warehouse: the contract between the
+exporter (:mod:`beton_runner.posthog.ingest`) and the destinations
+(:mod:`beton_runner.posthog.destination` for DuckDB,
+:mod:`beton_runner.posthog.clickhouse_destination` for ClickHouse). Both sides import this
+module and never each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Protocol, Sequence
+
+STATE_TABLE = "posthog_sync_state"
+
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": ("uuid", "event", "distinct_id", "timestamp", "properties", "person_id"),
+    "persons": ("id", "created_at", "properties", "is_identified"),
+    "person_distinct_id": ("person_id", "distinct_id"),
+    "accounts": ("account_id", "name", "domain", "arr", "segment", "owner_email", "properties"),
+}
+
+
+@dataclass
+class StreamState:
+    """How far a stream got. For events: everything in ``[window_start, cursor_ts]`` (up to
+    ``cursor_uuid`` at ``cursor_ts``) is stored; ``complete`` means the run that wrote it
+    reached its end, so ``cursor_ts`` is that run's upper bound."""
+
+    stream: str
+    window_start: datetime | None = None
+    cursor_ts: datetime | None = None
+    cursor_uuid: str | None = None
+    complete: bool = False
+
+
+class Destination(Protocol):
+    name: str
+
+    def describe(self) -> str: ...
+
+    def open(self, source_key: str) -> None:
+        """Create the schema and tables if missing; refuse a warehouse filled from another
+        PostHog project (``ConfigError``)."""
+
+    def get_state(self, stream: str) -> StreamState | None: ...
+
+    def save_state(self, state: StreamState) -> None: ...
+
+    def write_events(self, rows: Sequence[Sequence[Any]], state: StreamState) -> int:
+        """Insert events not stored yet (by uuid), then save ``state``; never the state without
+        the events. Returns the number of events inserted. ``rows`` come in
+        ``(timestamp, uuid)`` order, as queried."""
+
+    def start_snapshot(self, table: str) -> None: ...
+
+    def write_snapshot(self, table: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def finish_snapshot(self, table: str) -> int:
+        """Replace ``table`` by the staged rows (atomically); returns its row count."""
+
+    def discard_snapshot(self, table: str) -> None:
+        """Drop the staged rows of an unfinished snapshot; ``table`` stays as it was."""
+
+    def accounts_from_property(self, prop: str) -> int:
+        """Rebuild ``accounts`` from the distinct values of ``prop`` on persons and events."""
+
+    def counts(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """A PostHog timestamp (ISO string, with or without offset) as naive UTC."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = str(value).strip().replace(" ", "T", 1)
+        parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed

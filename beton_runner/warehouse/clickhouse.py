@@ -1,0 +1,308 @@
+"""The ClickHouse engine, through clickhouse-connect (HTTP).
+
+Settings come from the same environment variables as ``profiles.yml`` (:func:`settings_from_env`).
+No message ever carries the password: driver errors are reduced to their first line and
+scrubbed. ClickHouse has no multi-statement transactions: :meth:`ClickHouseConnection.transaction`
+runs statements one by one, ``replace_tables`` writes every new table before swapping any in
+(``EXCHANGE TABLES``, atomic per table on Atomic databases, the default since 20.10).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Mapping, Sequence
+
+import pandas as pd
+
+from ..errors import BetonError, ConfigError, WarehouseError
+from .base import PARAM, Connection, EngineError, Rows, TableSpec, first_line, plain
+
+TYPES = {"text": "String", "int": "Int64", "float": "Float64", "date": "Date32",
+         "timestamp": "DateTime64(6, 'UTC')", "bool": "Bool"}
+# Views are evaluated with the reader's settings: read them as dbt builds them (profiles.yml).
+READ_SETTINGS = {"join_use_nulls": 1}
+NEW_SUFFIX = "__new"
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Connection settings for the clickhouse target, from the same environment variables as
+    profiles.yml (``environ`` overrides the process environment)."""
+    env = {**os.environ, **(environ or {})}
+    secure = env.get("CLICKHOUSE_SECURE", "false").strip().lower() in ("1", "true", "yes")
+    port = env.get("CLICKHOUSE_PORT", "8443" if secure else "8123")
+    if not port.isdigit():
+        raise ConfigError(f"CLICKHOUSE_PORT must be a port number, not '{port}'")
+    return {
+        "host": env.get("CLICKHOUSE_HOST", "localhost"),
+        "port": int(port),
+        "username": env.get("CLICKHOUSE_USER", "default"),
+        "password": env.get("DBT_ENV_SECRET_CLICKHOUSE_PASSWORD", env.get("CLICKHOUSE_PASSWORD", "")),
+        "secure": secure,
+        "verify": env.get("CLICKHOUSE_VERIFY", "true").strip().lower() in ("1", "true", "yes"),
+    }
+
+
+def load_driver():
+    """The clickhouse-connect module (an optional dependency: the clickhouse extra)."""
+    try:
+        import clickhouse_connect
+    except ImportError:  # pragma: no cover - depends on the install
+        raise ConfigError("the clickhouse target needs `pip install 'beton-inspector[clickhouse]'`") from None
+    return clickhouse_connect
+
+
+def quote(identifier: str) -> str:
+    """A ClickHouse identifier in backticks (backslash and backtick escaped)."""
+    return "`" + identifier.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def param_type(value: Any) -> str:
+    """The ClickHouse type a Python value is bound as (``{name:Type}``)."""
+    from datetime import date, datetime
+
+    if isinstance(value, bool):
+        return "Bool"
+    if isinstance(value, int):
+        return "Int64"
+    if isinstance(value, float):
+        return "Float64"
+    if isinstance(value, datetime):
+        return "DateTime64(6)"
+    if isinstance(value, date):
+        return "Date32"
+    if isinstance(value, (list, tuple)):
+        return "Array(String)"
+    return "String"
+
+
+class ClickHouseConnection(Connection):
+    """A client for one ClickHouse server. ``options`` are passed to the driver (compression,
+    timeouts); ``settings`` overrides :func:`settings_from_env`."""
+
+    engine = "clickhouse"
+
+    def __init__(self, settings: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None,
+                 write: bool = False, options: Mapping[str, Any] | None = None):
+        super().__init__(write=write)
+        clickhouse_connect = load_driver()
+        self.settings = dict(settings) if settings is not None else settings_from_env(environ)
+        self.settings.setdefault("host", "localhost")
+        self.settings.setdefault("port", 8123)
+        self.settings.setdefault("secure", False)
+        try:
+            self._client = clickhouse_connect.get_client(**self.settings, **{"compress": False, **(options or {})})
+        except Exception as exc:  # noqa: BLE001 - the driver raises many kinds; none may carry the password
+            raise WarehouseError(
+                f"cannot connect to ClickHouse at {self.settings['host']}:{self.settings['port']} "
+                f"(secure={self.settings['secure']}): {type(exc).__name__}; "
+                "check CLICKHOUSE_HOST/PORT/USER/PASSWORD"
+            ) from None
+
+    def describe(self) -> str:
+        scheme = "https" if self.settings.get("secure") else "http"
+        return f"ClickHouse {scheme}://{self.settings['host']}:{self.settings['port']}"
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:  # noqa: BLE001 - closing a pool; nothing to keep
+                pass
+            self._client = None
+
+    @property
+    def _live(self):
+        if self._client is None:
+            raise WarehouseError(f"the connection to {self.describe()} is closed")
+        return self._client
+
+    # --- SQL ----------------------------------------------------------------------------------
+
+    def quote(self, identifier: str) -> str:
+        return quote(identifier)
+
+    def scrub(self, text: str) -> str:
+        password = self.settings.get("password") or ""
+        return text.replace(password, "***") if password else text
+
+    def _call(self, what: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except BetonError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - many kinds; none may carry the password
+            detail = self.scrub(first_line(exc))[:500]
+            raise EngineError(f"ClickHouse failed while {what} ({self.describe()}): {detail}", detail) from None
+
+    @staticmethod
+    def _bind(sql: str, params: Mapping[str, Any] | Sequence[Any] | None) -> tuple[str, dict[str, Any] | None]:
+        """``:name`` -> ``{name:Type}`` (server-side binding) with only the parameters used."""
+        if params is None:
+            return sql, None
+        if not isinstance(params, Mapping):
+            raise TypeError("ClickHouse binds parameters by name: pass a mapping and write :name in the SQL")
+        values = {k: plain(v) for k, v in params.items()}
+
+        def name(match) -> str:
+            key = match.group(1)
+            if key not in values:
+                raise KeyError(f"SQL parameter :{key} has no value")
+            return "{%s:%s}" % (key, param_type(values[key]))
+
+        text = PARAM.sub(name, sql)
+        # the names the SQL binds, written as :name or natively as {name:Type}
+        return text, {k: v for k, v in values.items() if "{%s:" % k in text}
+
+    def query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> pd.DataFrame:
+        text, bound = self._bind(sql, params)
+
+        def run() -> pd.DataFrame:
+            result = self._live.query(text, parameters=bound, settings=READ_SETTINGS)
+            columns = list(result.column_names)
+            if not columns and not result.result_rows:
+                # an empty Native result may carry no header: ask for the names, so an empty
+                # result still has its columns (as DuckDB's does)
+                described = self._live.query(f"describe table ({text})", parameters=bound)
+                columns = [row[0] for row in described.result_rows]
+            return pd.DataFrame(result.result_rows, columns=columns).infer_objects()
+
+        return self._call("reading", run)
+
+    def rows(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> list[tuple]:
+        text, bound = self._bind(sql, params)
+        return self._call("reading", lambda: self._live.query(text, parameters=bound, settings=READ_SETTINGS).result_rows)
+
+    def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> Any:
+        text, bound = self._bind(sql, params)
+        return self._call(f"running `{' '.join(text.split())[:60]}`", lambda: self._live.command(text, parameters=bound))
+
+    def exists(self, schema: str, table: str) -> bool:
+        return bool(self._call("checking a table", lambda: self._live.command(
+            "exists table {db:Identifier}.{t:Identifier}", parameters={"db": schema, "t": table})))
+
+    def columns(self, schema: str, table: str) -> list[tuple[str, str]]:
+        return [(name, kind) for name, kind in self.rows(
+            "select name, type from system.columns where database = :db and table = :t order by position",
+            {"db": schema, "t": table})]
+
+    def columns_of(self, schemas: Sequence[str]) -> dict[tuple[str, str], list[str]]:
+        found: dict[tuple[str, str], list[str]] = {}
+        rows = self._call("listing tables", lambda: self._live.query(
+            "select database, table, name from system.columns where database in {dbs:Array(String)} "
+            "order by database, table, position", parameters={"dbs": list(schemas)}).result_rows)
+        for schema, table, column in rows:
+            found.setdefault((schema, table), []).append(column)
+        return found
+
+    def read_table(self, schema: str, table: str, *, order_by: str | Sequence[str] | None = None,
+                   descending: bool = False, limit: int | None = None) -> pd.DataFrame:
+        """As :meth:`Connection.read_table`, through the driver's typed frames; timestamps as
+        naive UTC wall time, as DuckDB gives them."""
+        columns = [name for name, _ in self.columns(schema, table)]
+        if not columns:
+            raise WarehouseError(f"table {schema}.{table} does not exist in the {self.describe()} warehouse")
+        sql = f"select * from {self.table(schema, table)}"
+        if order_by:
+            keys = [order_by] if isinstance(order_by, str) else list(order_by)
+            direction = "desc" if descending else "asc"
+            sql += " order by " + ", ".join(f"{quote(k)} {direction} nulls last" for k in keys)
+        if limit is not None:
+            sql += f" limit {int(limit)}"
+        frame = self._call("reading", lambda: self._live.query_df(sql, settings=READ_SETTINGS))
+        if frame.empty and not len(frame.columns):  # the driver gives an empty result no columns
+            frame = pd.DataFrame(columns=columns)
+        for column in frame.columns:
+            if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+                frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
+        return frame
+
+    def count(self, schema: str, table: str) -> int:
+        return int(self.execute(f"select count() from {self.table(schema, table)}"))
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def ensure_schema(self, schema: str) -> None:
+        self._writable()
+        self.execute(f"create database if not exists {quote(schema)}")
+
+    @staticmethod
+    def ddl(spec: TableSpec, target: str) -> str:
+        """``create table`` for ``spec``: key columns never Nullable (ClickHouse refuses nullable
+        sorting keys by default), the key as the MergeTree sorting key."""
+        columns = ", ".join(
+            f"{quote(c.name)} {TYPES[c.type]}" if (c.name in spec.key or not c.nullable)
+            else f"{quote(c.name)} Nullable({TYPES[c.type]})" for c in spec.columns)
+        key = ", ".join(quote(k) for k in spec.key) if spec.key else "tuple()"
+        return f"create table {target} ({columns}) engine = MergeTree order by ({key})"
+
+    def create_table(self, schema: str, spec: TableSpec, *, name: str | None = None, replace: bool = False) -> None:
+        self._writable()
+        target = self.table(schema, name or spec.name)
+        if replace:
+            self.execute(f"drop table if exists {target}")
+        self.execute(self.ddl(spec, target).replace("create table", "create table if not exists", 1))
+
+    def insert_rows(self, schema: str, table: str, data: Sequence[Sequence[Any]], column_names: Sequence[str],
+                    column_types: Sequence[str] | None = None, *, column_oriented: bool = False) -> None:
+        """Insert plain Python rows (or, ``column_oriented``, columns) in the Native format;
+        with ``column_types`` the driver skips asking the server for them."""
+        self._writable()
+        extra = {"column_type_names": list(column_types)} if column_types is not None else {}
+        self._call(f"writing {table}", lambda: self._live.insert(
+            table, data, column_names=list(column_names), database=schema, column_oriented=column_oriented, **extra))
+
+    def insert_frame(self, schema: str, table: str, rows: Rows) -> int:
+        self._writable()
+        if isinstance(rows, pd.DataFrame):
+            if rows.empty:
+                return 0
+            values = [[plain(v) for v in row] for row in rows.itertuples(index=False, name=None)]
+            self.insert_rows(schema, table, values, list(rows.columns))
+            return len(values)
+        written = 0
+        target = self.table(schema, table)
+        for batch in rows:  # an Arrow stream: one insert per batch, never all in memory
+            self._call(f"writing {table}", lambda: self._live.insert_arrow(target, batch))
+            written += batch.num_rows
+        return written
+
+    def replace_tables(self, schema: str, tables: Mapping[TableSpec, Rows]) -> dict[str, int]:
+        """Write every ``<table>__new`` first (a failure drops them and leaves the old tables),
+        then swap each in with EXCHANGE TABLES (drop-and-rename where the database engine has
+        no EXCHANGE, e.g. Ordinary)."""
+        self._writable()
+        self.ensure_schema(schema)
+        staged: list[TableSpec] = []
+        try:
+            for spec, rows in tables.items():
+                self.create_table(schema, spec, name=spec.name + NEW_SUFFIX, replace=True)
+                staged.append(spec)
+                self.insert_frame(schema, spec.name + NEW_SUFFIX, rows)
+        except BaseException as exc:
+            for spec in staged:
+                try:
+                    self.execute(f"drop table if exists {self.table(schema, spec.name + NEW_SUFFIX)}")
+                except WarehouseError:
+                    pass
+            if isinstance(exc, Exception):
+                raise WarehouseError(f"writing ClickHouse database {schema} failed, the previous tables are "
+                                     f"unchanged: {getattr(exc, 'detail', exc)}") from None
+            raise
+        counts: dict[str, int] = {}
+        for spec in staged:
+            target, new = self.table(schema, spec.name), self.table(schema, spec.name + NEW_SUFFIX)
+            if self.exists(schema, spec.name):
+                try:
+                    self._live.command(f"exchange tables {new} and {target}")
+                except Exception:  # noqa: BLE001 - Ordinary databases have no EXCHANGE
+                    self.execute(f"drop table {target}")
+                    self.execute(f"rename table {new} to {target}")
+                else:
+                    self.execute(f"drop table {new}")  # now holds the old rows
+            else:
+                self.execute(f"rename table {new} to {target}")
+            counts[spec.name] = self.count(schema, spec.name)
+        return counts
+
+
+__all__ = ["ClickHouseConnection", "READ_SETTINGS", "TYPES", "load_driver", "param_type", "quote", "settings_from_env"]
