@@ -17,7 +17,7 @@ from ..rules import Rule, find_rule
 from ..warehouse import Warehouse
 from . import console
 from .console import esc
-from .options import warehouse_options
+from .options import raw_csv_option, warehouse_options
 from .rules import checked_rules
 from .shell import command
 
@@ -69,8 +69,9 @@ def print_punch_list(rule: Rule, frame: pd.DataFrame, *, limit: int | None = Non
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N rows.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the rows to this CSV file.")
+@raw_csv_option
 def punch_list_command(project: Project, name: str, sort_column: str | None, descending: bool | None,
-                       where: tuple[str, ...], limit: int | None, csv_path: Path | None) -> None:
+                       where: tuple[str, ...], limit: int | None, csv_path: Path | None, raw_csv: bool) -> None:
     """Show one rule's punch list from the warehouse (run `beton run` or `beton demo` first)."""
     rule = find_rule(checked_rules(project, print_warnings=False), name)
     frame = read_punch_list(Warehouse(project), rule)
@@ -79,5 +80,5 @@ def punch_list_command(project: Project, name: str, sort_column: str | None, des
         frame = frame.head(limit)
     print_punch_list(rule, frame)
     if csv_path is not None:
-        write_csv(frame, csv_path)
+        write_csv(frame, csv_path, raw=raw_csv)
         console.say(f"  wrote {esc(csv_path)}")
