@@ -10,19 +10,42 @@ The files open correctly in spreadsheets and read back unchanged with pandas or 
 - empty cells for nulls, and whole numbers without a trailing ``.0`` (a nullable integer column,
   such as ARR with a missing value, reaches pandas as floats: ``84000``, not ``84000.0``);
   other floats in their shortest exact form (``repr``), so scores round-trip bit for bit;
+- **formula injection neutralised** (default): a *text* cell (a ``str`` value, in a column of
+  text) that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+  ``'``, so a spreadsheet shows it instead of running it as a formula (``=HYPERLINK(...)`` in a
+  CRM field would otherwise run on the rep's machine). Left as they are: numbers of numeric
+  columns (``-0.5`` is data: they are never text cells), timestamps, booleans, and a text cell
+  that is a plain number in full (``-0.5``, ``+44``, ``-1e3``), which a spreadsheet reads as a
+  number, not a formula. ``raw=True`` (``--raw-csv`` on the CLI) writes every value as it is,
+  for a program that reads the file rather than a person;
+- checked for secrets before writing (:mod:`beton_runner.secrets`): a CSV that would hold the
+  value of a secret environment variable is not written;
 - written to a temporary file and renamed, so a failed write never leaves half a file.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import OutputError
+from .secrets import check_text
 
 ENCODING = "utf-8-sig"
+# What a spreadsheet treats as the start of a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A text that is a number in full: a spreadsheet reads it as that number, never as a formula.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def neutralise(value: object) -> object:
+    """``'`` + the text when a spreadsheet would run it as a formula; anything else unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def _float_text(value: object) -> object:
@@ -40,11 +63,13 @@ def _timestamp_text(series: pd.Series) -> pd.Series:
     return series.dt.strftime(pattern).fillna("")
 
 
-def _prepared(frame: pd.DataFrame) -> pd.DataFrame:
+def _prepared(frame: pd.DataFrame, raw: bool = False) -> pd.DataFrame:
     out = frame.copy()
     for name in out.columns:
         series = out[name]
-        if pd.api.types.is_float_dtype(series):
+        if not raw and (series.dtype == object or isinstance(series.dtype, pd.StringDtype)):
+            out[name] = series.map(neutralise, na_action="ignore")
+        elif pd.api.types.is_float_dtype(series):
             out[name] = series.map(_float_text).astype(object)
         elif pd.api.types.is_datetime64_any_dtype(series):
             if getattr(series.dt, "tz", None) is not None:
@@ -53,15 +78,24 @@ def _prepared(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """Write ``frame`` as a CSV file at ``path`` (see the module doc); returns the path.
+def csv_text(frame: pd.DataFrame, *, raw: bool = False) -> str:
+    """The CSV text of ``frame`` (without the byte-order mark), as ``write_csv`` writes it."""
+    return _prepared(frame, raw).to_csv(None, index=False, lineterminator="\r\n", na_rep="")
 
-    Raises ``OutputError`` naming the file when it cannot be written."""
+
+def write_csv(frame: pd.DataFrame, path: Path, *, raw: bool = False) -> Path:
+    """Write ``frame`` as a CSV file at ``path`` (see the module doc); returns the path.
+    ``raw=True`` writes text cells as they are (no formula neutralisation).
+
+    Raises ``OutputError`` naming the file when it cannot be written, and
+    ``SecretInOutputError`` (nothing written) when it would hold a secret's value."""
     path = Path(path)
+    text = csv_text(frame, raw=raw)
+    check_text(text, path)
     tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _prepared(frame).to_csv(tmp, index=False, encoding=ENCODING, lineterminator="\r\n", na_rep="")
+        tmp.write_bytes(text.encode(ENCODING))
         tmp.replace(path)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {_reason(path, exc)}; choose another path") from None

@@ -9,29 +9,32 @@
     <out>/plays/<domain>.md          accounts on a punch list; --all: every account)
 
 CSV files are written by the one CSV writer (:mod:`beton_runner.csvfile`: UTF-8 with a BOM
-for spreadsheets, RFC 4180 quoting, CRLF, empty cells for nulls). Values are written as they
-are: a cell that starts with ``=`` is not rewritten to defuse spreadsheet formulas (that would
-change the data); open untrusted CRM data with care. The command is ``beton_runner.cli.export``.
+for spreadsheets, RFC 4180 quoting, CRLF, empty cells for nulls). CRM and product data are
+untrusted, so by default a text cell a spreadsheet would run as a formula (it starts with
+``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and is not a plain number) is written
+with a leading ``'``; numeric columns are never touched. ``raw_csv=True`` (``--raw-csv``)
+writes every value as it is, for programs that load the files.
+
+Every file is checked for the values of secret environment variables before it is written
+(:mod:`beton_runner.secrets`); if one would hold a secret, the export stops, the files it had
+already written are removed and an ``ExportError`` names the file. The command is
+``beton_runner.cli.export``.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import Callable
 
 from .csvfile import write_csv
 from .enrich.store import Store
 from .errors import BetonError
 from .project import Project
+from .secrets import SecretInOutputError
 
 MARTS = {"accounts_enriched.csv": ("dim_accounts_enriched", "account_id"),
          "users_enriched.csv": ("dim_users_enriched", "user_id")}
-# Environment variables whose values must never appear in an export.
-SECRET_VARIABLES = ("BETON_LLM_API_KEY", "CLICKHOUSE_PASSWORD", "POSTHOG_PERSONAL_API_KEY", "POSTHOG_API_KEY")
-SECRET_PREFIXES = ("DBT_ENV_SECRET_",)
 
 
 class ExportError(BetonError):
@@ -49,25 +52,6 @@ class ExportSummary:
     notes: list[str] = field(default_factory=list)  # what a user should know (e.g. a punch list not built yet)
 
 
-def _secret_values() -> list[str]:
-    values = [os.environ.get(name, "") for name in SECRET_VARIABLES]
-    values += [v for k, v in os.environ.items() if k.startswith(SECRET_PREFIXES)]
-    return [v for v in values if v and len(v) >= 6]
-
-
-def _assert_no_secrets(paths: list[Path]) -> None:
-    secrets = _secret_values()
-    if not secrets:
-        return
-    for path in paths:
-        text = path.read_text(encoding="utf-8-sig", errors="replace")
-        if any(secret in text for secret in secrets):
-            for p in paths:
-                p.unlink(missing_ok=True)
-            raise ExportError(f"{path.name} would contain the value of a secret environment variable; "
-                              "nothing was exported. Check where that value entered the warehouse.")
-
-
 def _rule_keys(project: Project) -> list[str]:
     from .rules import load_rules
 
@@ -75,12 +59,29 @@ def _rule_keys(project: Project) -> list[str]:
 
 
 def export_all(project: Project, out_dir: Path, *, engine: str = "deterministic", all_accounts: bool = False,
-               with_plays: bool = True, warn_fn: Callable[[str], None] | None = None) -> ExportSummary:
+               with_plays: bool = True, warn_fn: Callable[[str], None] | None = None,
+               raw_csv: bool = False) -> ExportSummary:
     """Write every export file into ``out_dir`` (see the module doc). ``warn_fn`` hears what a
-    user should know as it happens (it is also collected in ``summary.notes``)."""
+    user should know as it happens (it is also collected in ``summary.notes``); ``raw_csv``
+    turns off the CSV formula neutralisation."""
+    summary = ExportSummary(out_dir)
+    try:
+        _export(project, summary, engine=engine, all_accounts=all_accounts, with_plays=with_plays, warn_fn=warn_fn,
+                raw_csv=raw_csv)
+    except SecretInOutputError as exc:
+        for path in summary.files:
+            path.unlink(missing_ok=True)
+        raise ExportError(f"{exc.path.name} would contain the value of a secret environment variable "
+                          f"({exc.variable}); nothing was exported (the {len(summary.files)} file(s) already "
+                          f"written to {out_dir} were removed). Check where that value entered the data.") from None
+    return summary
+
+
+def _export(project: Project, summary: ExportSummary, *, engine: str, all_accounts: bool, with_plays: bool,
+            warn_fn: Callable[[str], None] | None, raw_csv: bool) -> None:
     from .plays.engine import generate_plays, write_play_files
 
-    summary = ExportSummary(out_dir)
+    out_dir = summary.out_dir
 
     def warn(message: str) -> None:
         summary.notes.append(message)
@@ -91,7 +92,7 @@ def export_all(project: Project, out_dir: Path, *, engine: str = "deterministic"
         for file_name, (table, key) in MARTS.items():
             store.require("marts", table, "run `beton run` (or `beton demo`) to build the enriched marts")
             frame = store.read("marts", table, order_by=key)
-            summary.files.append(write_csv(frame, out_dir / file_name))
+            summary.files.append(write_csv(frame, out_dir / file_name, raw=raw_csv))
             if key == "account_id":
                 summary.accounts = len(frame)
             else:
@@ -103,9 +104,7 @@ def export_all(project: Project, out_dir: Path, *, engine: str = "deterministic"
                 continue
             frame = store.read("inspections", model, order_by="rank")
             summary.punch_lists[rule_key] = len(frame)
-            summary.files.append(write_csv(frame, out_dir / "punch_lists" / f"{rule_key}.csv"))
+            summary.files.append(write_csv(frame, out_dir / "punch_lists" / f"{rule_key}.csv", raw=raw_csv))
     if with_plays:
         summary.plays = generate_plays(project, all_accounts=all_accounts, engine=engine, warn=warn)
         summary.files += write_play_files(summary.plays, out_dir / "plays")
-    _assert_no_secrets(summary.files)
-    return summary

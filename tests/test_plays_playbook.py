@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from beton_runner.plays.facts import derive_signals
-from beton_runner.plays.grounding import allowed_numbers, numbers_in_text, ungrounded_numbers
+from beton_runner.plays.grounding import allowed_numbers, numbers_in_text, parse_number_words, ungrounded_numbers
 from beton_runner.plays.playbook import PLAYBOOK, recommend
 from beton_runner.plays.render import DeterministicEngine
 
@@ -233,10 +233,50 @@ def test_grounding_reads_numbers_like_a_person_does():
              "id": "acc_001", "trend": -48, "ok": True}
     allowed = allowed_numbers(facts)
     assert ungrounded_numbers("ARR $84,000, score 35.39 (35.4), as of 2026-10-01 12:00, band 1,001-5,000, "
-                              "trend -48%, account acc_001, anon_91c0 and person_009", facts, allowed=allowed) == []
+                              "trend -48%, account acc_001", facts, allowed=allowed) == []
+    # issue #12: digits glued to letters are numbers too (ids in the facts ground themselves, as acc_001 above)
+    assert ungrounded_numbers("anon_91c0 and person_009", facts, allowed=allowed) == ["91", "009"]
     assert ungrounded_numbers("Offer a 37% discount on 84,001 seats", facts) == ["37", "84,001"]
     assert ungrounded_numbers("1. first\n2. second\n  3) third", facts) == []      # list markers
     assert ungrounded_numbers("Call within 24h", facts) == ["24"]                  # glued units still count
     assert ungrounded_numbers("version 1.2.3", {"v": "1.2"}) == ["1.2.3"]
     assert [t for t, _ in numbers_in_text("x 1,2 and 3.5")] == ["1,2", "3.5"]
     assert ungrounded_numbers("true is not a number: 1", {"ok": True}) == ["1"]
+
+
+# issue #12: numbers written in words, glued to letters or with a scale count for grounding
+@pytest.mark.parametrize("text, expected", [
+    ("two hundred fifty thousand dollars", [("two hundred fifty thousand", 250_000)]),
+    ("a million events", [("a million", 1_000_000)]),
+    ("an hundred", [("an hundred", 100)]),
+    ("twenty-five seats", [("twenty-five", 25)]),
+    ("Ninety Nine", [("Ninety Nine", 99)]),
+    ("three hundred and twelve", [("three hundred and twelve", 312)]),
+    ("two million three thousand and seven", [("two million three thousand and seven", 2_003_007)]),
+    ("fifteen hundred", [("fifteen hundred", 1_500)]),
+    ("a dozen seats, two dozen users", [("a dozen", 12), ("two dozen", 24)]),
+    ("a thousand and one nights", [("a thousand and one", 1_001)]),
+    ("two or three objections", [("two", 2), ("three", 3)]),
+    ("two three", [("two", 2), ("three", 3)]),
+    ("zero risk", [("zero", 0)]),
+    ("one hundred, twenty-one", [("one hundred", 100), ("twenty-one", 21)]),
+    ("the one who signs; a one-off; one of them", []),            # a lone "one" is a pronoun
+    ("thousands of users, a hundredth, the first call", []),      # plurals and ordinals are not numbers
+    ("a thousand thousand", [("a thousand", 1_000)]),             # scales must shrink: the second starts nothing
+])
+def test_parse_number_words(text, expected):
+    assert parse_number_words(text) == expected
+
+
+def test_digits_glued_to_letters_and_scaled_digits_are_numbers():
+    values = {token: [float(v) for v in vs] for token, vs in numbers_in_text(
+        "USD250000, INV7431A, 250k, 1.5M, 3bn, 2.5 million, 5 Hundred, Q4, 9pm, 10Mbps")}
+    assert values == {"250000": [250_000], "7431": [7431], "250k": [250_000], "1.5M": [1_500_000],
+                      "3bn": [3_000_000_000], "2.5 million": [2_500_000], "5 Hundred": [500], "4": [4], "9": [9],
+                      "10": [10]}
+    facts = {"arr": 250000, "band": "$1M-$10M", "title": "two hundred seats"}
+    assert ungrounded_numbers("ARR of $250k, USD250000, two hundred fifty thousand", facts) == []
+    assert ungrounded_numbers("revenue $1M-$10M; 1 to 10 million; two hundred seats", facts) == []
+    assert ungrounded_numbers("250 seats, 250 thousand, 2.5 million, a million", {"seats": 250}) == \
+        ["250 thousand", "2.5 million", "a million"]
+    assert ungrounded_numbers("Twenty-five percent off, forty seats", {"discount": 25}) == ["forty"]

@@ -317,3 +317,57 @@ def test_play_links_open_the_play_files(loaded, report_file):
     assert sorted(Path(h.removeprefix("file://")).name for h in hrefs) == ["acc_001.md", "lumenlabs.ai.md"]
     assert all(Path(h.removeprefix("file://")).is_file() for h in hrefs)
     assert page.locator("#plays li").count() == 3
+
+
+EVIL_ACCOUNT = '<b>x</b><img src=x onerror="window.__pwned=1">'
+EVIL_EVENT = "<i>ev</i> %{x} AT&amp;T"
+
+
+def test_names_in_charts_show_as_text_not_html(browser, tmp_path):
+    """Plotly renders labels as HTML: an account or event named like markup must show as
+    written (tick labels, legend, hover), create no element and run nothing."""
+    from plotly.offline import get_plotlyjs
+
+    from beton_runner.report import charts
+    from beton_runner.report.render import _script_safe_js, _script_safe_json
+
+    accounts = pd.DataFrame({"name": [EVIL_ACCOUNT, "Acme"], "account_id": ["acc_x", "acc_y"], "events": [5, 3]})
+    daily = pd.DataFrame({"event_date": pd.to_datetime(["2026-09-30", "2026-10-01"]), "events": [5, 5]})
+    volume = pd.DataFrame({"event_date": pd.to_datetime(["2026-09-30", "2026-10-01", "2026-09-30", "2026-10-01"]),
+                           "event_name": [EVIL_EVENT, EVIL_EVENT, "logged_in", "logged_in"], "events": [4, 4, 1, 1]})
+    figures = {"bars": charts.ranked_bars(accounts, "name", "events", fallback_label="account_id"),
+               "daily": charts.events_per_day(daily, volume)}
+    page_file = tmp_path / "charts.html"
+    page_file.write_text(
+        "<!doctype html><html><head><meta charset='utf-8'></head><body><div id='bars'></div><div id='daily'></div>"
+        f"<script>{_script_safe_js(get_plotlyjs())}</script>"
+        f"<script id='figures' type='application/json'>{_script_safe_json(figures)}</script>"
+        "<script>const f = JSON.parse(document.getElementById('figures').textContent);"
+        "Promise.all(Object.keys(f).map(k => Plotly.newPlot(k, f[k].data, f[k].layout)))"
+        ".then(() => document.body.dataset.ready = '1');</script></body></html>", encoding="utf-8")
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(page_file.as_uri())
+        page.wait_for_selector("body[data-ready]", timeout=30_000)
+        ticks = page.evaluate("() => [...document.querySelectorAll('#bars .ytick text')].map(t => t.textContent)")
+        assert sorted(ticks) == sorted([EVIL_ACCOUNT, "Acme"])
+        legend = page.evaluate("() => [...document.querySelectorAll('#daily .legendtext')].map(t => t.textContent)")
+        assert sorted(legend) == sorted([EVIL_EVENT, "logged_in"])
+        trace = page.evaluate("() => document.getElementById('daily').data.findIndex(t => t.y[0] === 4)")
+        page.evaluate("(i) => Plotly.Fx.hover('daily', [{curveNumber: i, pointNumber: 0}])", trace)
+        hover = page.evaluate("() => document.querySelector('#daily .hoverlayer').textContent")
+        assert hover == f"Sep 30, 2026{EVIL_EVENT}: 4"  # %{x} in the name stays text
+        page.evaluate("() => Plotly.Fx.hover('bars', [{curveNumber: 0, pointNumber: 0}])")
+        assert f"{EVIL_ACCOUNT}: 5 events" in page.evaluate("() => document.querySelector('#bars .hoverlayer').textContent")
+        created = page.evaluate("""() => ({
+            img: document.querySelectorAll('img, image').length,
+            styled: [...document.querySelectorAll('svg tspan')].filter(t => /bold|italic/.test(t.getAttribute('style') || '')).length,
+            pwned: window.__pwned === undefined ? null : window.__pwned,
+        })""")
+        assert created == {"img": 0, "styled": 0, "pwned": None}
+        assert errors == []
+    finally:
+        context.close()

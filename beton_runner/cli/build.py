@@ -18,7 +18,7 @@ from ..punch_lists import read_punch_list
 from . import console
 from .console import esc
 from .export import print_summary
-from .options import as_of_option, dbt_vars, out_option, vars_option, warehouse_options
+from .options import as_of_option, dbt_vars, out_option, raw_csv_option, vars_option, warehouse_options
 from .progress import dbt_progress
 from .punch_list import print_punch_list
 from .rules import compiled_rules
@@ -87,7 +87,8 @@ def run_command(project: Project, select: tuple[str, ...], as_of: str | None, ra
 @warehouse_options(default_target="duckdb")
 @out_option("output/ in the project")
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Rows shown per punch list.")
-def demo(project: Project, out: Path | None, limit: int) -> None:
+@raw_csv_option
+def demo(project: Project, out: Path | None, limit: int, raw_csv: bool) -> None:
     """Build everything with the built-in mock data (DuckDB unless --target) and show every punch list,
     then enrich, write the sales plays and export everything."""
     rules = compiled_rules(project)
@@ -99,20 +100,20 @@ def demo(project: Project, out: Path | None, limit: int) -> None:
         frame = read_punch_list(project, rule)
         console.say()
         print_punch_list(rule, frame, limit=limit)
-        path = write_csv(frame, out_dir / "punch_lists" / f"{rule.key}.csv")
+        path = write_csv(frame, out_dir / "punch_lists" / f"{rule.key}.csv", raw=raw_csv)
         console.say(f"  csv: {esc(path)}")
     console.say()
     console.ok(f"{len(rules)} punch list(s) built; CSVs in {esc(out_dir / 'punch_lists')}.")
-    demo_extras(project, out_dir)
+    demo_extras(project, out_dir, raw_csv=raw_csv)
 
 
-def demo_extras(project: Project, out_dir: Path) -> ExportSummary:
+def demo_extras(project: Project, out_dir: Path, *, raw_csv: bool = False) -> ExportSummary:
     """The end of `beton demo`, what a rep gets: every account enriched (simulation) and the
     enriched marts rebuilt, the sales plays, and everything exported to ``<out_dir>/export``."""
     result = run_enrichment(project, SimulationProvider(), refresh_marts=True, vars={"beton_input": "mock"})
     console.say()
     console.say(f"Enriched {result.accounts} account(s) and {result.users} person(s) with simulated CRM data "
                 f"({result.intent_signals} intent signals, {result.tech_items} tech-stack entries).")
-    summary = export_all(project, out_dir / "export", warn_fn=console.warn)
+    summary = export_all(project, out_dir / "export", warn_fn=console.warn, raw_csv=raw_csv)
     print_summary(summary)
     return summary

@@ -10,7 +10,7 @@ from ..export import ExportSummary, export_all
 from ..project import Project
 from . import console
 from .console import esc
-from .options import out_option, warehouse_options
+from .options import out_option, raw_csv_option, warehouse_options
 from .shell import command
 
 
@@ -38,10 +38,12 @@ def print_summary(summary: ExportSummary) -> None:
               help="Engine for the plays (llm: see docs/plays.md).")
 @click.option("--all", "all_accounts", is_flag=True, help="Plays for every account, not only those on a punch list.")
 @click.option("--plays/--no-plays", "with_plays", default=True, show_default=True, help="Also write the plays.")
-def export_command(project: Project, out: Path | None, engine: str, all_accounts: bool, with_plays: bool) -> None:
+@raw_csv_option
+def export_command(project: Project, out: Path | None, engine: str, all_accounts: bool, with_plays: bool,
+                   raw_csv: bool) -> None:
     """Export enriched accounts and users and every punch list as CSV, and the sales plays as
     Markdown (one file per account plus an index)."""
     out_dir = out or project.dir / "output" / "export"
     summary = export_all(project, out_dir, engine=engine, all_accounts=all_accounts, with_plays=with_plays,
-                         warn_fn=console.warn)
+                         warn_fn=console.warn, raw_csv=raw_csv)
     print_summary(summary)

@@ -1,8 +1,8 @@
 """The options several commands share, defined once.
 
 ``warehouse_options`` gives a command ``--target`` and ``--duckdb`` and hands it the located
-``Project`` (as ``project``) instead of the raw values; ``as_of_option``, ``vars_option`` and
-``out_option`` are the same everywhere they appear.
+``Project`` (as ``project``) instead of the raw values; ``as_of_option``, ``vars_option``,
+``out_option`` and ``raw_csv_option`` are the same everywhere they appear.
 """
 
 from __future__ import annotations
@@ -63,6 +63,12 @@ as_of_option = click.option(
 vars_option = click.option(
     "--vars", "raw_vars", default=None, metavar="JSON",
     help="Extra dbt vars as a JSON object, e.g. '{\"beton_input\": \"source\"}'.",
+)
+
+raw_csv_option = click.option(
+    "--raw-csv", "raw_csv", is_flag=True, default=False,
+    help="Write CSV text cells as they are. Default: a text cell starting with = + - @, a tab or a carriage "
+         "return (and not a plain number) gets a leading ' so spreadsheets do not run it as a formula.",
 )
 
 

@@ -16,7 +16,7 @@ from ..punch_lists import apply_where, read_punch_list, sort_frame, summarise
 from ..rules import Rule, find_rule
 from . import console
 from .console import esc
-from .options import warehouse_options
+from .options import raw_csv_option, warehouse_options
 from .rules import checked_rules
 from .shell import command
 
@@ -68,8 +68,9 @@ def print_punch_list(rule: Rule, frame: pd.DataFrame, *, limit: int | None = Non
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N rows.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the rows to this CSV file.")
+@raw_csv_option
 def punch_list_command(project: Project, name: str, sort_column: str | None, descending: bool | None,
-                       where: tuple[str, ...], limit: int | None, csv_path: Path | None) -> None:
+                       where: tuple[str, ...], limit: int | None, csv_path: Path | None, raw_csv: bool) -> None:
     """Show one rule's punch list from the warehouse (run `beton run` or `beton demo` first)."""
     rule = find_rule(checked_rules(project, print_warnings=False), name)
     frame = read_punch_list(project, rule)
@@ -78,5 +79,5 @@ def punch_list_command(project: Project, name: str, sort_column: str | None, des
         frame = frame.head(limit)
     print_punch_list(rule, frame)
     if csv_path is not None:
-        write_csv(frame, csv_path)
+        write_csv(frame, csv_path, raw=raw_csv)
         console.say(f"  wrote {esc(csv_path)}")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..project import Project
+from ..secrets import check_texts, write_text
 from .errors import LLMError
 from .facts import gather_facts
 from .playbook import PLAYS_BY_KEY
@@ -95,20 +96,14 @@ def file_names(documents: list[PlayDocument]) -> dict[str, str]:
 
 
 def write_play_files(documents: list[PlayDocument], out_dir: Path) -> list[Path]:
-    """One Markdown file per account plus ``index.md``, UTF-8, written atomically; returns the paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """One Markdown file per account plus ``index.md``, UTF-8, written atomically; returns the paths.
+
+    Every file is checked for secrets first (:mod:`beton_runner.secrets`): when one would hold
+    the value of a secret variable, ``SecretInOutputError`` names it and no file is written."""
     names = file_names(documents)
-    paths = []
-    for doc in documents:
-        paths.append(_write_text(out_dir / names[doc.account_id], doc.markdown))
     index = environment().get_template("plays_index.md.j2").render(
         documents=documents, names=names, titles={k: p.title for k, p in PLAYS_BY_KEY.items()})
-    paths.append(_write_text(out_dir / "index.md", index))
-    return paths
-
-
-def _write_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8", newline="\n")
-    tmp.replace(path)
-    return path
+    files = [(out_dir / names[doc.account_id], doc.markdown) for doc in documents] + [(out_dir / "index.md", index)]
+    check_texts(files)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return [write_text(path, text) for path, text in files]

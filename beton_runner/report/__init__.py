@@ -3,7 +3,8 @@ the activity charts and top lists, a data explorer over accounts and users, ever
 with its summary, score distribution, findings and SQL, and links to the sales plays.
 
 ``build_report(project, out_path)`` reads the warehouse (``data.collect``), renders
-(``render.render``) and writes the file atomically."""
+(``render.render``) and writes the file atomically, unless it would hold the value of a secret
+environment variable (:mod:`beton_runner.secrets`: then nothing is written)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..project import Project
+from ..secrets import check_text
 from .data import DEFAULT_MAX_ROWS, ReportData, collect
 from .render import render
 
@@ -30,6 +32,7 @@ def build_report(project: Project, out_path: Path, *, max_rows: int = DEFAULT_MA
         raise ConfigError(f"--out {out_path} is a folder; give a file name, e.g. {out_path / 'report.html'}")
     data = collect(project, max_rows=max_rows, plays_dir=plays_dir, compile_missing_sql=compile_missing_sql)
     html = render(data, out_path)
+    check_text(html, out_path)  # a report that would show a secret's value is not written
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = out_path.with_name(out_path.name + ".tmp")

@@ -1,7 +1,16 @@
 """The report's Plotly figures, as plain JSON-able dicts ({"data": [...], "layout": {...}}) that
-plotly.js draws in the page. Each function returns None when there is nothing to draw."""
+plotly.js draws in the page. Each function returns None when there is nothing to draw.
+
+Plotly renders its labels (tick labels, legend names, hover text) as a subset of HTML: ``<b>``,
+``<i>``, ``<br>``, ``<a href>``, entities. Names in the data (events, emails, accounts) come from
+the product and the CRM, so every data string placed in a label goes through :func:`label`
+(``<``, ``>`` and ``&`` as entities, which plotly shows as those characters) and is never glued
+into a ``hovertemplate`` (whose ``%{…}`` it could also hijack): templates refer to it as
+``%{y}`` or ``%{fullData.name}``."""
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import pandas as pd
@@ -10,6 +19,11 @@ import plotly.graph_objects as go
 PALETTE = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#ec4899", "#84cc16", "#94a3b8"]
 TOP_EVENTS_STACKED = 8
 TOP_BARS = 15
+
+
+def label(value: object) -> str:
+    """A data string as plotly label text: shown as written, never as markup."""
+    return html.escape(str(value), quote=False)
 
 
 def _layout(**extra) -> dict:
@@ -43,8 +57,8 @@ def events_per_day(daily: pd.DataFrame, volume: pd.DataFrame) -> dict | None:
         vol["series"] = vol["event_name"].where(vol["event_name"].isin(top), "other events")
         pivot = vol.pivot_table(index="day", columns="series", values="events", aggfunc="sum").reindex(dates).fillna(0)
         for name in top + (["other events"] if "other events" in pivot.columns else []):
-            fig.add_bar(x=dates, y=[int(v) for v in pivot[name]], name=name,
-                        hovertemplate="%{x}<br>" + name + ": %{y:,}<extra></extra>")
+            fig.add_bar(x=dates, y=[int(v) for v in pivot[name]], name=label(name),
+                        hovertemplate="%{x}<br>%{fullData.name}: %{y:,}<extra></extra>")
     else:
         fig.add_bar(x=dates, y=[int(v) for v in daily["events"]], name="events")
     fig.update_layout(**_layout(barmode="stack", yaxis=dict(title="events"), xaxis=dict(type="date")))
@@ -75,7 +89,8 @@ def ranked_bars(frame: pd.DataFrame, label_column: str, value_column: str, *, fa
         labels = labels.where(labels.notna() & (labels.astype(str) != ""), top[fallback_label])
     labels = [str(v) for v in labels]
     ids = [str(v) for v in top[fallback_label]] if fallback_label is not None else [str(i + 1) for i in range(len(labels))]
-    labels = [f"{label} ({ids[i]})" if labels.count(label) > 1 else label for i, label in enumerate(labels)]  # one bar each
+    labels = [f"{text} ({ids[i]})" if labels.count(text) > 1 else text for i, text in enumerate(labels)]  # one bar each
+    labels = [label(text) for text in labels]
     values = [int(v) for v in top[value_column]]
     fig = go.Figure()
     flags = [bool(v) for v in top[color_column]] if color_column is not None and color_column in top.columns else []
@@ -84,7 +99,7 @@ def ranked_bars(frame: pd.DataFrame, label_column: str, value_column: str, *, fa
         for flag, name, color in ((True, colors[1], PALETTE[0]), (False, colors[0], PALETTE[3])):
             xs = [v for v, f in zip(values, flags) if f == flag]
             if xs:
-                fig.add_bar(x=xs, y=[label for label, f in zip(labels, flags) if f == flag], orientation="h", name=name,
+                fig.add_bar(x=xs, y=[text for text, f in zip(labels, flags) if f == flag], orientation="h", name=name,
                             marker_color=color, hovertemplate="%{y}: %{x:,} " + value_label + "<extra></extra>")
     else:
         fig.add_bar(x=values, y=labels, orientation="h", name=value_label, marker_color=PALETTE[0],
