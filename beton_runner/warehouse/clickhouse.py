@@ -9,6 +9,7 @@ runs statements one by one, ``replace_tables`` writes every new table before swa
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, Callable, Mapping, Sequence
 
@@ -275,11 +276,9 @@ class ClickHouseConnection(Connection):
         self._writable()
         target, new = self.table(schema, table), self.table(schema, table + NEW_SUFFIX)
 
-        def drop_new() -> None:
-            try:
+        def drop_new() -> None:  # cleanup only: a leftover is dropped by the next append
+            with contextlib.suppress(WarehouseError):
                 self.execute(f"drop table if exists {new}")
-            except WarehouseError:
-                pass
 
         if not self.exists(schema, table):
             raise WarehouseError(f"cannot append to {schema}.{table} in {self.describe()}: no such table")
