@@ -42,9 +42,15 @@ def assert_consistent_prefix(db, server) -> int:
     assert set(stored) <= server.dataset.event_uuids()
     state = db.events_state()
     if stored:
+        # the mark is when PostHog received the last stored event (issue #12: the cursor is
+        # created_at, no longer the event's timestamp), and everything received before it
+        # is stored: a prefix in order of arrival
         ((cursor_ts, complete),) = state
-        (max_ts,) = warehouse(db, "select max(timestamp) from {raw}.events")[0]
-        assert not complete and cursor_ts == max_ts
+        received = server.dataset.received_at(stored)
+        assert not complete and cursor_ts == max(received.values())
+        before = {u for u, at in server.dataset.received_at(
+            server.dataset.event_uuids()).items() if at < cursor_ts}
+        assert before <= set(stored)
     return len(stored)
 
 
@@ -225,7 +231,8 @@ def test_a_crash_between_a_page_and_its_cursor_loses_and_duplicates_nothing(
     stored = stored_uuids(target)
     assert len(stored) == len(set(stored))
     ((cursor_ts, complete),) = target.events_state()
-    (max_ts,) = warehouse(target, "select max(timestamp) from {raw}.events")[0]
+    # the mark is a receive time (created_at), see assert_consistent_prefix
+    max_ts = max(server.dataset.received_at(stored).values())
     assert not complete
     if target.kind == "duckdb":  # the page and its cursor roll back together
         assert len(stored) == 3 * PAGE and cursor_ts == max_ts

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import duckdb
 import pytest
 import urllib3
 from click.testing import CliRunner
@@ -127,6 +128,76 @@ def test_rerun_loads_only_new_and_late_events_without_duplicates(posthog_server_
     assert server.stats.by_tag["query:events"] - queries_before <= 3
     assert late | new <= set(stored_uuids(db))
     assert_exact_events(db, server)
+
+
+@BOTH_TARGETS
+def test_events_that_reach_posthog_days_late_are_loaded_exactly_once(
+    posthog_server_factory, target
+):
+    """Issue #12 item 3. Mobile apps send events days after they happened: PostHog receives
+    them (``created_at``) long after their ``timestamp``. Each run must load what PostHog
+    received since the last run, whatever the timestamp, and nothing twice."""
+    spec = DatasetSpec(events=1_500, days=10, late_events=300, late_days=3)
+    server = posthog_server_factory(spec, max_rows=250)
+    data = server.dataset
+    hour = timedelta(hours=1)
+
+    # Run 1: PostHog as it was four days before the dataset's end.
+    t0 = data.end - timedelta(days=4)
+    data.visible_until = t0
+    seen_at_t0 = data.event_uuids()
+    first = ingest(server, target, now=t0)
+    assert first.events_new == len(seen_at_t0)
+    assert_exact_events(target, server)
+
+    # Three days later PostHog has received late events stamped well before run 1's mark
+    # (more than the one-hour overlap): a cursor on timestamp would never read them.
+    t1 = t0 + timedelta(days=3)
+    data.visible_until = t1
+    arrived_late = data.event_uuids(end=t0 - hour) - seen_at_t0
+    assert len(arrived_late) > 50  # hand-worked: late events stamped in (t0-3d, t0-1h)
+    second = ingest(server, target, now=t1)
+    assert second.read_from == t0 - hour  # what PostHog received since the mark, minus overlap
+    assert second.events_new == len(data.event_uuids()) - len(seen_at_t0)
+    assert arrived_late <= set(stored_uuids(target))
+    assert_exact_events(target, server)
+
+    # PostHog's own ingestion lag: events it received 20 minutes before run 2's mark but made
+    # queryable only after run 2 (the overlap re-reads them), and a phone's batch from six
+    # days ago that arrives just before run 3.
+    t2 = data.end + timedelta(minutes=1)
+    data.visible_until = None
+    before = set(stored_uuids(target))
+    lagging = data.add_events(25, t1 - timedelta(days=2), t1 - timedelta(days=1),
+                              tag="lagging", received=t1 - timedelta(minutes=20))
+    phone = data.add_events(30, t2 - timedelta(days=6), t2 - timedelta(days=5),
+                            tag="phone", received=t2 - timedelta(minutes=2))
+    third = ingest(server, target, now=t2)
+    assert third.events_new == len(data.event_uuids() - before)
+    assert lagging | phone <= set(stored_uuids(target))
+    assert_exact_events(target, server)
+
+    again = ingest(server, target, now=t2 + timedelta(minutes=5))  # nothing new: nothing added
+    assert again.events_new == 0 and again.read_from == t2 - hour
+    assert_exact_events(target, server)
+
+
+def test_a_mark_saved_on_event_timestamps_is_not_trusted(posthog_server_factory, target):
+    """A sync state written before issue #12 holds a mark on event timestamps; reading on from
+    it as a receive time could skip events. The next run re-reads the whole window once, which
+    also recovers late events the old cursor had missed, without duplicates."""
+    server = posthog_server_factory(DatasetSpec(events=800, days=10, late_events=100), max_rows=300)
+    data = server.dataset
+    t0 = data.end - timedelta(days=4)
+    data.visible_until = t0
+    ingest(server, target, now=t0)
+    with duckdb.connect(str(target.path)) as con:  # what an older version saved
+        con.execute("update beton_raw.posthog_sync_state set cursor_column = null")
+    data.visible_until = None
+    result = ingest(server, target, now=data.end + timedelta(minutes=1))
+    assert result.read_from is None
+    assert result.events_new == len(data.event_uuids()) - len(data.event_uuids(received_by=t0))
+    assert_exact_events(target, server)
 
 
 def test_events_sharing_one_timestamp_across_page_boundaries(posthog_server_factory, target):

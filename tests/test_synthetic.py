@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from beton_runner.datagen.synthetic import Shape, write_clickhouse, write_duckdb
+from beton_runner.errors import WarehouseError
 from beton_runner.warehouse.clickhouse import ClickHouseConnection
 from conftest import REPO
 
@@ -85,3 +86,81 @@ def test_generate_command_writes_the_input_tables(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "events: 5,000" in done.stdout
     assert len(rows(tmp_path / "g.duckdb", "events")) == 5000
+
+
+# --- issue #12 item 12: a failed `beton generate` leaves the previous tables whole ---------------
+
+def _one_clean_line(stderr: str) -> str:
+    lines = [line for line in stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 12 MB tmpfs: a real full disk part-way through a write (needs mount rights: root in a
+    container that allows it; skipped elsewhere)."""
+    where = tmp_path / "tiny"
+    where.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(where)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a size-limited tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+@pytest.mark.parametrize("mode", ["replace", "append-days"])
+def test_a_full_disk_leaves_the_previous_duckdb_tables_and_says_so_in_one_line(tiny_disk, mode):
+    db = tiny_disk / "g.duckdb"
+    env = {**os.environ, "TZ": "UTC", "BETON_DUCKDB_PATH": str(db)}
+
+    def generate(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "beton_runner.cli", "--project-dir", str(REPO), "generate", *args],
+                              capture_output=True, text=True, env=env, timeout=600)
+
+    assert generate("--events", "5000", "--days", "1").returncode == 0
+    before = {t: rows(db, t) for t in ("events", "persons", "person_distinct_id", "accounts")}
+    # about 1M new events: far more than the 12 MB disk holds
+    failed = generate("--events", "1000000", "--days", "1") if mode == "replace" else \
+        generate("--events", "5000", "--days", "1", "--append-days", "200")
+    assert failed.returncode == 1
+    line = _one_clean_line(failed.stderr)
+    assert "No space left on device" in line and "unchanged" in line and str(db) in line
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(rows(db, table), frame)
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize("mode", ["replace", "append-days"])
+def test_a_write_failing_part_way_leaves_the_previous_clickhouse_tables(clickhouse_server, monkeypatch, mode):
+    """The generated rows stop part-way with ENOSPC (the documented test hook
+    BETON_TEST_GENERATE_FAIL_AFTER_ROWS, after several batches were written): the error is one
+    line, every table keeps exactly its previous rows, and no staging table is left."""
+    shape = Shape.for_events(20_000, days=90, seed=5)
+    database = f"fail_{mode.replace('-', '_')}_raw"
+    settings = {"host": clickhouse_server.host, "port": clickhouse_server.port}
+    with ClickHouseConnection(settings, write=True) as conn:
+        write_clickhouse(conn, REPO, shape, database=database)
+        tables = ("events", "persons", "person_distinct_id", "accounts")
+        before = {t: conn.query(f"select * from {database}.{t} order by all") for t in tables}
+        monkeypatch.setenv("BETON_TEST_GENERATE_FAIL_AFTER_ROWS", "150")
+        other = Shape.for_events(20_000, days=90, seed=6)
+        with pytest.raises(WarehouseError) as err:
+            if mode == "replace":
+                write_clickhouse(conn, REPO, other, database=database, batch_rows=40)
+            else:
+                write_clickhouse(conn, REPO, shape, database=database, append_days=1, batch_rows=40)
+        message = str(err.value)
+        assert "\n" not in message and "unchanged" in message and "No space left on device" in message
+        for table in tables:
+            pd.testing.assert_frame_equal(conn.query(f"select * from {database}.{table} order by all"), before[table])
+        assert not [t for t in conn.columns_of([database]) if t[1].endswith("__new")]
+
+        monkeypatch.delenv("BETON_TEST_GENERATE_FAIL_AFTER_ROWS")
+        counts = write_clickhouse(conn, REPO, shape, database=database, append_days=1, batch_rows=40)
+        assert counts["events"] == 20_000 + 20_000 // 90
+        conn.execute(f"drop database {database}")

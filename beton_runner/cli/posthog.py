@@ -174,8 +174,12 @@ def _print_summary(r: IngestResult, next_step: str) -> None:
         (
             "events",
             c.get("events", 0),
-            f"+{r.events_new:,} new ({r.events_fetched:,} read in {r.event_pages:,} pages since "
-            f"{r.read_from:%Y-%m-%d %H:%M} UTC)",
+            f"+{r.events_new:,} new ({r.events_fetched:,} read in {r.event_pages:,} pages: "
+            + (
+                f"received since {r.read_from:%Y-%m-%d %H:%M} UTC)"
+                if r.read_from is not None
+                else f"the whole window since {r.window_start:%Y-%m-%d %H:%M} UTC)"
+            ),
         ),
         ("persons", c.get("persons", 0), "refreshed"),
         ("person_distinct_id", c.get("person_distinct_id", 0), "refreshed"),

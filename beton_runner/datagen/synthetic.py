@@ -15,6 +15,8 @@ carry no account link.
 from __future__ import annotations
 
 import csv
+import errno
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -154,6 +156,41 @@ def accounts_sql(shape: Shape) -> str:
     """
 
 
+# Test hook (docs/performance.md): fail the write after this many generated rows, as a full
+# disk would, to show that a failed `beton generate` leaves the previous tables whole.
+FAIL_AFTER_ROWS_ENV = "BETON_TEST_GENERATE_FAIL_AFTER_ROWS"
+
+
+class _FailAfter:
+    """Wraps the generated streams of one write; with ``FAIL_AFTER_ROWS_ENV`` set, the rows
+    after that many (counted over all tables, in write order) raise ENOSPC instead."""
+
+    def __init__(self) -> None:
+        value = os.environ.get(FAIL_AFTER_ROWS_ENV, "").strip()
+        if value and not value.isdigit():
+            raise ConfigError(f"{FAIL_AFTER_ROWS_ENV} must be a row count, not '{value}'")
+        self.limit = int(value) if value else None
+        self.seen = 0
+
+    def __call__(self, stream):
+        if self.limit is None:
+            return stream
+        import pyarrow as pa
+
+        def batches():
+            for batch in stream:
+                room = self.limit - self.seen
+                if batch.num_rows > room:
+                    if room > 0:
+                        self.seen += room
+                        yield batch.slice(0, room)
+                    raise OSError(errno.ENOSPC, f"No space left on device (simulated by {FAIL_AFTER_ROWS_ENV})")
+                self.seen += batch.num_rows
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(stream.schema, batches())
+
+
 def _table(name: str, key: tuple[str, ...], *columns: tuple[str, str, bool]) -> TableSpec:
     return TableSpec(name, tuple(Column(n, t, nullable) for n, t, nullable in columns), key=key)
 
@@ -178,11 +215,13 @@ def write(conn: Connection, project_dir: Path, shape: Shape, *, schema: str = "b
           batch_rows: int = 500_000) -> dict[str, int]:
     """Replace the input tables in ``schema`` by the rows of ``shape`` (all four swapped in
     together: a failure leaves the previous tables), or with ``append_days`` add that many
-    days of events after ``shape.end``. Returns the row count of each table.
+    days of events after ``shape.end`` (all or nothing too). Returns the row count of each
+    table.
 
     Rows are computed in a private in-memory DuckDB and streamed in Arrow batches of
     ``batch_rows``, so memory stays flat whatever the size."""
     library = _library(project_dir)
+    hook = _FailAfter()
     with DuckDBConnection.memory() as scratch:
         if append_days:
             existing = conn.count(schema, "events") if conn.exists(schema, "events") else 0
@@ -191,8 +230,9 @@ def write(conn: Connection, project_dir: Path, shape: Shape, *, schema: str = "b
             per_day = max(1, shape.events // shape.days)
             extra = Shape(per_day * append_days, shape.users, shape.accounts, append_days, shape.seed,
                           shape.end + timedelta(days=append_days))
-            conn.insert_frame(schema, "events",
-                              scratch.stream(events_sql(extra, library, first_index=shape.events + existing), batch_rows))
+            # all or nothing: a failure part-way leaves the events as they were
+            conn.append_rows(schema, "events", hook(
+                scratch.stream(events_sql(extra, library, first_index=shape.events + existing), batch_rows)))
         else:
             persons = persons_sql(shape)
             queries = {
@@ -201,7 +241,8 @@ def write(conn: Connection, project_dir: Path, shape: Shape, *, schema: str = "b
                 "person_distinct_id": f"select id as person_id, 'd' || substr(id, 2) as distinct_id from ({persons})",
                 "accounts": accounts_sql(shape),
             }
-            conn.replace_tables(schema, {RAW_TABLES[t]: scratch.stream(sql, batch_rows) for t, sql in queries.items()})
+            conn.replace_tables(schema, {RAW_TABLES[t]: hook(scratch.stream(sql, batch_rows))
+                                         for t, sql in queries.items()})
     return {t: conn.count(schema, t) for t in RAW_TABLES}
 
 

@@ -33,7 +33,7 @@ def run_checks(
     # 1. host + key + project + query:read, in one query.
     try:
         answer = client.query(
-            hogql.events_count(now - timedelta(days=7), now), name="beton-inspector connection test"
+            hogql.events_count(now - timedelta(days=7), None, now), name="beton-inspector connection test"
         )
         events = int(answer.results[0][0]) if answer.results else 0
         checks.append(Check("Host", True, f"{cfg.host} answers"))

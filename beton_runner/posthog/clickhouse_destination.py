@@ -4,8 +4,8 @@ Implements :class:`beton_runner.posthog.destination.Destination` with the same g
 the DuckDB destination, without multi-statement transactions, which ClickHouse does not have.
 
 Events: idempotent pages, then the cursor
-    ``write_events`` (1) reads the uuids already stored in the page's own time range (a
-    primary-key range read: the table is ``ORDER BY (timestamp, uuid)``), (2) inserts the
+    ``write_events`` (1) reads the uuids already stored at the page's own timestamps (a few
+    primary-key range reads: the table is ``ORDER BY (timestamp, uuid)``), (2) inserts the
     page's other events, and only then (3) saves the stream's cursor. Writing a page is
     idempotent, so the order makes every crash harmless: killed before (3), the saved cursor
     lags behind what is stored, the next run re-reads from that older cursor (minus the
@@ -43,7 +43,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from beton_runner.errors import BetonError, ConfigError, WarehouseError
-from beton_runner.posthog.stream import STATE_TABLE, TABLE_COLUMNS, StreamState, parse_timestamp
+from beton_runner.posthog.stream import (
+    STATE_TABLE,
+    TABLE_COLUMNS,
+    StreamState,
+    parse_timestamp,
+    time_spans,
+)
 from beton_runner.project import raw_schema
 from beton_runner.warehouse.base import EngineError
 from beton_runner.warehouse.clickhouse import ClickHouseConnection, settings_from_env
@@ -84,6 +90,7 @@ _STATE_COLUMNS = (
     "complete",
     "updated_at",
     "version",
+    "cursor_column",
 )
 _STATE_TYPES = (
     "String",
@@ -94,6 +101,7 @@ _STATE_TYPES = (
     "Bool",
     _TS,
     "UInt64",
+    "Nullable(String)",
 )
 
 
@@ -346,6 +354,12 @@ class ClickHouseDestination:
             "engine = ReplacingMergeTree(version) order by (source, stream)",
             what=f"creating table {STATE_TABLE}",
         )
+        # a state table made by an older version gains the column that names its cursor
+        self._command(
+            f"alter table {self._t(STATE_TABLE)} add column if not exists "
+            "`cursor_column` Nullable(String)",
+            what=f"updating table {STATE_TABLE}",
+        )
         ((others, last),) = self._rows(
             "select arraySort(arrayFilter(x -> x != {s:String}, groupUniqArray(source))), "
             f"max(version) from {self._t(STATE_TABLE)}",
@@ -364,20 +378,22 @@ class ClickHouseDestination:
 
     def get_state(self, stream: str) -> StreamState | None:
         rows = self._rows(
-            f"select toString(window_start), toString(cursor_ts), cursor_uuid, complete "
+            f"select toString(window_start), toString(cursor_ts), cursor_uuid, complete, "
+            "cursor_column "
             f"from {self._t(STATE_TABLE)} where source = {{s:String}} and stream = {{st:String}} "
             "order by version desc limit 1",
             {"s": self._source, "st": stream},
         )
         if not rows:
             return None
-        window_start, cursor_ts, cursor_uuid, complete = rows[0]
+        window_start, cursor_ts, cursor_uuid, complete, cursor_column = rows[0]
         return StreamState(
             stream,
             _parse_stored(window_start),
             _parse_stored(cursor_ts),
             cursor_uuid,
             bool(complete),
+            cursor_column,
         )
 
     def _next_version(self) -> int:
@@ -395,6 +411,7 @@ class ClickHouseDestination:
             bool(state.complete),
             datetime.now(_UTC),
             self._next_version(),
+            state.cursor_column,
         ]
         self._insert(STATE_TABLE, [row], _STATE_COLUMNS, _STATE_TYPES)
 
@@ -406,19 +423,15 @@ class ClickHouseDestination:
             columns = _columns("events", rows)
             uuids, stamps = columns[0], columns[3]
             present = [t for t in stamps if t is not None] or [datetime.now(_UTC)]
-            lo, hi = min(present), max(present)
             # PostHog treats a uuid at another timestamp as another event, so a duplicate can
-            # only sit inside the page's own time range: a primary-key range read, flat in cost
-            # however large the table grows.
-            stored = {
-                u
-                for (u,) in self._rows(
-                    f"select uuid from {self._t('events')} "
-                    "where timestamp >= toDateTime64({lo:String}, 6, 'UTC') "
-                    "and timestamp <= toDateTime64({hi:String}, 6, 'UTC')",
-                    {"lo": _ts_literal(lo), "hi": _ts_literal(hi)},
-                )
-            }
+            # only sit at the page's own timestamps: a few primary-key range reads, flat in
+            # cost however large the table grows (literals: formatted datetimes only).
+            at = " or ".join(
+                f"timestamp between toDateTime64('{_ts_literal(lo)}', 6, 'UTC') "
+                f"and toDateTime64('{_ts_literal(hi)}', 6, 'UTC')"
+                for lo, hi in time_spans(present)
+            )
+            stored = {u for (u,) in self._rows(f"select uuid from {self._t('events')} where {at}")}
             keep: list[int] = []
             for i, u in enumerate(uuids):
                 if u and u not in stored and stamps[i] is not None:

@@ -7,7 +7,8 @@ for ClickHouse.
 Rows arrive as pages of plain Python lists in the column order of the ``*_COLUMNS`` tuples of
 :mod:`beton_runner.posthog.hogql`: ids and names as strings, timestamps as ISO-8601 strings as
 PostHog sends them (with or without a UTC offset; without one they are UTC), properties as
-JSON text. The destination turns timestamps into naive UTC.
+JSON text. The destination turns timestamps into naive UTC. An events page carries
+``created_at`` as a last column: the exporter's cursor, not stored with the events.
 
 Contract for loss-free, duplicate-free loading:
 
@@ -36,6 +37,7 @@ from beton_runner.posthog.stream import (  # noqa: F401 - StreamState/Destinatio
     Destination,
     StreamState,
     parse_timestamp,
+    time_spans,
 )
 from beton_runner.project import raw_schema
 from beton_runner.warehouse.duckdb import DuckDBConnection
@@ -83,9 +85,12 @@ _DDL = {
             cursor_ts timestamp,
             cursor_uuid varchar,
             complete boolean,
-            updated_at timestamp
+            updated_at timestamp,
+            cursor_column varchar
         )""",
 }
+# Columns added after a state table was first created (older files gain them on open).
+_STATE_MIGRATIONS = ("alter table {s}.{t} add column if not exists cursor_column varchar",)
 
 # How a staged page becomes rows of the target table (timestamps to naive UTC).
 _SELECT_FROM_PAGE = {
@@ -119,6 +124,7 @@ _SELECT_FROM_PAGE = {
 }
 
 _PAGE_COLUMNS = {
+    # (created_at, the page's 7th column, is only the cursor: the zip in _frame leaves it out)
     "events": ("uuid", "event", "distinct_id", "timestamp", "properties", "person_id"),
     "persons": ("id", "created_at", "properties", "is_identified"),
     # the exporter reads person_distinct_ids as (distinct_id, person_id)
@@ -154,12 +160,12 @@ def _frame(table: str, rows: Sequence[Sequence[Any]]):
     return pd.DataFrame(data)
 
 
-def _time_bounds(rows: Sequence[Sequence[Any]]) -> list[datetime]:
-    """Earliest and latest event timestamp of a page (naive UTC), whatever its order."""
-    stamps = [parse_timestamp(rows[0][3]), parse_timestamp(rows[-1][3])]
-    if stamps[0] > stamps[1]:  # not in timestamp order: look at every row
-        stamps = [parse_timestamp(r[3]) for r in rows]
-    return [min(stamps), max(stamps)]
+def _stored_filter(rows: Sequence[Sequence[Any]]) -> tuple[str, list[datetime]]:
+    """``(sql, params)``: the stored events at the page's own timestamps (see
+    :func:`beton_runner.posthog.stream.time_spans`)."""
+    spans = time_spans([parse_timestamp(r[3]) for r in rows])
+    sql = " or ".join("timestamp between ? and ?" for _ in spans)
+    return f"({sql})", [t for span in spans for t in span]
 
 
 class DuckDBDestination:
@@ -205,6 +211,8 @@ class DuckDBDestination:
         _sql(con, f"create schema if not exists {self.schema}")
         for table, ddl in _DDL.items():
             _sql(con, ddl.format(s=self.schema, t=table))
+        for migration in _STATE_MIGRATIONS:
+            _sql(con, migration.format(s=self.schema, t=STATE_TABLE))
         others = _sql(
             con,
             f"select distinct source from {self.schema}.{STATE_TABLE} where source <> ?",
@@ -223,14 +231,14 @@ class DuckDBDestination:
     def get_state(self, stream: str) -> StreamState | None:
         rows = _sql(
             self.con,
-            f"select window_start, cursor_ts, cursor_uuid, complete "
+            f"select window_start, cursor_ts, cursor_uuid, complete, cursor_column "
             f"from {self.schema}.{STATE_TABLE} where source = ? and stream = ?",
             [self._source, stream],
         )
         if not rows:
             return None
         row = rows[0]
-        return StreamState(stream, row[0], row[1], row[2], bool(row[3]))
+        return StreamState(stream, row[0], row[1], row[2], bool(row[3]), row[4])
 
     def _save_state(self, con, state: StreamState) -> None:
         _sql(
@@ -240,7 +248,9 @@ class DuckDBDestination:
         )
         _sql(
             con,
-            f"insert into {self.schema}.{STATE_TABLE} values (?, ?, ?, ?, ?, ?, now()::timestamp)",
+            f"insert into {self.schema}.{STATE_TABLE} (source, stream, window_start, cursor_ts, "
+            "cursor_uuid, complete, updated_at, cursor_column) "
+            "values (?, ?, ?, ?, ?, ?, now()::timestamp, ?)",
             [
                 self._source,
                 state.stream,
@@ -248,6 +258,7 @@ class DuckDBDestination:
                 state.cursor_ts,
                 state.cursor_uuid,
                 state.complete,
+                state.cursor_column,
             ],
         )
 
@@ -272,8 +283,9 @@ class DuckDBDestination:
             if frame is not None:
                 with con.registered("_beton_page", frame):
                     # PostHog itself treats a uuid at another timestamp as another event, so a
-                    # duplicate can only sit inside the page's own time range: looking there
-                    # only keeps each page's cost flat however large the table grows.
+                    # duplicate can only sit at the page's own timestamps: looking there only
+                    # keeps each page's cost flat however large the table grows.
+                    stored_at, bounds = _stored_filter(rows)
                     inserted = _sql(
                         con,
                         f"""
@@ -282,8 +294,8 @@ class DuckDBDestination:
                         stored as (
                             select uuid
                             from {self.schema}.events
-                            where timestamp between ? and ?
-                                and uuid is not null
+                            where {stored_at}
+                                and uuid in (select uuid from _beton_page)
                         )
                         select page.*
                         from page
@@ -291,7 +303,7 @@ class DuckDBDestination:
                             and page.uuid not in (select uuid from stored)
                         qualify row_number() over (partition by page.uuid order by page.timestamp) = 1
                         """,
-                        _time_bounds(rows),
+                        bounds,
                     )[0][0]
             self._save_state(con, state)
             _sql(con, "commit")

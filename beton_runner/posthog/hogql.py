@@ -1,7 +1,9 @@
 """The HogQL statements the exporter sends, and the literals inside them.
 
 Every page is read by a keyset cursor that PostHog compares on its side: events by
-``(timestamp, uuid)``, persons by ``id``, distinct ids by ``distinct_id``, groups by ``key``.
+``(created_at, uuid)`` -- ``created_at`` is when PostHog received the event, so an event that
+arrives days after its ``timestamp`` still sorts after the cursor of the last run --, persons
+by ``id``, distinct ids by ``distinct_id``, groups by ``key``.
 Never OFFSET (PostHog rejects it for personal API keys), and never an ISO ``T...Z``
 timestamp literal (it fails with ``type_mismatch``): timestamps are written as
 ``toDateTime64('YYYY-MM-DD HH:MM:SS.ffffff', 6, 'UTC')``.
@@ -11,7 +13,18 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-EVENT_COLUMNS = ("uuid", "event", "distinct_id", "timestamp", "properties", "person_id")
+# created_at (when PostHog received the event) comes last: it is the paging cursor, not a
+# column of the warehouse's events table.
+EVENT_COLUMNS = (
+    "uuid",
+    "event",
+    "distinct_id",
+    "timestamp",
+    "properties",
+    "person_id",
+    "created_at",
+)
+CURSOR_COLUMN = "created_at"
 PERSON_COLUMNS = ("id", "created_at", "properties", "is_identified")
 DISTINCT_ID_COLUMNS = ("distinct_id", "person_id")
 GROUP_COLUMNS = ("key", "created_at", "properties")
@@ -46,30 +59,49 @@ def uuid(value: str) -> str:
     return f"toUUID({string(value)})"
 
 
+def _events_where(
+    window_start: datetime, received_from: datetime | None, received_before: datetime
+) -> list[str]:
+    """Events of the window (by ``timestamp``) that PostHog received in ``[from, before)``.
+
+    No upper bound on ``timestamp``: an event stamped in the future (a device with a wrong
+    clock) is PostHog's data too, and once the cursor has passed its ``created_at`` no later
+    run would see it. ``received_from`` is None on a first run: every received event."""
+    where = [
+        f"timestamp >= {timestamp(window_start)}",
+        f"created_at < {timestamp(received_before)}",
+    ]
+    if received_from is not None:
+        where.append(f"created_at >= {timestamp(received_from)}")
+    return where
+
+
 def events_page(
-    start: datetime,
-    end: datetime,
+    window_start: datetime,
+    received_from: datetime | None,
+    received_before: datetime,
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> str:
-    """Events in ``[start, end)`` strictly after the ``(timestamp, uuid)`` cursor."""
-    where = [f"timestamp >= {timestamp(start)}", f"timestamp < {timestamp(end)}"]
+    """Events of the window received in ``[received_from, received_before)``, strictly after
+    the ``(created_at, uuid)`` cursor, in that order."""
+    where = _events_where(window_start, received_from, received_before)
     if after is not None:
-        ts, last_uuid = after
-        # The first condition lets PostHog prune by its sort key; the tuple is the cursor.
-        where.append(f"timestamp >= {timestamp(ts)}")
-        where.append(f"(timestamp, uuid) > ({timestamp(ts)}, {uuid(last_uuid)})")
+        received, last_uuid = after
+        # The first condition is a plain range PostHog can prune with; the tuple is the cursor.
+        where.append(f"created_at >= {timestamp(received)}")
+        where.append(f"(created_at, uuid) > ({timestamp(received)}, {uuid(last_uuid)})")
     return (
         f"select {', '.join(EVENT_COLUMNS)} from events where {' and '.join(where)} "
-        f"order by timestamp, uuid limit {int(limit)}"
+        f"order by created_at, uuid limit {int(limit)}"
     )
 
 
-def events_count(start: datetime, end: datetime) -> str:
-    return (
-        f"select count() from events where timestamp >= {timestamp(start)} "
-        f"and timestamp < {timestamp(end)}"
-    )
+def events_count(
+    window_start: datetime, received_from: datetime | None, received_before: datetime
+) -> str:
+    where = _events_where(window_start, received_from, received_before)
+    return f"select count() from events where {' and '.join(where)}"
 
 
 def persons_page(after: str | None, limit: int) -> str:

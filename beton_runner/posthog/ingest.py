@@ -6,11 +6,14 @@ company-like group type, groups. Fetcher threads page through the query API by k
 and hand pages to one writer (the calling thread) through a small bounded queue, so at most a
 few pages are in memory whatever the size of the export.
 
-Events are incremental: the warehouse keeps a high-water mark per PostHog project. A run
-re-reads ``overlap`` (default one hour) before the mark, so late-arriving events are picked
-up, and the destination drops every event whose ``uuid`` is already stored. Each page is
-stored before (DuckDB: together with) the new mark, so a run killed at any point resumes
-where it stopped, without losing or repeating an event.
+Events are incremental by the time PostHog *received* them (``created_at``), not the time
+they happened (``timestamp``): an event a mobile app sends days late has an old timestamp but
+a new ``created_at``, so the next run picks it up. The warehouse keeps a high-water mark
+``(created_at, uuid)`` per PostHog project; a run re-reads ``overlap`` (default one hour)
+before it, for events PostHog had received but not yet made queryable (its ingestion lag),
+and the destination drops every event whose ``uuid`` is already stored. Each page is stored
+before (DuckDB: together with) the new mark, so a run killed at any point resumes where it
+stopped, without losing or repeating an event.
 Persons, distinct ids and accounts are refreshed as whole snapshots swapped in atomically.
 """
 
@@ -58,9 +61,9 @@ class IngestOptions:
 
 @dataclass
 class IngestResult:
-    window_start: datetime
-    window_end: datetime
-    read_from: datetime
+    window_start: datetime  # events with a timestamp from here on are loaded
+    window_end: datetime  # this run's upper bound on when PostHog received an event
+    read_from: datetime | None  # received from here on (None: every received event)
     events_fetched: int = 0
     events_new: int = 0
     event_pages: int = 0
@@ -173,19 +176,24 @@ class _Run:
 
 def _events_window(
     dest: Destination, options: IngestOptions, now: datetime
-) -> tuple[datetime, datetime, datetime]:
-    """(window start to record, where to read from, end) for this run."""
+) -> tuple[datetime, datetime, datetime | None, datetime]:
+    """(window start to record, first timestamp to read, first receive time to read, end).
+
+    With a usable mark (saved on the ``created_at`` cursor, for a window at least as long as
+    this one) the run reads what PostHog received since the mark minus ``overlap``; otherwise
+    every event of the window, whenever received."""
     wanted_start = now - timedelta(days=options.days)
     state = dest.get_state("events")
     if (
         state is not None
+        and state.cursor_column == hogql.CURSOR_COLUMN
         and state.window_start is not None
         and state.cursor_ts is not None
         and state.window_start <= wanted_start
     ):
-        read_from = max(wanted_start, state.cursor_ts - options.overlap)
-        return state.window_start, min(read_from, now), now
-    return wanted_start, wanted_start, now
+        read_from = min(state.cursor_ts - options.overlap, now)
+        return state.window_start, wanted_start, read_from, now
+    return wanted_start, wanted_start, None, now
 
 
 def resolve_account_source(
@@ -231,8 +239,8 @@ def run_ingest(
     reporter = reporter or NullReporter()
     started = time.monotonic()
     now = options.now or _utc_now()
-    window_start, read_from, end = _events_window(destination, options, now)
-    result = IngestResult(window_start=window_start, window_end=end, read_from=read_from)
+    window_start, events_from, read_from, end = _events_window(destination, options, now)
+    result = IngestResult(window_start=events_from, window_end=end, read_from=read_from)
     account_source = resolve_account_source(client, options, result.notes)
     result.account_source = account_source
     for note in result.notes:
@@ -244,7 +252,8 @@ def run_ingest(
     def events() -> None:
         try:
             count = client.query(
-                hogql.events_count(read_from, end), name="beton-inspector events count"
+                hogql.events_count(events_from, read_from, end),
+                name="beton-inspector events count",
             )
             total = int(count.results[0][0])
             if options.max_events is not None:
@@ -256,23 +265,34 @@ def run_ingest(
             pass
 
         def build(cursor: Any, size: int) -> str:
-            return hogql.events_page(read_from, end, cursor, size)
+            return hogql.events_page(events_from, read_from, end, cursor, size)
+
+        received = hogql.EVENT_COLUMNS.index(hogql.CURSOR_COLUMN)
 
         def cursor_of(row: list[Any]) -> tuple[datetime, str]:
-            return parse_timestamp(row[3]), str(row[0])
+            return parse_timestamp(row[received]), str(row[0])
 
         last = None
         fetched = 0
         for rows in run.pages("events", hogql.EVENT_COLUMNS, build, cursor_of, options.max_events):
             last = cursor_of(rows[-1])
             fetched += len(rows)
-            state = StreamState("events", window_start, last[0], last[1], complete=False)
+            state = StreamState(
+                "events",
+                window_start,
+                last[0],
+                last[1],
+                complete=False,
+                cursor_column=hogql.CURSOR_COLUMN,
+            )
             run.put(_Item("events", "events", rows=rows, state=state))
         if run.stop.is_set():
             return run.put(_Item("done", "events"))
         if options.max_events is not None and fetched >= options.max_events:
             return run.put(_Item("done", "events", state=None))
-        final = StreamState("events", window_start, end, None, complete=True)
+        final = StreamState(
+            "events", window_start, end, None, complete=True, cursor_column=hogql.CURSOR_COLUMN
+        )
         run.put(_Item("done", "events", state=final))
 
     def snapshot(
@@ -430,7 +450,7 @@ def _with_progress(error: BaseException, result: IngestResult) -> BaseException:
         return error
     loaded = f"{result.events_new:,} new events"
     if result.high_water is not None:
-        loaded += f" (stored up to {result.high_water:%Y-%m-%d %H:%M:%S} UTC)"
+        loaded += f" (all received by PostHog up to {result.high_water:%Y-%m-%d %H:%M:%S} UTC)"
     if result.snapshots:
         loaded += ", refreshed " + ", ".join(sorted(result.snapshots))
     message = (

@@ -8,7 +8,7 @@ module and never each other.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol, Sequence
 
 STATE_TABLE = "posthog_sync_state"
@@ -23,15 +23,19 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 
 @dataclass
 class StreamState:
-    """How far a stream got. For events: everything in ``[window_start, cursor_ts]`` (up to
-    ``cursor_uuid`` at ``cursor_ts``) is stored; ``complete`` means the run that wrote it
-    reached its end, so ``cursor_ts`` is that run's upper bound."""
+    """How far a stream got. For events: every event with ``timestamp >= window_start`` that
+    PostHog received (``created_at``) up to ``cursor_ts`` -- up to ``cursor_uuid`` at
+    ``cursor_ts`` -- is stored; ``complete`` means the run that wrote it reached its end, so
+    ``cursor_ts`` is that run's upper bound. ``cursor_column`` names what ``cursor_ts`` is a
+    time of: ``created_at``; a state saved by an older version (``None``: the event
+    ``timestamp``) is not a usable cursor, and the next run re-reads the whole window."""
 
     stream: str
     window_start: datetime | None = None
     cursor_ts: datetime | None = None
     cursor_uuid: str | None = None
     complete: bool = False
+    cursor_column: str | None = None
 
 
 class Destination(Protocol):
@@ -50,7 +54,8 @@ class Destination(Protocol):
     def write_events(self, rows: Sequence[Sequence[Any]], state: StreamState) -> int:
         """Insert events not stored yet (by uuid), then save ``state``; never the state without
         the events. Returns the number of events inserted. ``rows`` come in
-        ``(timestamp, uuid)`` order, as queried."""
+        ``(created_at, uuid)`` order, as queried, so their timestamps may lie anywhere in the
+        window (look for stored duplicates with :func:`time_spans`)."""
 
     def start_snapshot(self, table: str) -> None: ...
 
@@ -80,3 +85,33 @@ def parse_timestamp(value: Any) -> datetime:
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
     return parsed
+
+
+def time_spans(
+    stamps: Sequence[datetime], max_spans: int = 64, gap: timedelta = timedelta(hours=1)
+) -> list[tuple[datetime, datetime]]:
+    """The page's event timestamps as a few ``(first, last)`` ranges that cover all of them.
+
+    A uuid PostHog stores again is the same event at the same timestamp, so a page's stored
+    duplicates can only sit at its own timestamps. A page read in order of arrival mixes
+    recent events with a few that arrived days late: one ``[min, max]`` range would make
+    every duplicate check scan days of stored events. Split where neighbouring timestamps are
+    more than ``gap`` apart (at most ``max_spans`` ranges, split at the widest gaps), so each
+    check reads along the warehouse's sort key only around the page's own timestamps."""
+    ordered = sorted(set(stamps))
+    if not ordered:
+        return []
+    gaps = sorted(
+        (
+            (ordered[i + 1] - ordered[i], i)
+            for i in range(len(ordered) - 1)
+            if ordered[i + 1] - ordered[i] > gap
+        ),
+        reverse=True,
+    )[: max(0, max_spans - 1)]
+    spans, start = [], 0
+    for _, i in sorted(gaps, key=lambda g: g[1]):
+        spans.append((ordered[start], ordered[i]))
+        start = i + 1
+    spans.append((ordered[start], ordered[-1]))
+    return spans

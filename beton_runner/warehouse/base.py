@@ -215,6 +215,13 @@ class Connection(ABC):
         new table is written before any old one is touched, so a failure while writing leaves
         the old tables whole. Returns the row count of each table."""
 
+    @abstractmethod
+    def append_rows(self, schema: str, table: str, rows: Rows) -> int:
+        """Append rows to an existing table all or nothing: a failure while writing (a full
+        disk, a refused row, a broken stream) leaves the table exactly as it was, where
+        :meth:`insert_frame` may leave the batches written before the failure. Returns rows
+        written."""
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Statements inside commit together or not at all, where the engine has transactions.

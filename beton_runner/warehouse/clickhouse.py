@@ -9,6 +9,7 @@ runs statements one by one, ``replace_tables`` writes every new table before swa
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, Callable, Mapping, Sequence
 
@@ -264,6 +265,43 @@ class ClickHouseConnection(Connection):
         for batch in rows:  # an Arrow stream: one insert per batch, never all in memory
             self._call(f"writing {table}", lambda: self._live.insert_arrow(target, batch))
             written += batch.num_rows
+        return written
+
+    def append_rows(self, schema: str, table: str, rows: Rows) -> int:
+        """Write the rows into ``<table>__new`` (a copy of the table's definition, constraints
+        included), then move its parts into the table with ``ATTACH PARTITION ... FROM``, which
+        adds all parts of a partition together. A failure while writing drops ``<table>__new``
+        and leaves the table as it was. (A table with a partition key gets one ATTACH per
+        partition written: atomic per partition; the raw tables have none.)"""
+        self._writable()
+        target, new = self.table(schema, table), self.table(schema, table + NEW_SUFFIX)
+
+        def drop_new() -> None:  # cleanup only: a leftover is dropped by the next append
+            with contextlib.suppress(WarehouseError):
+                self.execute(f"drop table if exists {new}")
+
+        if not self.exists(schema, table):
+            raise WarehouseError(f"cannot append to {schema}.{table} in {self.describe()}: no such table")
+        try:
+            self.execute(f"drop table if exists {new}")
+            self.execute(f"create table {new} as {target}")
+            written = self.insert_frame(schema, table + NEW_SUFFIX, rows)
+            partitions = [pid for (pid,) in self.rows(
+                "select distinct partition_id from system.parts where database = :db and table = :t and active",
+                {"db": schema, "t": table + NEW_SUFFIX})]
+        except BaseException as exc:
+            drop_new()
+            if isinstance(exc, Exception):
+                raise WarehouseError(f"appending to ClickHouse table {schema}.{table} failed, the table is "
+                                     f"unchanged: {getattr(exc, 'detail', exc)}") from None
+            raise
+        try:
+            for pid in partitions:  # an id is hex digits, "all" or "<prefix>_<n>": no quoting needed
+                if not pid.replace("_", "").replace("-", "").isalnum():
+                    raise WarehouseError(f"unexpected partition id {pid!r} in {schema}.{table + NEW_SUFFIX}")
+                self.execute(f"alter table {target} attach partition id '{pid}' from {new}")
+        finally:
+            drop_new()
         return written
 
     def replace_tables(self, schema: str, tables: Mapping[TableSpec, Rows]) -> dict[str, int]:

@@ -231,6 +231,16 @@ class DuckDBConnection(Connection):
                                  f"select {casts} from {_INCOMING}")
         return int(inserted[0][0]) if inserted else 0
 
+    def append_rows(self, schema: str, table: str, rows: Rows) -> int:
+        """One transaction: every row is appended, or (on any failure) none."""
+        self._writable()
+        try:
+            with self.transaction():
+                return self.insert_frame(schema, table, rows)
+        except WarehouseError as exc:
+            raise WarehouseError(f"appending to {schema}.{table} of {self.describe()} failed, the table is "
+                                 f"unchanged: {getattr(exc, 'detail', exc)}") from None
+
     def replace_tables(self, schema: str, tables: Mapping[TableSpec, Rows]) -> dict[str, int]:
         """One transaction: the new tables appear together, or (on any failure) not at all."""
         self._writable()

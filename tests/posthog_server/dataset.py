@@ -3,6 +3,12 @@
 Everything is generated in SQL so a million events take a couple of seconds. UUIDs come from
 md5 of a seed, so a dataset is reproducible; each table carries a ``*_ck`` column with the
 ClickHouse sort key of its UUIDs (see :func:`tests.posthog_server.hogql.ck_uuid_key`).
+
+Events have PostHog's two times: ``timestamp`` (``ts``: when it happened) and ``created_at``
+(when PostHog received it): a few seconds later for most events, days later for the
+``late_events`` of a spec and for :meth:`Dataset.add_events` with ``received``. PostHog only
+shows an event once it has received it: with :attr:`Dataset.visible_until` set, the server
+answers as PostHog would at that moment (events received later are not there yet).
 """
 
 from __future__ import annotations
@@ -64,6 +70,11 @@ class DatasetSpec:
     skew: float = 1.0  # > 1: a few persons are far more active than the rest
     usage_properties: bool = False  # add sdk_version and request_count to every event
     quiet_companies: int = 0  # the last N companies only have events in the window's first third
+    # Events PostHog receives days after they happened (mobile apps sending batches late):
+    # this many more events, stamped in the window's start .. end - late_days, each received
+    # late_days after its timestamp.
+    late_events: int = 0
+    late_days: float = 3.0
 
 
 @dataclass
@@ -73,6 +84,8 @@ class Dataset:
     end: datetime
     lock: threading.Lock = field(default_factory=threading.Lock)
     _batches: int = 0
+    # PostHog's "now": events received (created_at) after it are not visible yet. None: all.
+    visible_until: datetime | None = None
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         with self.lock:
@@ -81,7 +94,14 @@ class Dataset:
         return cur
 
     # -- oracles for tests ----------------------------------------------------------------------
-    def event_uuids(self, start: datetime | None = None, end: datetime | None = None) -> set[str]:
+    def event_uuids(
+        self,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        received_by: datetime | None = None,
+    ) -> set[str]:
+        """Uuids of the events PostHog shows now (see ``visible_until``), with a timestamp in
+        ``[start, end)`` and received (``created_at``) by ``received_by``."""
         sql, params = "select uuid from srv_events where 1 = 1", []
         if start is not None:
             sql += " and ts >= ?"
@@ -89,18 +109,43 @@ class Dataset:
         if end is not None:
             sql += " and ts < ?"
             params.append(end)
+        for bound in (received_by, self.visible_until):
+            if bound is not None:
+                sql += " and created_at <= ?"
+                params.append(bound)
         return {r[0] for r in self.cursor().execute(sql, params).fetchall()}
+
+    def received_at(self, uuids: set[str] | list[str]) -> dict[str, datetime]:
+        """When PostHog received each of these events (its ``created_at``)."""
+        cur = self.cursor()
+        cur.execute("create or replace temp table wanted (uuid varchar)")
+        cur.executemany("insert into wanted values (?)", [[u] for u in uuids])
+        rows = cur.execute(
+            "select uuid, created_at from srv_events where uuid in (select uuid from wanted)"
+        ).fetchall()
+        return dict(rows)
 
     def count(self, table: str) -> int:
         return int(self.cursor().execute(f"select count(*) from {table}").fetchone()[0])
 
     def add_events(
-        self, n: int, start: datetime, end: datetime, tag: str | None = None
+        self,
+        n: int,
+        start: datetime,
+        end: datetime,
+        tag: str | None = None,
+        received: datetime | None = None,
     ) -> set[str]:
-        """Append ``n`` events spread over ``[start, end)`` (e.g. new or late-arriving ones)."""
+        """Append ``n`` events stamped over ``[start, end)`` (e.g. new or late-arriving ones).
+
+        PostHog receives them a few seconds after their timestamp, or with ``received`` all
+        at that moment (within a second): e.g. days after they happened, or before a run's
+        mark but made visible only after that run (PostHog's ingestion lag)."""
         self._batches += 1
         tag = tag or f"batch{self._batches}"
-        _insert_events(self.cursor(), self.spec, n, start, end, f"{self.spec.seed}-{tag}")
+        _insert_events(
+            self.cursor(), self.spec, n, start, end, f"{self.spec.seed}-{tag}", received=received
+        )
         rows = (
             self.cursor()
             .execute("select uuid from srv_events where seed_tag = ?", [f"{self.spec.seed}-{tag}"])
@@ -110,8 +155,18 @@ class Dataset:
 
 
 def _insert_events(
-    con, spec: DatasetSpec, n: int, start: datetime, end: datetime, tag: str, same_ts: int = 0
+    con,
+    spec: DatasetSpec,
+    n: int,
+    start: datetime,
+    end: datetime,
+    tag: str,
+    same_ts: int = 0,
+    received: datetime | None = None,
+    late_by: timedelta | None = None,
 ) -> None:
+    """Insert ``n`` generated events. ``created_at``: ``received`` (+ up to a second), else
+    the timestamp + ``late_by`` (if given) + up to 3 seconds of PostHog's own delay."""
     span_us = max(1, int((end - start).total_seconds() * 1_000_000) - 1)
     names = "[" + ", ".join(f"'{e}'" for e in spec.event_names) + "]"
     mid = n // 2
@@ -151,9 +206,12 @@ def _insert_events(
                     when i >= {mid} and i < {mid} + {same_ts}
                         then to_microseconds(({mid} * {span_us} // {max(n, 1)})::bigint)
                     else to_microseconds((i * {span_us} // {max(n, 1)} + h % 997)::bigint % {span_us + 1})
-                end as offset_us
+                end as offset_us,
+                -- events sharing a timestamp came in one batch: they share created_at too
+                (i >= {mid} and i < {mid} + {same_ts}) as shared
             from base
-        )
+        ),
+        stamped as (
         select
             {_uuid_sql(f"'{tag}-e' || i")} as uuid,
             {_ck_sql(f"'{tag}-e' || i")} as uuid_ck,
@@ -174,10 +232,29 @@ def _insert_events(
             )::varchar as properties,
             {_uuid_sql(f"'{spec.seed}-person' || p")} as person_id,
             {_ck_sql(f"'{spec.seed}-person' || p")} as person_id_ck,
-            '{tag}' as seed_tag
+            '{tag}' as seed_tag,
+            h,
+            shared
         from spread
+        )
+        select
+            uuid, uuid_ck, event, distinct_id, ts, properties, person_id, person_id_ck, seed_tag,
+            case
+                when ?::timestamp is not null
+                    then ?::timestamp + to_microseconds((h % 1000000)::bigint)
+                when shared then ts + to_microseconds(?::bigint)
+                else ts + to_microseconds(?::bigint + (h % 3000000)::bigint)
+            end as created_at
+        from stamped
         """,
-        [start, start],
+        [
+            start,
+            start,
+            received,
+            received,
+            int(late_by.total_seconds() * 1_000_000) if late_by else 0,
+            int(late_by.total_seconds() * 1_000_000) if late_by else 0,
+        ],
     )
 
 
@@ -193,10 +270,18 @@ def build_dataset(spec: DatasetSpec) -> Dataset:
         """
         create table srv_events (
             uuid varchar, uuid_ck varchar, event varchar, distinct_id varchar, ts timestamp,
-            properties varchar, person_id varchar, person_id_ck varchar, seed_tag varchar
+            properties varchar, person_id varchar, person_id_ck varchar, seed_tag varchar,
+            created_at timestamp
         )"""
     )
     _insert_events(con, spec, spec.events, start, end, spec.seed, same_ts=spec.same_timestamp)
+    if spec.late_events:
+        late_by = timedelta(days=spec.late_days)
+        if late_by >= end - start:
+            raise ValueError("late_days must be shorter than the dataset's days")
+        _insert_events(
+            con, spec, spec.late_events, start, end - late_by, f"{spec.seed}-late", late_by=late_by
+        )
     # stored in cursor order, like PostHog's sort key, so keyset pages skip earlier row groups
     con.execute(
         "create or replace table srv_events as select * from srv_events order by ts, uuid_ck"

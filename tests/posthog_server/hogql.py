@@ -42,6 +42,7 @@ TABLES: dict[str, dict[str, str]] = {
         "timestamp": "datetime",
         "properties": "json",
         "person_id": "uuid",
+        "created_at": "datetime",  # when PostHog received the event
     },
     "persons": {
         "id": "uuid",

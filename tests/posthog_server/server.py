@@ -193,6 +193,11 @@ class PostHogTestServer:
         """Answer a HogQL query; returns (body without results, results JSON text)."""
         q, where, params, limit, explicit = compile_query(text, self.timezone, self.max_rows)
         table = SERVER_TABLES[q.table]
+        visible_until = self.dataset.visible_until
+        if q.table == "events" and visible_until is not None:
+            # PostHog shows an event only once it has received it
+            where = f"({where}) and created_at <= ?" if where else "created_at <= ?"
+            params = [*params, visible_until]
         where_sql = f" where {where}" if where else ""
         cur = self.dataset.cursor()
         if q.select == ["count()"]:
