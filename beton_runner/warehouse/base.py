@@ -176,7 +176,15 @@ class Connection(ABC):
 
         Raises ``WarehouseError`` naming the table when it does not exist."""
         if not self.exists(schema, table):
-            raise WarehouseError(f"table {schema}.{table} does not exist in the {self.describe()} warehouse")
+            raise self.missing_table(schema, table)
+        return self.query(self.select_table_sql(schema, table, order_by=order_by, descending=descending, limit=limit))
+
+    def missing_table(self, schema: str, table: str) -> WarehouseError:
+        return WarehouseError(f"table {schema}.{table} does not exist in the {self.describe()} warehouse")
+
+    def select_table_sql(self, schema: str, table: str, *, order_by: str | Sequence[str] | None = None,
+                         descending: bool = False, limit: int | None = None) -> str:
+        """The query behind :meth:`read_table`: every column, ``order_by`` keys nulls last, ``limit``."""
         sql = f"select * from {self.table(schema, table)}"
         if order_by:
             keys = [order_by] if isinstance(order_by, str) else list(order_by)
@@ -184,7 +192,7 @@ class Connection(ABC):
             sql += " order by " + ", ".join(f"{self.quote(k)} {direction} nulls last" for k in keys)
         if limit is not None:
             sql += f" limit {int(limit)}"
-        return self.query(sql)
+        return sql
 
     def count(self, schema: str, table: str) -> int:
         (value,) = self.rows(f"select count(*) from {self.table(schema, table)}")[0]

@@ -201,14 +201,8 @@ class ClickHouseConnection(Connection):
         naive UTC wall time, as DuckDB gives them."""
         columns = [name for name, _ in self.columns(schema, table)]
         if not columns:
-            raise WarehouseError(f"table {schema}.{table} does not exist in the {self.describe()} warehouse")
-        sql = f"select * from {self.table(schema, table)}"
-        if order_by:
-            keys = [order_by] if isinstance(order_by, str) else list(order_by)
-            direction = "desc" if descending else "asc"
-            sql += " order by " + ", ".join(f"{quote(k)} {direction} nulls last" for k in keys)
-        if limit is not None:
-            sql += f" limit {int(limit)}"
+            raise self.missing_table(schema, table)
+        sql = self.select_table_sql(schema, table, order_by=order_by, descending=descending, limit=limit)
         frame = self._call("reading", lambda: self._live.query_df(sql, settings=READ_SETTINGS))
         if frame.empty and not len(frame.columns):  # the driver gives an empty result no columns
             frame = pd.DataFrame(columns=columns)
