@@ -18,7 +18,7 @@ latest as (
 renamed as (
 
     select
-        {#- nullable casts: ClickHouse's own DDL allows NULL ids (a plain cast to String fails on them); they are dropped below -#}
+        -- nullable casts: ClickHouse's DDL allows NULL ids (a plain cast to String fails on them); dropped below
         {{ beton.cast_nullable(beton.input_column('person_distinct_id', 'distinct_id'), dbt.type_string()) }} as mapped_distinct_id,
         {{ beton.cast_nullable(beton.input_column('person_distinct_id', 'person_id'), dbt.type_string()) }} as mapped_person_id
 
