@@ -26,7 +26,6 @@ import clickhouse_connect
 import pandas as pd
 import pytest
 
-from beton_runner.cli.options import parse_as_of
 from beton_runner.dbt import run_dbt
 from beton_runner.errors import ConfigError
 from conftest import copy_project, read_table, write_duckdb_inputs, write_rules
@@ -292,6 +291,8 @@ def test_clickhouse_takes_nullable_inputs_and_agrees_with_duckdb_and_the_oracle(
     ("2026-11-20T13:37:42.250000000Z", datetime(2026, 11, 20, 13, 37, 42, 250000)),
 ])
 def test_as_of_forms_are_kept_to_the_microsecond_in_utc(text, expected):
+    from beton_runner.cli.options import parse_as_of
+
     assert parse_as_of(text) == expected
 
 
@@ -301,5 +302,7 @@ def test_as_of_forms_are_kept_to_the_microsecond_in_utc(text, expected):
     ("20 Nov 2026", "not an instant"),
 ])
 def test_as_of_that_cannot_be_kept_is_refused(text, message):
+    from beton_runner.cli.options import parse_as_of
+
     with pytest.raises(ConfigError, match=message):
         parse_as_of(text)
