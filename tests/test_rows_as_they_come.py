@@ -105,7 +105,7 @@ def frames() -> dict[str, pd.DataFrame]:
     ]
     for i, (distinct_id, (seats, _)) in enumerate(SEATS.items()):
         events.append(_event(f"e-seats-{i}", "added_seat", distinct_id, f"{EARLIER} 12:00:00",
-                             '{"seats": %s, "company_domain": "b.io"}' % seats))
+                             f'{{"seats": {seats}, "company_domain": "b.io"}}'))
     persons = pd.DataFrame([
         {"id": "p_at", "created_at": pd.Timestamp("2026-01-01"), "properties": '{"email": "at@a.io"}', "is_identified": True},
         {"id": "p_dup", "created_at": pd.Timestamp("2026-01-01"), "properties": None, "is_identified": True},
