@@ -17,6 +17,7 @@ import json
 import math
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ __all__ = [
     "property_text",
     "punch_list",
     "resolve_users",
+    "staged_events",
 ]
 
 USER_COLUMNS = [
@@ -52,7 +54,36 @@ LINK_COLUMN = "domain"
 
 
 class _JsonNumber(str):
-    """A JSON number kept as its JSON text (``5``, ``2.5``)."""
+    """A JSON number kept as its canonical text (docs/rules.md, "Property values")."""
+
+
+def number_text(json_number: str) -> str:
+    """The canonical text of a JSON number (docs/rules.md): an integer keeps its digits (within
+    64 bits); otherwise the shortest decimal that reads back as the same 64-bit float, without
+    a trailing ".0", in plain notation when 1e-6 <= |x| < 1e21, else ``<d>[.<ddd>]e<exp>``."""
+    if re.fullmatch(r"-?(0|[1-9][0-9]*)", json_number) and -2**63 <= int(json_number) < 2**64:
+        return str(int(json_number))
+    x = float(json_number)
+    if x == 0:
+        return "-0" if math.copysign(1.0, x) < 0 else "0"
+    if math.isinf(x):
+        return json_number
+    _sign, digit_tuple, exponent = Decimal(repr(abs(x))).normalize().as_tuple()
+    digits = "".join(map(str, digit_tuple))
+    k, n = len(digits), exponent + len(digits)  # x = 0.<digits> * 10^n
+    if k <= n <= 21:
+        text = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        text = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        text = "0." + "0" * -n + digits
+    else:
+        text = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + str(n - 1)
+    return ("-" if x < 0 else "") + text
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _loads(text: Any) -> dict:
@@ -60,10 +91,21 @@ def _loads(text: Any) -> dict:
     if not isinstance(text, str) or not text.strip():
         return {}
     try:
-        obj = json.loads(text, parse_int=_JsonNumber, parse_float=_JsonNumber)
+        obj = json.loads(text, parse_int=lambda t: _JsonNumber(number_text(t)),
+                         parse_float=lambda t: _JsonNumber(number_text(t)), parse_constant=_reject_constant)
     except ValueError:
         return {}
     return obj if isinstance(obj, dict) else {}
+
+
+def _valid_json(text: Any) -> bool:
+    if not isinstance(text, str):
+        return False
+    try:
+        json.loads(text, parse_constant=_reject_constant)
+    except ValueError:
+        return False
+    return True
 
 
 def property_text(properties: Any, key: str) -> str | None:
@@ -93,11 +135,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
 def _as_number(text: str) -> float | None:
-    """The number a text spells, or None when it is not a number."""
+    """The number a text spells (JSON number syntax, the whole text), or None."""
     return float(text) if _NUMBER.fullmatch(text) else None
 
 
@@ -190,9 +232,36 @@ def _link_accounts(events: pd.DataFrame, accounts: pd.DataFrame) -> pd.Series:
     return events["properties"].map(account_of).astype(object)
 
 
+def staged_events(events: pd.DataFrame) -> pd.DataFrame:
+    """The events rules see (docs/rules.md, "Events"): rows with a missing uuid, event,
+    distinct_id or timestamp dropped; of rows sharing a uuid, the first by (timestamp, event,
+    distinct_id, properties text — '{}' when not valid JSON —, person_id — '' when missing)."""
+    ev = events.copy()
+    for column in ("uuid", "event", "distinct_id", "timestamp"):
+        ev = ev[ev[column].map(lambda v: not (v is None or (not isinstance(v, str) and pd.isna(v)))).astype(bool)]
+    ev["timestamp"] = pd.to_datetime(ev["timestamp"])
+    order = pd.DataFrame({
+        "uuid": ev["uuid"].astype(str),
+        "timestamp": ev["timestamp"],
+        "event": ev["event"].astype(str),
+        "distinct_id": ev["distinct_id"].astype(str),
+        "properties": ev["properties"].map(lambda t: t if _valid_json(t) else "{}"),
+        "person_id": (ev["person_id"] if "person_id" in ev else pd.Series(None, index=ev.index, dtype=object))
+        .map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)),
+    }, index=ev.index)
+    rows = sorted(order.itertuples(), key=lambda r: (r.uuid, r.timestamp, r.event, r.distinct_id, r.properties,
+                                                     r.person_id))
+    kept, seen = [], set()
+    for r in rows:
+        if r.uuid not in seen:
+            seen.add(r.uuid)
+            kept.append(r.Index)
+    return ev.loc[sorted(kept)]
+
+
 def _prepared(events: pd.DataFrame, person_distinct_id: pd.DataFrame,
               accounts: pd.DataFrame) -> pd.DataFrame:
-    ev = events.copy()
+    ev = staged_events(events)
     ev["timestamp"] = pd.to_datetime(ev["timestamp"])
     ev["user_id"] = resolve_users(ev, person_distinct_id)
     ev["account_id"] = _link_accounts(ev, accounts)

@@ -15,6 +15,7 @@ from ..csvfile import write_csv
 from ..export import ExportSummary, export_all
 from ..project import Project
 from ..punch_lists import read_punch_list
+from ..warehouse import connect
 from . import console
 from .console import esc
 from .export import print_summary
@@ -81,6 +82,35 @@ def run_command(project: Project, select: tuple[str, ...], as_of: str | None, ra
     result = build(project, select=rule_selectors(select, rules), vars=dbt_vars(as_of, raw_vars),
                    full_refresh=full_refresh)
     console.ok(esc(_built_summary(result, project)))
+    note = dropped_events_note(project, result)
+    if note:
+        console.note(note)
+
+
+def dropped_events_note(project: Project, result: DbtResult) -> str | None:
+    """What the staging left out of the events input (null keys, repeated uuids), read from
+    stg_posthog__event_quality when this build rebuilt it; None when nothing was dropped. The
+    punch lists are right without those rows, but a load that sends them is worth knowing about."""
+    if not any(r.unique_id.split(".")[-1] == "stg_posthog__event_quality" for r in result.built("model")):
+        return None
+    schema, table = project.relation("staging", "stg_posthog__event_quality")
+    with connect(project) as warehouse:
+        frame = warehouse.read_table(schema, table)
+    if frame.empty:
+        return None
+    row = frame.iloc[0]
+    null_key, duplicates = int(row["null_key_rows"]), int(row["duplicate_rows"])
+    if not null_key and not duplicates:
+        return None
+    parts = []
+    if null_key:
+        which = [f"{int(row[f'null_{c}_rows'])} without {c.replace('_', ' ')}"
+                 for c in ("uuid", "event", "distinct_id", "timestamp") if int(row[f"null_{c}_rows"])]
+        parts.append(f"{null_key} with a null key ({', '.join(which)})")
+    if duplicates:
+        parts.append(f"{duplicates} repeating an event uuid already kept")
+    return (f"left out {null_key + duplicates} of {int(row['input_rows'])} input event row(s): {'; '.join(parts)}. "
+            f"Counts in {schema}.{table} and explore_data_health; see docs/rules.md, \"Events\".")
 
 
 @command("demo")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -57,7 +59,8 @@ def warehouse_options(func: Callable | None = None, *, default_target: str | Non
 
 as_of_option = click.option(
     "--as-of", "as_of", default=None, metavar="TS",
-    help="Evaluate rules at this UTC instant (YYYY-MM-DD HH:MM:SS); default: now (mock data: its own instant).",
+    help="Evaluate rules at this instant: 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC) or ISO 8601 with Z or an offset "
+         "(kept to the microsecond); default: now (mock data: its own instant).",
 )
 
 vars_option = click.option(
@@ -91,5 +94,43 @@ def dbt_vars(as_of: str | None, raw_vars: str | None) -> dict:
         if not isinstance(out, dict):
             raise ConfigError("--vars must be a JSON object, e.g. --vars '{\"beton_input\": \"source\"}'")
     if as_of:
-        out["beton_as_of"] = as_of
+        out["beton_as_of"] = instant_text(parse_as_of(as_of))
     return out
+
+
+_INSTANT = re.compile(
+    r"\s*(\d{4})-(\d{2})-(\d{2})(?:[ Tt](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?\s*"
+    r"(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?\s*"
+)
+
+
+def parse_as_of(text: str) -> datetime:
+    """--as-of as a naive UTC datetime, to the microsecond: the same forms as the dbt macro
+    ``beton.parse_instant`` (checked here first so a typo is one clear message, not a dbt
+    compilation error in every model). An offset is applied; a fraction finer than a
+    microsecond is refused rather than silently rounded."""
+    m = _INSTANT.fullmatch(text)
+    example = "e.g. --as-of '2026-10-01 12:00:00' or --as-of 2026-10-01T12:00:00.250Z"
+    if not m:
+        raise ConfigError(f"--as-of {text!r} is not an instant; use 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC) or ISO 8601 "
+                          f"with Z or an offset, {example}")
+    y, mo, d, h, mi, s, fraction, _z, sign, off_h, off_m = m.groups()
+    fraction = fraction or ""
+    if len(fraction) > 6 and fraction[6:].strip("0"):
+        raise ConfigError(f"--as-of {text!r} has {len(fraction)} fractional digits, but instants are kept to the "
+                          "microsecond (6 digits); round it to 6")
+    try:
+        local = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0),
+                         int((fraction[:6] + "000000")[:6]))
+        offset = timedelta(hours=int(off_h or 0), minutes=int(off_m or 0))
+        if offset >= timedelta(hours=24):
+            raise ValueError("offset of a day or more")
+    except ValueError as exc:
+        raise ConfigError(f"--as-of {text!r} is not a valid instant ({exc}); {example}") from None
+    return local + offset if sign == "-" else local - offset
+
+
+def instant_text(instant: datetime) -> str:
+    """A naive UTC datetime as the text dbt's ``beton_as_of`` takes: seconds, plus the
+    microseconds when there are any."""
+    return instant.strftime("%Y-%m-%d %H:%M:%S.%f" if instant.microsecond else "%Y-%m-%d %H:%M:%S")

@@ -187,7 +187,8 @@ def _as_of_text(explore: dict[str, TableRead | None], punch_lists: list[PunchLis
     frames += [p.frame for p in punch_lists if p.table is not None]
     for frame in frames:
         if len(frame) and "as_of" in frame.columns and pd.notna(frame["as_of"].iloc[0]):
-            return pd.Timestamp(frame["as_of"].iloc[0]).strftime("%Y-%m-%d %H:%M:%S")
+            as_of = pd.Timestamp(frame["as_of"].iloc[0])  # to the microsecond: the SQL shown is the SQL that ran
+            return as_of.strftime("%Y-%m-%d %H:%M:%S.%f" if as_of.microsecond else "%Y-%m-%d %H:%M:%S")
     return None
 
 

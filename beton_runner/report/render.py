@@ -41,6 +41,8 @@ HEALTH_FACTS = [  # (column, label, kind)
     ("share_linked_to_account", "events linked to an account", "share"),
     ("unknown_event_names", "event names not in the library", "int"),
     ("events_after_as_of", "events after as_of", "int"),
+    ("dropped_null_key_rows", "input rows dropped: null uuid, event, distinct id or timestamp", "int"),
+    ("dropped_duplicate_rows", "input rows dropped: repeated uuid", "int"),
 ]
 
 

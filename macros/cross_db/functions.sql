@@ -1,17 +1,25 @@
 {#- Scalar functions whose spelling or semantics differ between engines. -#}
 
-{#- A number from text, or null when the text is not a number. -#}
+{#- A number from text, or null when the text is not a number. A number is JSON number syntax,
+    the whole text, nothing around it (docs/rules.md, "Property values"): -?(0|[1-9][0-9]*),
+    an optional fraction .[0-9]+, an optional exponent [eE][+-]?[0-9]+. So ' 9 ', '1_000',
+    'nan', 'inf', '+5', '.5', '5.', '007' and '0x10' are text on every engine (each engine's own
+    cast accepts some of them). -#}
 {% macro safe_to_double(expr) -%}
     {{ return(adapter.dispatch('safe_to_double', 'beton')(expr)) }}
 {%- endmacro %}
 
-{% macro default__safe_to_double(expr) -%}
-    try_cast({{ expr }} as {{ beton.type_double() }})
+{% macro number_pattern() -%}
+    {{ return("'^-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][+-]?[0-9]+)?$'") }}
 {%- endmacro %}
 
-{#- clickhouse: no try_cast; toFloat64OrNull also rejects 'inf'/'nan' spellings like duckdb does not, so keep finite only -#}
+{% macro default__safe_to_double(expr) -%}
+    case when {{ beton.regex_matches(expr, beton.number_pattern()) }} then try_cast({{ expr }} as {{ beton.type_double() }}) end
+{%- endmacro %}
+
+{#- clickhouse: no try_cast; toFloat64OrNull behind the same pattern -#}
 {% macro clickhouse__safe_to_double(expr) -%}
-    toFloat64OrNull(toString({{ expr }}))
+    if({{ beton.regex_matches('toString(' ~ expr ~ ')', beton.number_pattern()) }}, toFloat64OrNull(toString({{ expr }})), null)
 {%- endmacro %}
 
 

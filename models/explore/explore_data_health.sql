@@ -1,5 +1,6 @@
 {#- One row of data-health facts: is the data wired correctly? Row counts of every input, the
-    events' date range, how many events link to a person and to an account, and event names
+    events' date range, input rows dropped (null keys, repeated uuids), how many events link
+    to a person and to an account, and event names
     outside the standard events library. Over all loaded data, plus the explore window. -#}
 {%- set days = beton.explore_days() -%}
 {%- set first_day = beton.date_literal(beton.as_of_date_text(days - 1)) -%}
@@ -67,6 +68,13 @@ accounts as (
 
 ),
 
+-- input rows the staging left out: null keys, repeated uuids
+event_quality as (
+
+    select null_key_rows, duplicate_rows from {{ ref('stg_posthog__event_quality') }}
+
+),
+
 library as (
 
     select count(*) as standard_event_names from standard_events
@@ -82,6 +90,8 @@ final as (
         event_facts.events as events,
         coalesce(event_facts.events_in_window, 0) as events_in_window,
         coalesce(event_facts.events_after_as_of, 0) as events_after_as_of,
+        event_quality.null_key_rows as dropped_null_key_rows,
+        event_quality.duplicate_rows as dropped_duplicate_rows,
         event_facts.first_event_at as first_event_at,
         event_facts.last_event_at as last_event_at,
         event_facts.event_days as event_days,
@@ -105,6 +115,7 @@ final as (
     cross join persons
     cross join identities
     cross join accounts
+    cross join event_quality
     cross join library
 
 )

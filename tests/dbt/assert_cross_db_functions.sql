@@ -6,6 +6,51 @@ with cases as (
     select 'safe_to_double text is null',
         case when {{ beton.safe_to_double("'abc'") }} is null then 1 else 0 end
     union all
+    select 'safe_to_double  9  is text',
+        case when {{ beton.safe_to_double("' 9 '") }} is null then 1 else 0 end
+    union all
+    select 'safe_to_double 1_000 is text',
+        case when {{ beton.safe_to_double("'1_000'") }} is null then 1 else 0 end
+    union all
+    select 'safe_to_double nan is text',
+        case when {{ beton.safe_to_double("'nan'") }} is null then 1 else 0 end
+    union all
+    select 'safe_to_double inf is text',
+        case when {{ beton.safe_to_double("'inf'") }} is null then 1 else 0 end
+    union all
+    select 'safe_to_double +5 is text',
+        case when {{ beton.safe_to_double("'+5'") }} is null then 1 else 0 end
+    union all
+    select 'safe_to_double .5 is text',
+        case when {{ beton.safe_to_double("'.5'") }} is null then 1 else 0 end
+    union all
+    select 'safe_to_double 5. is text',
+        case when {{ beton.safe_to_double("'5.'") }} is null then 1 else 0 end
+    union all
+    select 'safe_to_double 007 is text',
+        case when {{ beton.safe_to_double("'007'") }} is null then 1 else 0 end
+    union all
+    select 'safe_to_double 0x10 is text',
+        case when {{ beton.safe_to_double("'0x10'") }} is null then 1 else 0 end
+    union all
+    select 'safe_to_double Infinity is text',
+        case when {{ beton.safe_to_double("'Infinity'") }} is null then 1 else 0 end
+    union all
+    select 'safe_to_double  is text',
+        case when {{ beton.safe_to_double("''") }} is null then 1 else 0 end
+    union all
+    select 'safe_to_double 1e2 is 100',
+        case when {{ beton.safe_to_double("'1e2'") }} = 100 then 1 else 0 end
+    union all
+    select 'safe_to_double -2.50 is -2.5',
+        case when {{ beton.safe_to_double("'-2.50'") }} = -2.5 then 1 else 0 end
+    union all
+    select 'safe_to_double 0 is 0',
+        case when {{ beton.safe_to_double("'0'") }} = 0 then 1 else 0 end
+    union all
+    select 'safe_to_double 1E-2 is 0.01',
+        case when {{ beton.safe_to_double("'1E-2'") }} = 0.01 then 1 else 0 end
+    union all
     select 'regex partial match',
         case when {{ beton.regex_matches("'sdk 2.4.0'", beton.string_literal('[2-9]\\.\\d')) }} then 1 else 0 end
     union all

@@ -34,7 +34,7 @@ final as (
         {{ beton.json_text('properties', 'industry') }} as industry,
         {{ beton.safe_to_double(beton.json_text('properties', 'employees')) }} as employees,
         {{ beton.json_text('properties', 'country') }} as country,
-        lower(trim(cast({{ beton.account_link_column() }} as {{ dbt.type_string() }}))) as account_key
+        lower(trim({{ beton.cast_nullable(beton.account_link_column(), dbt.type_string()) }})) as account_key
 
     from renamed
 

@@ -18,8 +18,9 @@ latest as (
 renamed as (
 
     select
-        cast({{ beton.input_column('person_distinct_id', 'distinct_id') }} as {{ dbt.type_string() }}) as mapped_distinct_id,
-        cast({{ beton.input_column('person_distinct_id', 'person_id') }} as {{ dbt.type_string() }}) as mapped_person_id
+        -- nullable casts: ClickHouse's DDL allows NULL ids (a plain cast to String fails on them); dropped below
+        {{ beton.cast_nullable(beton.input_column('person_distinct_id', 'distinct_id'), dbt.type_string()) }} as mapped_distinct_id,
+        {{ beton.cast_nullable(beton.input_column('person_distinct_id', 'person_id'), dbt.type_string()) }} as mapped_person_id
 
     from {{ 'latest' if beton.input_is_versioned() else 'source' }}
 
@@ -29,8 +30,8 @@ renamed as (
 final as (
 
     select
-        mapped_distinct_id as distinct_id,
-        min(mapped_person_id) as person_id
+        {{ beton.assume_not_null('mapped_distinct_id') }} as distinct_id,
+        {{ beton.assume_not_null('min(mapped_person_id)') }} as person_id
 
     from renamed
     where mapped_distinct_id is not null
