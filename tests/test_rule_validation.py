@@ -119,3 +119,84 @@ def test_rules_check_fails_on_stale_generated_models(tmp_path):
 def test_shipped_generated_models_are_up_to_date():
     result = _beton(REPO, "rules", "check")
     assert result.returncode == 0, result.stderr
+
+
+# --- issue #12 item 8: what used to slip through, hang or crash --------------------------------
+
+RE2_HINT = ("(RE2 has no atomic groups, possessive or conditional patterns, back-references, \\Z or (?x), "
+            "and repeats at most 1000 times)")
+LIMITS = "rules_invalid/yaml_and_limits"
+EXPECTED_LIMIT_ISSUES = [
+    f"{LIMITS}/alias_bomb.yml:4: a: uses the YAML anchor &a; rule files take no anchors or aliases: write each value out",
+    f"{LIMITS}/deep_nesting.yml:5: conditions.event_names[0][0][0][0][0][0][0][0]: nests lists and mappings more than "
+    "10 levels deep; a rule needs at most 5 (see docs/rules.md)",
+    f"{LIMITS}/float_window.yml:5: conditions.min_active_days: is 8 but the window has only 7 day(s) (time_window_days): "
+    "no entity can match",
+    f"{LIMITS}/float_window.yml:6: conditions.min_days_since_last_event: is 7 but days since the last event in a 7-day "
+    "window is at most 6: no entity can match; widen time_window_days",
+] + [
+    f"{LIMITS}/regex_not_re2.yml:{line}: conditions.event_property_filters.{key}.regex: is not valid in RE2, the "
+    f"regular-expression engine of DuckDB and ClickHouse: {reason} {RE2_HINT}"
+    for line, key, reason in [
+        (6, "atomic", "invalid perl operator: (?>"),
+        (7, "possessive", "bad repetition operator: *+"),
+        (8, "repeat", "invalid repetition size: {1001}"),
+        (9, "backref", "invalid perl operator: (?P"),
+        (10, "end", "invalid escape sequence: \\Z"),
+        (11, "verbose", "invalid perl operator: (?x"),
+        (12, "conditional", "invalid perl operator: (?("),
+    ]
+] + [
+    f"{LIMITS}/regex_not_re2.yml:13: conditions.event_property_filters.named.regex: names a group as (?<name>...), "
+    "which DuckDB's RE2 does not accept; write (?P<name>...)",
+    f"{LIMITS}/weights_overflow.yml:5: scoring_weights: let scores overflow to infinity (|event_count_weight|·ln(1 + 2^63)"
+    " + |active_days_weight|·30 + |recency_weight|·29); scores are limited to 1e+12: use smaller weights",
+    f"{LIMITS}/weights_too_large.yml:5: scoring_weights: let scores reach 3e+12 (|event_count_weight|·ln(1 + 2^63)"
+    " + |active_days_weight|·30 + |recency_weight|·29); scores are limited to 1e+12: use smaller weights",
+    f"{LIMITS}/yaml11_coercions.yml:6: conditions.event_property_filters.country: the unquoted value NO means false in "
+    "YAML 1.1 but the text 'NO' in YAML 1.2; write \"NO\" (in quotes) for the text, or false",
+    f"{LIMITS}/yaml11_coercions.yml:7: conditions.event_property_filters.zip.eq: the unquoted value 010 means 8 in "
+    "YAML 1.1 but 10 in YAML 1.2; write \"010\" (in quotes) for the text, or 8 or 10",
+    f"{LIMITS}/yaml11_coercions.yml:8: conditions.event_property_filters.duration.in[0]: the unquoted value 1:30 means "
+    "90 in YAML 1.1 but the text '1:30' in YAML 1.2; write \"1:30\" (in quotes) for the text, or 90",
+    f"{LIMITS}/yaml11_coercions.yml:9: conditions.event_property_filters.on: the unquoted key on means true in YAML 1.1 "
+    "but the text 'on' in YAML 1.2; write \"on\" (in quotes) for the text, or true",
+    f"{LIMITS}/yaml11_coercions.yml:10: conditions.event_property_filters.since: the unquoted value 2026-01-01 means the "
+    "date 2026-01-01 in YAML 1.1 but the text '2026-01-01' in YAML 1.2; write \"2026-01-01\" (in quotes) for the text",
+    f"{LIMITS}/yaml11_coercions.yml:11: conditions.event_property_filters.revenue.gt: the unquoted value 1e3 means the "
+    "text '1e3' in YAML 1.1 but 1000.0 in YAML 1.2; write \"1e3\" (in quotes) for the text, or 1000.0",
+]
+
+
+def test_yaml_regex_window_and_weight_gaps_are_refused_with_file_line_and_field():
+    result = check_rules(FIXTURES / LIMITS, display_root=FIXTURES)
+    assert [str(i) for i in result.issues] == EXPECTED_LIMIT_ISSUES
+    assert result.rules == []
+
+
+def test_rules_check_refuses_them_without_a_hang_or_a_traceback(tmp_path):
+    project = copy_project(tmp_path / "project")
+    for path in (FIXTURES / LIMITS).iterdir():
+        shutil.copy(path, project / "rules" / path.name)
+    (project / "rules" / "huge.yml").write_text("name: Huge\ndescription: " + "x" * 300_000 + "\n")
+    result = _beton(project, "rules", "check")  # the alias bomb used to take all memory, the nesting a RecursionError
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr
+    assert "re2.cc" not in result.stderr  # RE2 does not print its own copy of each error
+    for issue in EXPECTED_LIMIT_ISSUES:
+        assert issue.replace(f"{LIMITS}/", "rules/") in result.stderr
+    assert "rules/huge.yml: is 300,025 bytes; a rule file may be at most 262,144 bytes (one rule is a few hundred)" in result.stderr
+
+
+def test_yaml_1_2_values_whole_floats_and_re2_syntax_are_accepted():
+    rule = {r.key: r for r in load_rules(FIXTURES / "rules_valid")}["yaml12_and_re2"]
+    assert rule.normalised["time_window_days"] == 7 and rule.normalised["conditions"] == {"min_active_days": 3}
+    filters = {(f["key"], f["op"]): f for f in rule.normalised["property_filters"]}
+    assert filters[("country", "eq")]["value"] == {"type": "string", "value": "NO"}
+    assert filters[("zip", "eq")]["value"] == {"type": "string", "value": "010"}
+    assert filters[("duration", "in")]["values"] == [{"type": "string", "value": "1:30"}, {"type": "string", "value": "2:45"}]
+    assert ("on", "is_set") in filters
+    assert filters[("since", "eq")]["value"] == {"type": "string", "value": "2026-01-01"}
+    assert filters[("revenue", "gt")]["value"] == {"type": "number", "value": 1000.0}
+    assert filters[("letters", "regex")]["value"]["value"] == "^\\pL+$"  # RE2 syntax Python's re rejects
+    assert rule.normalised["weights"] == {"event_count": 1000.0, "active_days": 1e6, "recency": 0.0}

@@ -15,7 +15,8 @@ Rule text reaches Jinja only inside string literals in which the quote, the back
 characters of Jinja delimiters (``{ } % #``) and anything non-printable are written as
 ``\\uXXXX`` escapes (Jinja decodes them). No text from a rule file can therefore close the
 literal, open or close a Jinja tag, or reach the SQL other than through the macros' quoting
-(macros/cross_db/literals.sql).
+(macros/cross_db/literals.sql). The same holds for the descriptions in the generated
+properties files, which dbt renders as Jinja too (``_doc_text``).
 """
 
 from __future__ import annotations
@@ -113,10 +114,19 @@ def jinja_literal(value: Any, indent: int = 0, *, expand: bool = True) -> str:
 
 
 def _doc_text(text: str) -> str:
-    """Descriptions are rendered by dbt's Jinja: keep rule text from opening or closing a tag."""
-    for seq in ("{{", "{%", "{#", "}}", "%}", "#}"):
-        text = text.replace(seq, f"{seq[0]} {seq[1]}")
-    return text
+    """A description that dbt renders to exactly ``text``, never evaluating any of it.
+
+    dbt renders every description in a properties file as Jinja (and writes the result into
+    target/manifest.json), so rule text there would be code: ``{{ env_var('…') }}`` would put a
+    secret into the manifest, a stray ``{{{`` or ``{% raw %}`` would break every build. Text
+    without ``{`` cannot open a Jinja delimiter and stays as written (readable in the file);
+    any other text becomes one Jinja expression printing a string literal of it
+    (``jinja_string_literal``: no character of the text can end the literal or form a
+    delimiter), which renders back to the text itself.
+    """
+    if "{" not in text:
+        return text
+    return "{{ " + jinja_string_literal(text) + " }}"
 
 
 @dataclass(frozen=True)

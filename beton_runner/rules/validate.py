@@ -19,15 +19,29 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import jsonschema
+import re2
 import yaml
 
 from ..errors import ConfigError, RuleError, RuleIssue
-from .normalise import ACCOUNT_ONLY_CONDITIONS, FILTER_OPERATORS, Rule, normalise
+from .normalise import ACCOUNT_ONLY_CONDITIONS, DEFAULT_WEIGHTS, FILTER_OPERATORS, THRESHOLD_CONDITIONS, Rule, normalise
 
 RULE_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 RESERVED_KEYS = {"findings"}
-# RE2 (DuckDB and ClickHouse) has no look-around and no back-references.
+# RE2 (DuckDB and ClickHouse) has no look-around and no back-references: the common cases get
+# a message naming them; RE2 itself (``_re2_error``) decides every other pattern.
 _NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]")
+# (?<name>...) is accepted by the RE2 on PyPI but not by the older RE2 DuckDB bundles.
+_NAMED_GROUP_WITHOUT_P = re.compile(r"(?<!\\)\(\?<(?![=!])")
+# A rule file is a few hundred bytes and nests at most 5 levels (rule, conditions, filters, a
+# filter's operators, an in-list); the caps keep a hostile or broken file from hanging the parser.
+MAX_FILE_BYTES = 256 * 1024
+MAX_DEPTH = 10
+# The largest score a rule may produce, in magnitude: far beyond any useful weight, and small
+# enough that scores keep their 2 decimals (doubles have ~16 significant digits). ln(1 + 2^63):
+# event_count's largest value in the score.
+MAX_SCORE = 1e12
+_MAX_LOG_EVENTS = math.log1p(2.0 ** 63)
+_INTEGER_FIELDS = (("time_window_days",),) + tuple(("conditions", c) for c in THRESHOLD_CONDITIONS)
 
 
 @dataclass
@@ -40,6 +54,102 @@ class CheckResult:
 @lru_cache(maxsize=1)
 def rule_schema() -> dict[str, Any]:
     return json.loads(resources.files("beton_runner.rules").joinpath("rule.schema.json").read_text())
+
+
+# --- YAML 1.2, without aliases ---------------------------------------------------------------
+
+class Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with the YAML 1.2 core schema instead of YAML 1.1's.
+
+    YAML 1.1 (PyYAML's default) reads ``NO``/``yes``/``on`` as booleans, ``010`` as 8,
+    ``1:30`` as 90, ``1_000`` as 1000 and ``2026-01-01`` as a date; YAML 1.2 (what editors and
+    most other tools read) keeps them as text, and reads ``010`` as 10 and ``1e3`` as 1000.0.
+    Plain scalars the two versions read differently are refused anyway (``_ambiguous``), so a
+    rule means the same to every reader; this loader decides everything else the 1.2 way.
+    """
+
+
+Yaml12Loader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in (
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
+    ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", list("-+0123456789.")),
+):
+    Yaml12Loader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), _first)
+
+
+def _construct_bool_12(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
+    value = loader.construct_scalar(node)
+    if value in ("true", "True", "TRUE"):
+        return True
+    if value in ("false", "False", "FALSE"):
+        return False
+    raise yaml.constructor.ConstructorError(None, None, f"{value!r} is not a YAML 1.2 boolean (true or false)", node.start_mark)
+
+
+def _construct_int_12(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    value = str(loader.construct_scalar(node))
+    try:
+        if value.startswith("0o"):
+            return int(value[2:], 8)
+        if value.startswith("0x"):
+            return int(value[2:], 16)
+        return int(value, 10)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(None, None, f"{value!r} is not a whole number", node.start_mark) from None
+
+
+def _construct_float_12(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    value = str(loader.construct_scalar(node))
+    special = value.lower().lstrip("+")
+    if special in (".inf", "-.inf", ".nan"):
+        return {".inf": math.inf, "-.inf": -math.inf, ".nan": math.nan}[special]
+    try:
+        return float(value)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(None, None, f"{value!r} is not a number", node.start_mark) from None
+
+
+Yaml12Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool_12)
+Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int_12)
+Yaml12Loader.add_constructor("tag:yaml.org,2002:float", _construct_float_12)
+
+
+def _plain_value(loader: yaml.SafeLoader, text: str) -> Any:
+    """What ``loader``'s schema makes of ``text`` written as a plain (unquoted) scalar."""
+    node = yaml.ScalarNode(loader.resolve(yaml.ScalarNode, text, (True, False)), text)
+    return loader.construct_object(node, deep=True)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and (a == b or (a != a and b != b))  # nan equals nan here
+
+
+def _yaml_word(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if hasattr(value, "isoformat"):
+        return f"the date {value.isoformat()}"
+    return type(value).__name__
+
+
+class _Container:
+    """Where the event scan is inside a mapping or sequence (to name the field of a scalar)."""
+
+    def __init__(self, path: tuple, is_mapping: bool):
+        self.path = path
+        self.is_mapping = is_mapping
+        self.expect_key = True
+        self.key: Any = "?"
+        self.index = 0
 
 
 # --- YAML with line numbers ------------------------------------------------------------------
@@ -92,6 +202,23 @@ def _dotted(path: Iterable[Any]) -> str:
     return out
 
 
+def _whole_numbers(doc: Any) -> None:
+    """Whole-number fields written as 7.0 become 7, so every check and the SQL see 7.
+
+    JSON Schema counts 7.0 as an integer, while the semantic checks below look for ints: without
+    this, ``time_window_days: 7.0`` passed the schema and skipped every window check.
+    """
+    if not isinstance(doc, dict):
+        return
+    for path in _INTEGER_FIELDS:
+        parent: Any = doc
+        for part in path[:-1]:
+            parent = parent.get(part) if isinstance(parent, dict) else None
+        value = parent.get(path[-1]) if isinstance(parent, dict) else None
+        if isinstance(value, float) and value.is_integer():
+            parent[path[-1]] = int(value)
+
+
 def _did_you_mean(word: str, options: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
@@ -138,14 +265,21 @@ class _FileChecker:
         self.warnings.append(RuleIssue(self.display, self.located.line(path), _dotted(path) or None, message))
 
     def load(self) -> dict[str, Any] | None:
+        size = self.path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            self.issues.append(RuleIssue(self.display, None, None,
+                f"is {size:,} bytes; a rule file may be at most {MAX_FILE_BYTES:,} bytes (one rule is a few hundred)"))
+            return None
         try:
             text = self.path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
             self.issues.append(RuleIssue(self.display, None, None, f"is not UTF-8 text ({exc.reason} at byte {exc.start})"))
             return None
         try:
-            nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-            documents = list(yaml.load_all(text, Loader=yaml.SafeLoader))
+            if not self.scan(text):
+                return None
+            nodes = list(yaml.compose_all(text, Loader=Yaml12Loader))
+            documents = list(yaml.load_all(text, Loader=Yaml12Loader))
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
@@ -167,7 +301,74 @@ class _FileChecker:
             return None
         for dup_path, line in _duplicate_keys(nodes[0]):
             self.issues.append(RuleIssue(self.display, line, _dotted(dup_path), "is written twice; keep one"))
+        _whole_numbers(documents[0])
         return documents[0]
+
+    def scan(self, text: str) -> bool:
+        """One pass over the YAML events before anything is built from them; False: do not load.
+
+        Refuses anchors and aliases (an alias bomb expands to gigabytes when loaded; a rule never
+        needs one) and nesting deeper than MAX_DEPTH (PyYAML builds nodes recursively), and
+        reports every plain scalar that YAML 1.1 and YAML 1.2 read differently (``NO``, ``010``,
+        ``1:30``…) with the field it is in.
+        """
+        loader11, loader12 = yaml.SafeLoader(""), Yaml12Loader("")
+        stack: list[_Container] = []
+        for event in yaml.parse(text, Loader=Yaml12Loader):
+            if isinstance(event, yaml.DocumentStartEvent):
+                stack = []
+            if isinstance(event, yaml.CollectionEndEvent):
+                stack.pop()
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            top = stack[-1] if stack else None
+            is_key = bool(top and top.is_mapping and top.expect_key)
+            if top is None:
+                path: tuple = ()
+            elif top.is_mapping:
+                if is_key:
+                    top.key = event.value if isinstance(event, yaml.ScalarEvent) else "?"
+                path = top.path + (top.key,)
+                top.expect_key = not top.expect_key
+            else:
+                path = top.path + (top.index,)
+                top.index += 1
+            line = event.start_mark.line + 1
+            if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
+                what = f"alias *{event.anchor}" if isinstance(event, yaml.AliasEvent) else f"anchor &{event.anchor}"
+                self.issues.append(RuleIssue(self.display, line, _dotted(path) or None,
+                    f"uses the YAML {what}; rule files take no anchors or aliases: write each value out"))
+                return False
+            if isinstance(event, yaml.CollectionStartEvent):
+                stack.append(_Container(path, isinstance(event, yaml.MappingStartEvent)))
+                if len(stack) > MAX_DEPTH:
+                    self.issues.append(RuleIssue(self.display, line, _dotted(path) or None,
+                        f"nests lists and mappings more than {MAX_DEPTH} levels deep; a rule needs at most 5 (see docs/rules.md)"))
+                    return False
+            elif event.implicit[0]:
+                self._check_plain(event.value, path, line, is_key, loader11, loader12)
+        return True
+
+    def _check_plain(self, text: str, path: tuple, line: int, is_key: bool,
+                     loader11: yaml.SafeLoader, loader12: yaml.SafeLoader) -> None:
+        """An unquoted scalar must mean the same in YAML 1.1 (PyYAML, older tools) and 1.2."""
+        try:
+            old = _plain_value(loader11, text)
+        except yaml.YAMLError:
+            return  # YAML 1.1 cannot build it at all (e.g. '=', '<<'): nothing to confuse it with
+        new = _plain_value(loader12, text)
+        if _same(old, new):
+            return
+        values = []
+        for v in (old, new):
+            word = _yaml_word(v)
+            if not isinstance(v, str) and not hasattr(v, "isoformat") and word not in values:
+                values.append(word)
+        alternatives = "".join(f", or {w}" for w in values[:1]) + "".join(f" or {w}" for w in values[1:])
+        what = "key" if is_key else "value"
+        self.issues.append(RuleIssue(self.display, line, _dotted(path) or None,
+            f"the unquoted {what} {text} means {_yaml_word(old)} in YAML 1.1 but {_yaml_word(new)} in YAML 1.2; "
+            f"write \"{text}\" (in quotes) for the text{alternatives}"))
 
     def check_schema(self, doc: dict[str, Any]) -> None:
         validator = jsonschema.Draft202012Validator(rule_schema())
@@ -258,6 +459,11 @@ class _FileChecker:
             if not isinstance(value, str) or value == "":
                 self.issue(path, f"must be a non-empty regular expression, not {_describe(value)}", key=False)
                 return
+            reason = _re2_error(value)
+            if reason is None:
+                if _NAMED_GROUP_WITHOUT_P.search(value):
+                    self.issue(path, "names a group as (?<name>...), which DuckDB's RE2 does not accept; write (?P<name>...)", key=False)
+                return
             try:
                 re.compile(value)
             except re.error as exc:
@@ -265,6 +471,10 @@ class _FileChecker:
                 return
             if _NOT_RE2.search(value):
                 self.issue(path, "uses look-around or a back-reference, which RE2 (DuckDB, ClickHouse) does not support", key=False)
+            else:
+                self.issue(path, f"is not valid in RE2, the regular-expression engine of DuckDB and ClickHouse: {reason} "
+                                 "(RE2 has no atomic groups, possessive or conditional patterns, back-references, "
+                                 "\\Z or (?x), and repeats at most 1000 times)", key=False)
         elif op in ("gt", "gte", "lt", "lte"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 self.issue(path, f"must be a number, not {_describe(value)}", key=False)
@@ -315,6 +525,38 @@ class _FileChecker:
             for name, value in weights.items():
                 if isinstance(value, float) and not math.isfinite(value):
                     self.issue(("scoring_weights", name), "must be a finite number", key=False)
+            self._check_score_range(weights, window)
+
+    def _check_score_range(self, weights: dict[str, Any], window: int | None) -> None:
+        """The largest score the weights allow, over every possible entity, must be a usable number.
+
+        |score| <= |w1|·ln(1 + 2^63) + |w2|·window + |w3|·(window - 1): event_count is a 64-bit
+        count, active_days at most the window, days_since_last_event at most the window - 1.
+        A weight of 1e308 made scores inf (and ranks arbitrary) without any error.
+        """
+        w = {**DEFAULT_WEIGHTS, **weights}
+        if window is None or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                                     for v in w.values()):
+            return  # reported elsewhere
+        largest = (abs(w["event_count_weight"]) * _MAX_LOG_EVENTS + abs(w["active_days_weight"]) * window
+                   + abs(w["recency_weight"]) * (window - 1))
+        if not largest <= MAX_SCORE:
+            size = "overflow to infinity" if not math.isfinite(largest) else f"reach {largest:.3g}"
+            self.issue(("scoring_weights",),
+                       f"let scores {size} (|event_count_weight|·ln(1 + 2^63) + |active_days_weight|·{window} + "
+                       f"|recency_weight|·{window - 1}); scores are limited to {MAX_SCORE:.0e}: use smaller weights")
+
+
+def _re2_error(pattern: str) -> str | None:
+    """Why RE2, the engine DuckDB and ClickHouse match regexes with, refuses ``pattern`` (None: it accepts it)."""
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print every refusal to stderr itself
+    try:
+        re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        return reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+    return None
 
 
 def rule_files(rules_dir: Path) -> list[Path]:

@@ -12,7 +12,13 @@
     {%- if mode == 'mock' -%}
         {{ return(ref('mock_' ~ table)) }}
     {%- elif mode == 'source' -%}
-        {{ return(source('posthog', table)) }}
+        {%- set relation = source('posthog', table) -%}
+        {%- if var('beton_source_database', none) -%}
+            {%- do beton.check_identifier(relation.database, 'var beton_source_database') -%}
+        {%- endif -%}
+        {%- do beton.check_identifier(relation.schema, 'var beton_source_schema' if var('beton_source_schema', none) else 'env BETON_RAW_SCHEMA') -%}
+        {%- do beton.check_identifier(relation.identifier, 'var beton_' ~ table ~ '_table') -%}
+        {{ return(relation) }}
     {%- else -%}
         {{ exceptions.raise_compiler_error("var beton_input = '" ~ mode ~ "' is not supported; use 'mock' (the built-in mock data) or 'source' (your tables, see docs/schema-mapping.md)") }}
     {%- endif -%}
@@ -44,7 +50,18 @@
         {%- endfor -%}
     {%- endfor -%}
     {%- set name = (mapping.get(table) or {}).get(column, column) -%}
+    {%- do beton.check_identifier(name, 'var beton_columns.' ~ table ~ '.' ~ column) -%}
     {{ return(adapter.quote(name)) }}
+{%- endmacro %}
+
+{#- Names from the schema-mapping vars reach the SQL as quoted identifiers, and adapter.quote does
+    not escape a quote inside the name: a name with a quote, a backslash, a dot or a control
+    character would change the SQL (or silently name another table). Only letters, digits, _,
+    $, - and inner spaces pass. -#}
+{% macro check_identifier(name, setting) -%}
+    {%- if name is not string or not modules.re.fullmatch('[\\w$](?:[\\w$ -]{0,253}[\\w$])?', name) -%}
+        {{ exceptions.raise_compiler_error(setting ~ " = '" ~ name ~ "' is not a plain identifier: use letters, digits, _, $, - and spaces inside (no quotes, backslashes, dots or control characters); see docs/schema-mapping.md") }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- The accounts column that event property beton_account_link_property must equal. -#}
