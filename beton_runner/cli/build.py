@@ -15,7 +15,7 @@ from ..csvfile import write_csv
 from ..export import ExportSummary, export_all
 from ..project import Project
 from ..punch_lists import read_punch_list
-from ..warehouse import connect
+from ..warehouse import connect, read_built_table
 from . import console
 from .console import esc
 from .export import print_summary
@@ -68,6 +68,26 @@ def _built_summary(result: DbtResult, project: Project) -> str:
             f"{len(tests)} test(s) passed.")
 
 
+def data_health_notes(project: Project, result: DbtResult) -> list[str]:
+    """What the run's data-health facts say a user must know, read through the warehouse layer
+    after the build — only when this build rebuilt explore_data_health (a stale row from an
+    earlier run would describe other data). Events after as_of are counted, never read by a rule:
+    many of them mean as_of is too early or devices' clocks are wrong."""
+    if not any(r.unique_id.split(".")[-1] == "explore_data_health" for r in result.built("model")):
+        return []
+    health = read_built_table(project, "explore", "explore_data_health")
+    if health.empty:
+        return []
+    row = health.iloc[0]
+    notes = []
+    after = int(row["events_after_as_of"] or 0)
+    if after:
+        as_of = str(row["as_of"])[:19]
+        notes.append(f"{after:,} event(s) after as_of {as_of} UTC ignored (timestamps in the future: a clock "
+                     f"is off, or --as-of is too early); they count once as_of reaches them.")
+    return notes
+
+
 @command("run")
 @warehouse_options
 @click.option("--select", "-s", "select", multiple=True,
@@ -81,6 +101,8 @@ def run_command(project: Project, select: tuple[str, ...], as_of: str | None, ra
     rules = compiled_rules(project)
     result = build(project, select=rule_selectors(select, rules), vars=dbt_vars(as_of, raw_vars),
                    full_refresh=full_refresh)
+    for message in data_health_notes(project, result):
+        console.note(message)
     console.ok(esc(_built_summary(result, project)))
     note = dropped_events_note(project, result)
     if note:

@@ -282,6 +282,8 @@ def _properties(rules: list[Rule], sources: dict[str, str]) -> list[GeneratedFil
                     {"name": "event_count", "description": "Matching events that day."},
                     {"name": "last_at", "description": "The last of them (UTC)."},
                     {"name": "filter_fingerprint", "description": "Which filter built the row (a filter change rebuilds)."},
+                    {"name": "input_fingerprint",
+                     "description": "Which input built the row (mode, relations, mapping, account link; a change rebuilds)."},
                 ],
             })
     header = f"{_YAML_MARK} from the files in rules/; do not edit by hand.\n"

@@ -110,3 +110,39 @@
     where beton_version_rank = 1
         and coalesce(cast({{ beton.input_column(table, 'is_deleted') }} as integer), 0) = 0
 {%- endmacro %}
+
+
+{#- What the incremental rollups are built from, as a short hash stored on every row they write
+    (column input_fingerprint): the input mode, the source relations (database when it is not
+    the target's own, schema, table names: what _posthog__sources.yml resolved), the schema
+    mapping (beton_columns, beton_team_id, beton_versioned_persons) and the account link
+    (beton_account_link_property / _column). A run whose fingerprint differs from a row's deletes
+    every such row and rolls the whole history up again (beton.incremental_cutoff,
+    beton.delete_stale_rows): mock rows never mix with source rows, nor one mapping's with
+    another's. `rollup_format` changes when what a rollup row means changes, so stored rollups
+    are rebuilt then too. -#}
+{% macro input_fingerprint() -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set mode = beton.input_mode() -%}
+    {%- set relations = {} -%}
+    {%- if mode == 'source' -%}
+        {%- for node in graph.sources.values() if node.source_name == 'posthog' -%}
+            {%- set database = node.database if node.database != target.database else none -%}
+            {%- do relations.update({node.name: [database, node.schema, node.identifier]}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set team = var('beton_team_id', none) -%}
+    {%- set built_from = {
+        'rollup_format': 1,
+        'input': mode,
+        'relations': relations,
+        'columns': var('beton_columns', {}) or {},
+        'team_id': none if team is none or team == '' else team | string,
+        'versioned_persons': beton.input_is_versioned(),
+        'account_link_property': var('beton_account_link_property', 'company_domain'),
+        'account_link_column': var('beton_account_link_column', 'domain'),
+    } -%}
+    {{ return(local_md5(tojson(built_from, sort_keys=True))[:16]) }}
+{%- endmacro %}

@@ -4,6 +4,7 @@
     unique_key='activity_date',
     on_schema_change='fail',
     order_by=['activity_date', 'distinct_id', 'event_name'],
+    pre_hook="{{ beton.delete_stale_rows({'input_fingerprint': beton.input_fingerprint()}) }}",
 ) }}
 {#- Daily rollup of events per (day, distinct id, account key, event name), built in one pass
     over the events: the JSON properties are parsed once, for the account link, and the events
@@ -14,10 +15,15 @@
     Incremental: a run re-reads only the days from (the newest day already here -
     beton_incremental_lookback_days) on and replaces them whole, so late events within the
     lookback are picked up and nothing doubles. The cutoff is read before the query is
-    compiled, so it is a constant the engine pushes down to the events table. Who a distinct
+    compiled, so it is a constant the engine pushes down to the events table; it is bounded by
+    as_of (beton.incremental_cutoff), so events stamped in the future never stop later runs
+    from reading new days. Every row records what it was built from (input_fingerprint: input
+    mode, source relations, schema mapping, account link); when that changes, the pre-hook
+    deletes the old rows and the whole history is rolled up again. Who a distinct
     id is and which account a key names are resolved later (int_activity_resolved, rules), so
     identity merges and CRM changes apply to all history without a rebuild. -#}
-{%- set cutoff = beton.incremental_cutoff('activity_date') if is_incremental() else none -%}
+{%- set fingerprints = {'input_fingerprint': beton.input_fingerprint()} -%}
+{%- set cutoff = beton.incremental_cutoff('activity_date', fingerprints) if is_incremental() else none -%}
 
 {%- set events -%}
     select * from {{ ref('stg_posthog__events') }}
@@ -26,5 +32,5 @@
     {%- endif %}
 {%- endset %}
 
-{{ beton.daily_rollup_sql(events) }}
+{{ beton.daily_rollup_sql(events, {'input_fingerprint': beton.string_literal(fingerprints['input_fingerprint'])}) }}
 {{ beton.cluster_by(['activity_date']) }}
