@@ -10,7 +10,7 @@ rows/s end to end, the client's own CPU rows/s (what it could sustain if PostHog
 instantly), and the client's peak RSS. PostHog's own ceiling through the query API is about
 33k rows/s (2,400 queries/hour x 50,000 rows); the client should be far above it.
 With ``--target clickhouse`` the events go to the chdb-backed ClickHouse test server
-(tests/chserver, a third process; its own speed, not real ClickHouse's, is part of the figure).
+(tests/fakes/chserver, a third process; its own speed, not real ClickHouse's, is part of the figure).
 Not part of the test suite.
 """
 
@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "fakes"))
 sys.path.insert(0, str(ROOT))
 
 from beton_runner.posthog.destination import DEFAULT_MEMORY_LIMIT as DEFAULT_MEMORY  # noqa: E402
@@ -41,9 +41,7 @@ def serve(events: int, persons: int, conn) -> None:
     from posthog_server.server import PostHogTestServer
 
     started = time.monotonic()
-    server = PostHogTestServer(
-        DatasetSpec(events=events, persons=persons, companies=200, days=30)
-    ).start()
+    server = PostHogTestServer(DatasetSpec(events=events, persons=persons, companies=200, days=30)).start()
     conn.send(
         {
             "url": server.url,
@@ -57,16 +55,15 @@ def serve(events: int, persons: int, conn) -> None:
 
 
 def client(url: str, key: str, project: str, db: str, memory_limit: str) -> dict:
-    from beton_runner.posthog.client import PostHogClient
+    import pandas  # noqa: F401 - imported before timing: measure the export
+
+    import beton_runner.warehouse.duckdb  # noqa: F401
     from beton_runner.posthog.clickhouse_destination import ClickHouseDestination
+    from beton_runner.posthog.client import PostHogClient
     from beton_runner.posthog.config import resolve_config
     from beton_runner.posthog.destination import DuckDBDestination
     from beton_runner.posthog.ingest import IngestOptions, run_ingest
     from beton_runner.posthog.progress import NullReporter
-
-    import pandas  # noqa: F401 - imported before timing: measure the export
-
-    import beton_runner.warehouse.duckdb  # noqa: F401
     from beton_runner.warehouse.clickhouse import load_driver
 
     if db.startswith("clickhouse://"):
@@ -106,9 +103,7 @@ def client(url: str, key: str, project: str, db: str, memory_limit: str) -> dict
 
 def one_run(events: int, memory_limit: str, target: str = "duckdb") -> dict:
     parent, child = mp.Pipe()
-    proc = mp.get_context("spawn").Process(
-        target=serve, args=(events, max(1000, events // 100), child)
-    )
+    proc = mp.get_context("spawn").Process(target=serve, args=(events, max(1000, events // 100), child))
     proc.start()
     info = parent.recv()
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,17 +128,13 @@ def one_run(events: int, memory_limit: str, target: str = "duckdb") -> dict:
 
 def _client_process(info: dict, db: str, memory_limit: str) -> subprocess.CompletedProcess:
     args = ["--client", info["url"], info["key"], info["project"], db, memory_limit]
-    return subprocess.run(
-        [sys.executable, __file__, *args], check=True, capture_output=True, text=True
-    )
+    return subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000])
-    parser.add_argument(
-        "--duckdb-memory", default=DEFAULT_MEMORY, help="DuckDB memory_limit for the client"
-    )
+    parser.add_argument("--duckdb-memory", default=DEFAULT_MEMORY, help="DuckDB memory_limit for the client")
     parser.add_argument(
         "--target",
         choices=["duckdb", "clickhouse"],

@@ -42,18 +42,20 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from beton_runner.rules.compile import generate, write  # noqa: E402
-from beton_runner.rules import load_rules  # noqa: E402
 from beton_runner.datagen.synthetic import REFERENCE_END, Shape, write_duckdb  # noqa: E402
+from beton_runner.rules import load_rules  # noqa: E402
+from beton_runner.rules.compile import generate, write  # noqa: E402
 from beton_runner.warehouse.duckdb import DuckDBConnection  # noqa: E402
 
 AS_OF = REFERENCE_END
 SELECT = ["path:models/staging", "path:models/intermediate", "path:models/inspections"]
 # The dbt process's own peak RSS (VmHWM: its memory since exec; ru_maxrss would include the RSS of
 # this script at fork time, which holds the pandas baseline's frames).
-PEAK = ("import sys, atexit; atexit.register(lambda: print('BETON_PEAK_RSS_KB', "
-        "[l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')][0], file=sys.stderr)); "
-        "from dbt.cli.main import cli; cli()")
+PEAK = (
+    "import sys, atexit; atexit.register(lambda: print('BETON_PEAK_RSS_KB', "
+    "[l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')][0], file=sys.stderr)); "
+    "from dbt.cli.main import cli; cli()"
+)
 
 
 def make_project(tmp: Path) -> Path:
@@ -69,13 +71,26 @@ def make_project(tmp: Path) -> Path:
     return project
 
 
-def dbt(project: Path, db: Path, target_path: Path, *args: str, as_of: datetime,
-        select: list[str] = SELECT) -> tuple[float, float, int]:
+def dbt(
+    project: Path, db: Path, target_path: Path, *args: str, as_of: datetime, select: list[str] = SELECT
+) -> tuple[float, float, int]:
     """(wall seconds, dbt's own elapsed seconds, peak RSS in MiB) of one dbt command."""
     env = {**os.environ, "BETON_DUCKDB_PATH": str(db), "TZ": "UTC", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     vars = json.dumps({"beton_input": "source", "beton_as_of": as_of.strftime("%Y-%m-%d %H:%M:%S")})
-    command = [sys.executable, "-c", PEAK, *args, "--project-dir", str(project), "--profiles-dir", str(project),
-               "--target-path", str(target_path), "--vars", vars]
+    command = [
+        sys.executable,
+        "-c",
+        PEAK,
+        *args,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(target_path),
+        "--vars",
+        vars,
+    ]
     for selector in select:
         command += ["--select", selector]
     start = time.perf_counter()
@@ -88,9 +103,13 @@ def dbt(project: Path, db: Path, target_path: Path, *args: str, as_of: datetime,
     return wall, elapsed, peak_kb // 1024
 
 
-LAYERS = [("rollup", ("int_daily_activity",)), ("filtered rollups", ("int_filtered_activity__",)),
-          ("users, keys, names", ("int_activity_resolved", "int_users", "int_account_keys", "int_event_names")),
-          ("rules", ("insp_",)), ("staging", ("stg_",))]
+LAYERS = [
+    ("rollup", ("int_daily_activity",)),
+    ("filtered rollups", ("int_filtered_activity__",)),
+    ("users, keys, names", ("int_activity_resolved", "int_users", "int_account_keys", "int_event_names")),
+    ("rules", ("insp_",)),
+    ("staging", ("stg_",)),
+]
 
 
 def layers(target_path: Path) -> dict[str, float]:
@@ -129,8 +148,11 @@ def tables_equal(a: Path, b: Path, tables: list[str]) -> bool:
     ca, cb = DuckDBConnection(a), DuckDBConnection(b)
     try:
         for table in tables:
-            sql = f"select * exclude (computed_at) from beton_inspections.{table}" if table == "insp_findings" else \
-                f"select * from beton_inspections.{table}"
+            sql = (
+                f"select * exclude (computed_at) from beton_inspections.{table}"
+                if table == "insp_findings"
+                else f"select * from beton_inspections.{table}"
+            )
             fa = ca.query(sql)
             fa = fa.sort_values(list(fa.columns[:3])).reset_index(drop=True)
             fb = cb.query(sql).sort_values(list(fa.columns[:3])).reset_index(drop=True)
@@ -157,7 +179,9 @@ def bench(n: int, pandas_max: int) -> dict:
         print(f"[{n:,}] generated in {generate_s:.1f}s", flush=True)
         result = {"events": n, "rules": len(rules), "generate_s": generate_s}
         result["scan_s"] = timed_query(db, "select count(*), max(timestamp), sum(length(event)) from beton_raw.events")
-        result["json_s"] = timed_query(db, "select count(json_extract_string(properties, '$.company_domain')) from beton_raw.events")
+        result["json_s"] = timed_query(
+            db, "select count(json_extract_string(properties, '$.company_domain')) from beton_raw.events"
+        )
         print(f"  scan {result['scan_s']:.2f}s  json {result['json_s']:.2f}s", flush=True)
         wall, elapsed, peak = dbt(project, db, tmp / "t_full", "run", "--full-refresh", as_of=AS_OF)
         result.update(full_wall_s=wall, full_s=elapsed, full_peak_mb=peak)
@@ -172,7 +196,10 @@ def bench(n: int, pandas_max: int) -> dict:
         wall, elapsed, peak = dbt(project, db, tmp / "t_inc", "run", as_of=next_as_of)
         result.update(incremental_wall_s=wall, incremental_s=elapsed, incremental_peak_mb=peak)
         result["incremental_layers"] = layers(tmp / "t_inc")
-        print(f"  incremental {elapsed:.2f}s (wall {wall:.1f}s, peak {peak} MiB)  {result['incremental_layers']}", flush=True)
+        print(
+            f"  incremental {elapsed:.2f}s (wall {wall:.1f}s, peak {peak} MiB)  {result['incremental_layers']}",
+            flush=True,
+        )
         rebuilt = tmp / "rebuilt.duckdb"
         shutil.copy(db, rebuilt)
         dbt(project, rebuilt, tmp / "t_re", "run", "--full-refresh", as_of=next_as_of)
@@ -186,8 +213,10 @@ def bench(n: int, pandas_max: int) -> dict:
 
 def machine() -> str:
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{platform.machine()}, {os.cpu_count()} cores, {mem_gb:.0f} GiB, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, DuckDB {duckdb.__version__}")
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, {mem_gb:.0f} GiB, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}"
+    )
 
 
 def write_report(results: list[dict]) -> str:
@@ -195,7 +224,8 @@ def write_report(results: list[dict]) -> str:
         "# Benchmarks",
         "",
         f"Measured {datetime.now():%Y-%m-%d} by `python bench/rules_bench.py --events "
-        + " ".join(str(r["events"]) for r in results) + f"` on {machine()}.",
+        + " ".join(str(r["events"]) for r in results)
+        + f"` on {machine()}.",
         "",
         "Each row is one run of the script: deterministic synthetic events (`beton generate`), the 10 rules of "
         "`rules/` + `bench/rules/` (both levels, 2 with property filters) built by dbt into a DuckDB file, and "
@@ -215,15 +245,22 @@ def write_report(results: list[dict]) -> str:
             f"| {100 * r['incremental_s'] / r['full_s']:.0f}% | {'yes' if r['incremental_equals_full'] else 'NO'} "
             f"| {pandas} | {pandas_ratio} | {max(r['full_peak_mb'], r['rules_peak_mb'], r['incremental_peak_mb']):,} MiB |"
         )
-    lines += ["", "Where the time goes: each layer's share of the summed model times (`run_results.json`; models run "
-              "in parallel, so shares rather than seconds).", "",
-              "| events | run | " + " | ".join(name for name, _ in LAYERS) + " | other |",
-              "|---:|---|" + "---:|" * (len(LAYERS) + 1)]
+    lines += [
+        "",
+        "Where the time goes: each layer's share of the summed model times (`run_results.json`; models run "
+        "in parallel, so shares rather than seconds).",
+        "",
+        "| events | run | " + " | ".join(name for name, _ in LAYERS) + " | other |",
+        "|---:|---|" + "---:|" * (len(LAYERS) + 1),
+    ]
     for r in results:
         for run in ("full", "incremental"):
             shares = r[f"{run}_layers"]
-            lines.append(f"| {r['events']:,} | {run} | " + " | ".join(f"{shares[name]}%" for name, _ in LAYERS)
-                         + f" | {shares['other']}% |")
+            lines.append(
+                f"| {r['events']:,} | {run} | "
+                + " | ".join(f"{shares[name]}%" for name, _ in LAYERS)
+                + f" | {shares['other']}% |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -232,8 +269,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--pandas-max", type=int, default=10_000_000, help="skip the pandas baseline above this size")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
-    parser.add_argument("--keep-notes", type=Path, default=REPO / "docs" / "benchmarks-notes.md",
-                        help="appended verbatim after the table when it exists")
+    parser.add_argument(
+        "--keep-notes",
+        type=Path,
+        default=REPO / "docs" / "benchmarks-notes.md",
+        help="appended verbatim after the table when it exists",
+    )
     args = parser.parse_args()
     results = [bench(n, args.pandas_max) for n in args.events]
     report = write_report(results)

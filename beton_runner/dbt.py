@@ -21,10 +21,10 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from .errors import DbtCommandError, Interrupted, NodeResult
 from .project import Project
@@ -43,8 +43,11 @@ class DbtResult:
 
     def built(self, resource_type: str = "model") -> list[NodeResult]:
         """The nodes of this type that ran successfully (e.g. the models built)."""
-        return [r for r in self.node_results
-                if r.unique_id.split(".", 1)[0] == resource_type and r.status in ("success", "pass")]
+        return [
+            r
+            for r in self.node_results
+            if r.unique_id.split(".", 1)[0] == resource_type and r.status in ("success", "pass")
+        ]
 
 
 @contextmanager
@@ -84,17 +87,25 @@ def _wait_stopped(process: subprocess.Popen) -> None:
         process.wait()
 
 
-def _dbt_args(project: Project, command: list[str], vars: dict | None, select: Iterable[str] | None,
-              extra: Iterable[str]) -> list[str]:
+def _dbt_args(
+    project: Project, command: list[str], vars: dict | None, select: Iterable[str] | None, extra: Iterable[str]
+) -> list[str]:
     args = [
-        "--log-format", "json",
-        "--log-level", "info",
+        "--log-format",
+        "json",
+        "--log-level",
+        "info",
         *command,
-        "--project-dir", str(project.dir),
-        "--profiles-dir", str(project.dir),
-        "--target", project.target,
-        "--target-path", str(project.dbt_target_path),
-        "--log-path", str(project.dbt_target_path / "logs"),
+        "--project-dir",
+        str(project.dir),
+        "--profiles-dir",
+        str(project.dir),
+        "--target",
+        project.target,
+        "--target-path",
+        str(project.dbt_target_path),
+        "--log-path",
+        str(project.dbt_target_path / "logs"),
     ]
     if vars:
         args += ["--vars", json.dumps(vars, sort_keys=True)]
@@ -104,8 +115,15 @@ def _dbt_args(project: Project, command: list[str], vars: dict | None, select: I
     return args
 
 
-def run_dbt(project: Project, command: list[str], *, vars: dict | None = None, select: Iterable[str] | None = None,
-            extra: Iterable[str] = (), on_event: ProgressCallback | None = None) -> DbtResult:
+def run_dbt(
+    project: Project,
+    command: list[str],
+    *,
+    vars: dict | None = None,
+    select: Iterable[str] | None = None,
+    extra: Iterable[str] = (),
+    on_event: ProgressCallback | None = None,
+) -> DbtResult:
     """Run one dbt command; raise ``DbtCommandError`` unless it fully succeeded."""
     args = _dbt_args(project, command, vars, select, extra)
     label = "dbt " + " ".join(command)
@@ -113,8 +131,14 @@ def run_dbt(project: Project, command: list[str], *, vars: dict | None = None, s
     # Its own process group: a signal to `beton` is forwarded to dbt and whatever dbt started.
     process = subprocess.Popen(
         [sys.executable, "-c", "from dbt.cli.main import cli; cli()", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
-        env=project.dbt_env(), cwd=str(project.dir), start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        env=project.dbt_env(),
+        cwd=str(project.dir),
+        start_new_session=True,
     )
     errors: list[str] = []
     plain: list[str] = []
@@ -140,9 +164,16 @@ def run_dbt(project: Project, command: list[str], *, vars: dict | None = None, s
     code = process.returncode
     if received:
         name = signal.Signals(received[0]).name
-        raise Interrupted(f"{label} stopped by {name}: dbt was stopped too and the warehouse is released; "
-                          "incremental models resume on the next run", signum=received[0])
-    node_results = _node_results(project.dbt_target_path / "run_results.json") if command[0] in ("build", "run", "seed", "test", "compile") else []
+        raise Interrupted(
+            f"{label} stopped by {name}: dbt was stopped too and the warehouse is released; "
+            "incremental models resume on the next run",
+            signum=received[0],
+        )
+    node_results = (
+        _node_results(project.dbt_target_path / "run_results.json")
+        if command[0] in ("build", "run", "seed", "test", "compile")
+        else []
+    )
     if code == 0:
         return DbtResult(label, node_results)
     failed = [r for r in node_results if r.status in ("error", "fail", "runtime error")]
@@ -150,8 +181,14 @@ def run_dbt(project: Project, command: list[str], *, vars: dict | None = None, s
         skipped = sum(1 for r in node_results if r.status == "skipped")
         lines = [line for r in failed for line in _describe_failure(r)]
         after = f"\n{skipped} node(s) downstream of it were skipped." if skipped else ""
-        raise DbtCommandError(label, f"{label} failed on {len(failed)} node(s):\n" + "\n".join(lines) + after +
-                              f"\nDetails: {project.dbt_target_path / 'logs' / 'dbt.log'}", failed)
+        raise DbtCommandError(
+            label,
+            f"{label} failed on {len(failed)} node(s):\n"
+            + "\n".join(lines)
+            + after
+            + f"\nDetails: {project.dbt_target_path / 'logs' / 'dbt.log'}",
+            failed,
+        )
     message = "\n".join(m for m in errors if m).strip() or "\n".join(plain[-15:]).strip() or f"exit code {code}"
     raise DbtCommandError(label, f"{label} failed: {message}")
 
@@ -181,4 +218,7 @@ def _node_results(path: Path) -> list[NodeResult]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return []
-    return [NodeResult(r.get("unique_id", "?"), str(r.get("status", "?")), r.get("message")) for r in data.get("results", [])]
+    return [
+        NodeResult(r.get("unique_id", "?"), str(r.get("status", "?")), r.get("message"))
+        for r in data.get("results", [])
+    ]

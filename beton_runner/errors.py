@@ -7,7 +7,7 @@ URL without secrets) and what to do next.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class BetonError(Exception):

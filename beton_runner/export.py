@@ -23,9 +23,9 @@ already written are removed and an ``ExportError`` names the file. The command i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .csvfile import write_csv
 from .enrich.store import Store
@@ -33,8 +33,10 @@ from .errors import BetonError
 from .project import Project
 from .secrets import SecretInOutputError
 
-MARTS = {"accounts_enriched.csv": ("dim_accounts_enriched", "account_id"),
-         "users_enriched.csv": ("dim_users_enriched", "user_id")}
+MARTS = {
+    "accounts_enriched.csv": ("dim_accounts_enriched", "account_id"),
+    "users_enriched.csv": ("dim_users_enriched", "user_id"),
+}
 
 
 class ExportError(BetonError):
@@ -58,27 +60,51 @@ def _rule_keys(project: Project) -> list[str]:
     return [rule.key for rule in load_rules(project.rules_dir)]
 
 
-def export_all(project: Project, out_dir: Path, *, engine: str = "deterministic", all_accounts: bool = False,
-               with_plays: bool = True, warn_fn: Callable[[str], None] | None = None,
-               raw_csv: bool = False) -> ExportSummary:
+def export_all(
+    project: Project,
+    out_dir: Path,
+    *,
+    engine: str = "deterministic",
+    all_accounts: bool = False,
+    with_plays: bool = True,
+    warn_fn: Callable[[str], None] | None = None,
+    raw_csv: bool = False,
+) -> ExportSummary:
     """Write every export file into ``out_dir`` (see the module doc). ``warn_fn`` hears what a
     user should know as it happens (it is also collected in ``summary.notes``); ``raw_csv``
     turns off the CSV formula neutralisation."""
     summary = ExportSummary(out_dir)
     try:
-        _export(project, summary, engine=engine, all_accounts=all_accounts, with_plays=with_plays, warn_fn=warn_fn,
-                raw_csv=raw_csv)
+        _export(
+            project,
+            summary,
+            engine=engine,
+            all_accounts=all_accounts,
+            with_plays=with_plays,
+            warn_fn=warn_fn,
+            raw_csv=raw_csv,
+        )
     except SecretInOutputError as exc:
         for path in summary.files:
             path.unlink(missing_ok=True)
-        raise ExportError(f"{exc.path.name} would contain the value of a secret environment variable "
-                          f"({exc.variable}); nothing was exported (the {len(summary.files)} file(s) already "
-                          f"written to {out_dir} were removed). Check where that value entered the data.") from None
+        raise ExportError(
+            f"{exc.path.name} would contain the value of a secret environment variable "
+            f"({exc.variable}); nothing was exported (the {len(summary.files)} file(s) already "
+            f"written to {out_dir} were removed). Check where that value entered the data."
+        ) from None
     return summary
 
 
-def _export(project: Project, summary: ExportSummary, *, engine: str, all_accounts: bool, with_plays: bool,
-            warn_fn: Callable[[str], None] | None, raw_csv: bool) -> None:
+def _export(
+    project: Project,
+    summary: ExportSummary,
+    *,
+    engine: str,
+    all_accounts: bool,
+    with_plays: bool,
+    warn_fn: Callable[[str], None] | None,
+    raw_csv: bool,
+) -> None:
     from .plays.engine import generate_plays, write_play_files
 
     out_dir = summary.out_dir

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from .errors import ConfigError
 
@@ -33,7 +33,9 @@ def _find_project_dir(explicit: str | os.PathLike | None) -> Path:
     if explicit:
         path = Path(explicit).expanduser().resolve()
         if not (path / "dbt_project.yml").is_file():
-            raise ConfigError(f"{path} is not a Beton Inspector project (no dbt_project.yml); pass --project-dir or set BETON_PROJECT_DIR")
+            raise ConfigError(
+                f"{path} is not a Beton Inspector project (no dbt_project.yml); pass --project-dir or set BETON_PROJECT_DIR"
+            )
         return path
     env = os.environ.get("BETON_PROJECT_DIR")
     if env:
@@ -45,7 +47,9 @@ def _find_project_dir(explicit: str | os.PathLike | None) -> Path:
     source_checkout = PACKAGE_DIR.parent
     if (source_checkout / "dbt_project.yml").is_file():
         return source_checkout
-    raise ConfigError("no Beton Inspector project found: run inside the cloned repository, or pass --project-dir / set BETON_PROJECT_DIR")
+    raise ConfigError(
+        "no Beton Inspector project found: run inside the cloned repository, or pass --project-dir / set BETON_PROJECT_DIR"
+    )
 
 
 @dataclass
@@ -60,8 +64,13 @@ class Project:
     env: dict[str, str] = field(default_factory=dict)  # overrides of the process environment for dbt
 
     @classmethod
-    def locate(cls, project_dir: str | os.PathLike | None = None, target: str | None = None, *,
-               duckdb_path: str | os.PathLike | None = None) -> "Project":
+    def locate(
+        cls,
+        project_dir: str | os.PathLike | None = None,
+        target: str | None = None,
+        *,
+        duckdb_path: str | os.PathLike | None = None,
+    ) -> Project:
         directory = _find_project_dir(project_dir)
         target = target or os.environ.get("BETON_TARGET", "duckdb")
         if target not in TARGETS:
@@ -74,8 +83,13 @@ class Project:
                 duckdb_path = directory / duckdb_path
         schema = schema_prefix(target)
         target_path = os.environ.get("BETON_TARGET_PATH")
-        return cls(dir=directory, target=target, duckdb_path=duckdb_path, schema=schema,
-                   target_path=Path(target_path).expanduser().resolve() if target_path else None)
+        return cls(
+            dir=directory,
+            target=target,
+            duckdb_path=duckdb_path,
+            schema=schema,
+            target_path=Path(target_path).expanduser().resolve() if target_path else None,
+        )
 
     @property
     def rules_dir(self) -> Path:

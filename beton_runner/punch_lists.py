@@ -41,7 +41,9 @@ def apply_where(frame: pd.DataFrame, expressions: list[str]) -> pd.DataFrame:
     for expression in expressions:
         match = _WHERE.match(expression)
         if not match:
-            raise ConfigError(f"--where '{expression}' is not COLUMN OP VALUE (OP: = != > >= < <= ~), e.g. --where 'score>=5'")
+            raise ConfigError(
+                f"--where '{expression}' is not COLUMN OP VALUE (OP: = != > >= < <= ~), e.g. --where 'score>=5'"
+            )
         column, op, raw = match.groups()
         if column not in frame.columns:
             raise ConfigError(f"--where '{expression}': no column '{column}'; columns: {', '.join(frame.columns)}")
@@ -53,7 +55,9 @@ def apply_where(frame: pd.DataFrame, expressions: list[str]) -> pd.DataFrame:
             try:
                 value = float(raw)
             except ValueError:
-                raise ConfigError(f"--where '{expression}': column '{column}' is numeric but '{raw}' is not a number") from None
+                raise ConfigError(
+                    f"--where '{expression}': column '{column}' is numeric but '{raw}' is not a number"
+                ) from None
             mask = _compare(series.astype(float), op, value)
         elif pd.api.types.is_datetime64_any_dtype(series):
             try:
@@ -69,8 +73,12 @@ def apply_where(frame: pd.DataFrame, expressions: list[str]) -> pd.DataFrame:
 
 def _compare(series: pd.Series, op: str, value):
     return {
-        "=": series == value, "!=": series != value, ">": series > value,
-        ">=": series >= value, "<": series < value, "<=": series <= value,
+        "=": series == value,
+        "!=": series != value,
+        ">": series > value,
+        ">=": series >= value,
+        "<": series < value,
+        "<=": series <= value,
     }[op]
 
 
@@ -79,5 +87,9 @@ def sort_frame(frame: pd.DataFrame, column: str | None, descending: bool | None)
         return frame
     if column not in frame.columns:
         raise ConfigError(f"--sort {column}: no such column; columns: {', '.join(frame.columns)}")
-    ascending = not descending if descending is not None else column in ("rank", "days_since_last_event", "name", "email", "user_id", "account_id", "domain")
+    ascending = (
+        not descending
+        if descending is not None
+        else column in ("rank", "days_since_last_event", "name", "email", "user_id", "account_id", "domain")
+    )
     return frame.sort_values(column, ascending=ascending, kind="stable", na_position="last")

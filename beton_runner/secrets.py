@@ -55,8 +55,15 @@ def _forms(value: str) -> set[str]:
     """The value as written plainly and as the writers escape it."""
     in_json = json.dumps(value, ensure_ascii=False)[1:-1]
     in_script = in_json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")  # the report's JSON
-    return {value, html.escape(value), html.escape(value, quote=False), json.dumps(value)[1:-1], in_json, in_script,
-            value.replace('"', '""')}
+    return {
+        value,
+        html.escape(value),
+        html.escape(value, quote=False),
+        json.dumps(value)[1:-1],
+        in_json,
+        in_script,
+        value.replace('"', '""'),
+    }
 
 
 def find_secret(text: str, environ: Mapping[str, str] | None = None) -> str | None:

@@ -4,8 +4,9 @@ tests, the real ClickHouse engine behind the test HTTP server)."""
 from __future__ import annotations
 
 import os
-import time
 import shutil
+import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -14,11 +15,23 @@ import pandas as pd
 import pytest
 import yaml
 
-from beton_runner.dbt import run_dbt
-from beton_runner.project import Project
-from chserver.fixture import clickhouse_server  # noqa: F401  (session fixture: the real ClickHouse engine)
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+# Test modules live in one folder per area and share helpers across areas (`from conftest import
+# ...`, `from test_enrich_shared import ...`, `from chserver.fixture import ...`): this folder,
+# every area folder and fakes/ (the local PostHog, ClickHouse and LLM servers) are importable.
+for _folder in [
+    TESTS,
+    TESTS / "fakes",
+    *sorted(p for p in TESTS.iterdir() if p.is_dir() and p.name not in ("dbt", "__pycache__")),
+]:
+    if str(_folder) not in sys.path:
+        sys.path.insert(1, str(_folder))
 
-REPO = Path(__file__).resolve().parent.parent
+from beton_runner.dbt import run_dbt  # noqa: E402
+from beton_runner.project import Project  # noqa: E402
+from chserver.fixture import clickhouse_server  # noqa: E402,F401  (session fixture: the real ClickHouse engine)
+
 MOCK_AS_OF = datetime(2026, 10, 1, 12, 0, 0)
 
 os.environ["TZ"] = "UTC"  # naive datetimes handed to drivers are UTC
@@ -60,17 +73,35 @@ def copy_project(dest: Path) -> Path:
 
 
 INPUT_TYPES = {
-    "events": {"uuid": "varchar", "event": "varchar", "distinct_id": "varchar", "timestamp": "timestamp",
-               "properties": "varchar", "person_id": "varchar"},
+    "events": {
+        "uuid": "varchar",
+        "event": "varchar",
+        "distinct_id": "varchar",
+        "timestamp": "timestamp",
+        "properties": "varchar",
+        "person_id": "varchar",
+    },
     "persons": {"id": "varchar", "created_at": "timestamp", "properties": "varchar", "is_identified": "boolean"},
     "person_distinct_id": {"person_id": "varchar", "distinct_id": "varchar"},
-    "accounts": {"account_id": "varchar", "name": "varchar", "domain": "varchar", "arr": "double",
-                 "segment": "varchar", "owner_email": "varchar", "properties": "varchar"},
+    "accounts": {
+        "account_id": "varchar",
+        "name": "varchar",
+        "domain": "varchar",
+        "arr": "double",
+        "segment": "varchar",
+        "owner_email": "varchar",
+        "properties": "varchar",
+    },
 }
 
 
-def write_duckdb_inputs(db_path: Path, frames: dict[str, pd.DataFrame], schema: str = "beton_raw",
-                        rename: dict[str, dict[str, str]] | None = None, tables: dict[str, str] | None = None) -> None:
+def write_duckdb_inputs(
+    db_path: Path,
+    frames: dict[str, pd.DataFrame],
+    schema: str = "beton_raw",
+    rename: dict[str, dict[str, str]] | None = None,
+    tables: dict[str, str] | None = None,
+) -> None:
     """Write the four input tables into a DuckDB file, optionally under other table/column names."""
     rename = rename or {}
     tables = tables or {}
@@ -93,11 +124,13 @@ def write_duckdb_inputs(db_path: Path, frames: dict[str, pd.DataFrame], schema: 
 
 def write_rules(project_dir: Path, rules: dict[str, dict]) -> None:
     """Replace the project's rule files with these documents and regenerate the models."""
-    from beton_runner.rules.compile import generate, write
     from beton_runner.rules import load_rules
+    from beton_runner.rules.compile import generate, write
 
     for old in (project_dir / "rules").glob("*.yml"):
         old.unlink()
     for key, doc in rules.items():
-        (project_dir / "rules" / f"{key}.yml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        (project_dir / "rules" / f"{key}.yml").write_text(
+            yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
     write(generate(load_rules(project_dir / "rules"), project_dir), project_dir)

@@ -36,13 +36,34 @@ __all__ = [
 ]
 
 USER_COLUMNS = [
-    "rank", "score", "user_id", "email", "name", "event_count", "distinct_events",
-    "active_days", "days_since_last_event", "last_seen", "as_of",
+    "rank",
+    "score",
+    "user_id",
+    "email",
+    "name",
+    "event_count",
+    "distinct_events",
+    "active_days",
+    "days_since_last_event",
+    "last_seen",
+    "as_of",
 ]
 ACCOUNT_COLUMNS = [
-    "rank", "score", "account_id", "name", "domain", "segment", "arr", "event_count",
-    "active_users", "account_events", "distinct_events", "active_days",
-    "days_since_last_event", "last_seen", "as_of",
+    "rank",
+    "score",
+    "account_id",
+    "name",
+    "domain",
+    "segment",
+    "arr",
+    "event_count",
+    "active_users",
+    "account_events",
+    "distinct_events",
+    "active_days",
+    "days_since_last_event",
+    "last_seen",
+    "as_of",
 ]
 
 LINK_PROPERTY = "company_domain"
@@ -61,7 +82,7 @@ def number_text(json_number: str) -> str:
     """The canonical text of a JSON number (docs/rules.md): an integer keeps its digits (within
     64 bits); otherwise the shortest decimal that reads back as the same 64-bit float, without
     a trailing ".0", in plain notation when 1e-6 <= |x| < 1e21, else ``<d>[.<ddd>]e<exp>``."""
-    if re.fullmatch(r"-?(0|[1-9][0-9]*)", json_number) and -2**63 <= int(json_number) < 2**64:
+    if re.fullmatch(r"-?(0|[1-9][0-9]*)", json_number) and -(2**63) <= int(json_number) < 2**64:
         return str(int(json_number))
     x = float(json_number)
     if x == 0:
@@ -91,8 +112,12 @@ def _loads(text: Any) -> dict:
     if not isinstance(text, str) or not text.strip():
         return {}
     try:
-        obj = json.loads(text, parse_int=lambda t: _JsonNumber(number_text(t)),
-                         parse_float=lambda t: _JsonNumber(number_text(t)), parse_constant=_reject_constant)
+        obj = json.loads(
+            text,
+            parse_int=lambda t: _JsonNumber(number_text(t)),
+            parse_float=lambda t: _JsonNumber(number_text(t)),
+            parse_constant=_reject_constant,
+        )
     except ValueError:
         return {}
     return obj if isinstance(obj, dict) else {}
@@ -172,8 +197,7 @@ def _operator_holds(op: str, arg: Any, text: str | None) -> bool:
         if number is None:
             return False
         bound = float(arg)
-        return {"gt": number > bound, "gte": number >= bound,
-                "lt": number < bound, "lte": number <= bound}[op]
+        return {"gt": number > bound, "gte": number >= bound, "lt": number < bound, "lte": number <= bound}[op]
     if op == "is_set":
         return is_set == bool(arg)
     if op == "is_not_set":
@@ -206,8 +230,7 @@ def _blank_to_none(value: Any) -> Any:
 def resolve_users(events: pd.DataFrame, person_distinct_id: pd.DataFrame) -> pd.Series:
     """Each event's user id: the smallest person id its distinct id maps to, else itself."""
     mapping: dict[str, str] = {}
-    for person_id, distinct_id in zip(person_distinct_id["person_id"],
-                                      person_distinct_id["distinct_id"], strict=True):
+    for person_id, distinct_id in zip(person_distinct_id["person_id"], person_distinct_id["distinct_id"], strict=True):
         if _blank_to_none(person_id) is None or _blank_to_none(distinct_id) is None:
             continue
         person_id, distinct_id = str(person_id), str(distinct_id)
@@ -240,17 +263,22 @@ def staged_events(events: pd.DataFrame) -> pd.DataFrame:
     for column in ("uuid", "event", "distinct_id", "timestamp"):
         ev = ev[ev[column].map(lambda v: not (v is None or (not isinstance(v, str) and pd.isna(v)))).astype(bool)]
     ev["timestamp"] = pd.to_datetime(ev["timestamp"])
-    order = pd.DataFrame({
-        "uuid": ev["uuid"].astype(str),
-        "timestamp": ev["timestamp"],
-        "event": ev["event"].astype(str),
-        "distinct_id": ev["distinct_id"].astype(str),
-        "properties": ev["properties"].map(lambda t: t if _valid_json(t) else "{}"),
-        "person_id": (ev["person_id"] if "person_id" in ev else pd.Series(None, index=ev.index, dtype=object))
-        .map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)),
-    }, index=ev.index)
-    rows = sorted(order.itertuples(), key=lambda r: (r.uuid, r.timestamp, r.event, r.distinct_id, r.properties,
-                                                     r.person_id))
+    order = pd.DataFrame(
+        {
+            "uuid": ev["uuid"].astype(str),
+            "timestamp": ev["timestamp"],
+            "event": ev["event"].astype(str),
+            "distinct_id": ev["distinct_id"].astype(str),
+            "properties": ev["properties"].map(lambda t: t if _valid_json(t) else "{}"),
+            "person_id": (ev["person_id"] if "person_id" in ev else pd.Series(None, index=ev.index, dtype=object)).map(
+                lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
+            ),
+        },
+        index=ev.index,
+    )
+    rows = sorted(
+        order.itertuples(), key=lambda r: (r.uuid, r.timestamp, r.event, r.distinct_id, r.properties, r.person_id)
+    )
     kept, seen = [], set()
     for r in rows:
         if r.uuid not in seen:
@@ -259,8 +287,7 @@ def staged_events(events: pd.DataFrame) -> pd.DataFrame:
     return ev.loc[sorted(kept)]
 
 
-def _prepared(events: pd.DataFrame, person_distinct_id: pd.DataFrame,
-              accounts: pd.DataFrame) -> pd.DataFrame:
+def _prepared(events: pd.DataFrame, person_distinct_id: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
     ev = staged_events(events)
     ev["timestamp"] = pd.to_datetime(ev["timestamp"])
     ev["user_id"] = resolve_users(ev, person_distinct_id)
@@ -280,9 +307,14 @@ def _in_window(ev: pd.DataFrame, as_of: datetime, days: int) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 
-def punch_list(rule: dict, events: pd.DataFrame, persons: pd.DataFrame,
-               person_distinct_id: pd.DataFrame, accounts: pd.DataFrame,
-               as_of: datetime | str) -> pd.DataFrame:
+def punch_list(
+    rule: dict,
+    events: pd.DataFrame,
+    persons: pd.DataFrame,
+    person_distinct_id: pd.DataFrame,
+    accounts: pd.DataFrame,
+    as_of: datetime | str,
+) -> pd.DataFrame:
     """The rule's findings at ``as_of``, ranked, with the ``insp_<rule>`` columns."""
     as_of = pd.Timestamp(as_of).to_pydatetime()
     level = rule["level"]
@@ -292,8 +324,7 @@ def punch_list(rule: dict, events: pd.DataFrame, persons: pd.DataFrame,
     weights = {"event_count_weight": 1.0, "active_days_weight": 1.0, "recency_weight": 0.0}
     weights.update(rule.get("scoring_weights") or {})
 
-    ev = _in_window(_prepared(events, person_distinct_id, accounts), as_of,
-                    int(rule["time_window_days"]))
+    ev = _in_window(_prepared(events, person_distinct_id, accounts), as_of, int(rule["time_window_days"]))
     entity = "user_id" if level == "user" else "account_id"
     if level == "account":
         ev = ev[ev["account_id"].notna()]
@@ -303,6 +334,7 @@ def punch_list(rule: dict, events: pd.DataFrame, persons: pd.DataFrame,
     if names:
         matching = matching[matching["event"].isin(names)]
     for key, spec in (conditions.get("event_property_filters") or {}).items():
+
         def holds(properties: Any, key: str = key, spec: Any = spec) -> bool:
             return filter_holds(spec, property_text(properties, key))
 
@@ -334,13 +366,17 @@ def punch_list(rule: dict, events: pd.DataFrame, persons: pd.DataFrame,
         "min_active_users": lambda m, v: m["active_users"] >= v,
         "min_account_events": lambda m, v: m["account_events"] >= v,
     }
-    findings = [m for m in rows
-                if all(check(m, conditions[name]) for name, check in checks.items()
-                       if conditions.get(name) is not None)]
+    findings = [
+        m
+        for m in rows
+        if all(check(m, conditions[name]) for name, check in checks.items() if conditions.get(name) is not None)
+    ]
     for m in findings:
-        m["score"] = (float(weights["event_count_weight"]) * math.log(1 + m["event_count"])
-                      + float(weights["active_days_weight"]) * m["active_days"]
-                      + float(weights["recency_weight"]) * m["days_since_last_event"])
+        m["score"] = (
+            float(weights["event_count_weight"]) * math.log(1 + m["event_count"])
+            + float(weights["active_days_weight"]) * m["active_days"]
+            + float(weights["recency_weight"]) * m["days_since_last_event"]
+        )
     findings.sort(key=lambda m: (-m["score"], str(m[entity])))
     for rank, m in enumerate(findings, start=1):
         m["rank"] = rank
@@ -363,8 +399,7 @@ def punch_list(rule: dict, events: pd.DataFrame, persons: pd.DataFrame,
         columns = ACCOUNT_COLUMNS
 
     out = pd.DataFrame(findings, columns=columns)
-    int_columns = ["rank", "event_count", "distinct_events", "active_days",
-                   "days_since_last_event"]
+    int_columns = ["rank", "event_count", "distinct_events", "active_days", "days_since_last_event"]
     if level == "account":
         int_columns += ["active_users", "account_events"]
     out = out.astype({c: "int64" for c in int_columns} | {"score": "float64"})
@@ -375,9 +410,13 @@ def punch_list(rule: dict, events: pd.DataFrame, persons: pd.DataFrame,
     return out.reset_index(drop=True)
 
 
-def entities_with_events(events: pd.DataFrame, person_distinct_id: pd.DataFrame,
-                         accounts: pd.DataFrame, level: str,
-                         as_of: datetime | str | None = None) -> set[str]:
+def entities_with_events(
+    events: pd.DataFrame,
+    person_distinct_id: pd.DataFrame,
+    accounts: pd.DataFrame,
+    level: str,
+    as_of: datetime | str | None = None,
+) -> set[str]:
     """Every user (or linked account) with at least one event (up to ``as_of`` if given)."""
     ev = _prepared(events, person_distinct_id, accounts)
     if as_of is not None:
@@ -398,8 +437,7 @@ def load_mock(seeds_dir: Path | str) -> dict[str, pd.DataFrame]:
     seeds_dir = Path(seeds_dir)
 
     def read(rel: str) -> pd.DataFrame:
-        df = pd.read_csv(seeds_dir / rel, dtype=str, keep_default_na=False,
-                         encoding="utf-8")
+        df = pd.read_csv(seeds_dir / rel, dtype=str, keep_default_na=False, encoding="utf-8")
         return df.astype(object).map(_blank_to_none)
 
     events = read("mock/mock_events.csv")

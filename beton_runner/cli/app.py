@@ -18,8 +18,12 @@ from .shell import Context, configure_logging, group
 
 
 @group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--project-dir", envvar="BETON_PROJECT_DIR", default=None,
-              help="The Beton Inspector project (default: the current checkout).")
+@click.option(
+    "--project-dir",
+    envvar="BETON_PROJECT_DIR",
+    default=None,
+    help="The Beton Inspector project (default: the current checkout).",
+)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(__version__, prog_name="beton")
 @click.pass_context
@@ -35,8 +39,18 @@ def ingest() -> None:
 
 
 ingest.add_command(ingest_posthog, "posthog")
-for _command in (rules, run_command, punch_list_command, demo, generate_command, posthog_group, report_command,
-                 enrich_command, plays_command, export_command):
+for _command in (
+    rules,
+    run_command,
+    punch_list_command,
+    demo,
+    generate_command,
+    posthog_group,
+    report_command,
+    enrich_command,
+    plays_command,
+    export_command,
+):
     cli.add_command(_command)
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from ..dbt import DbtResult, run_dbt
-from ..errors import ConfigError
-from ..rules import Rule
-from ..enrich import SimulationProvider, run_enrichment
 from ..csvfile import write_csv
+from ..dbt import DbtResult, run_dbt
+from ..enrich import SimulationProvider, run_enrichment
+from ..errors import ConfigError
 from ..export import ExportSummary, export_all
 from ..project import Project
 from ..punch_lists import read_punch_list
+from ..rules import Rule
 from ..warehouse import connect, read_built_table
 from . import console
 from .console import esc
@@ -26,8 +26,14 @@ from .rules import compiled_rules
 from .shell import command
 
 
-def build(project: Project, *, select: tuple[str, ...] = (), vars: dict | None = None, full_refresh: bool = False,
-          quiet: bool = False) -> DbtResult:
+def build(
+    project: Project,
+    *,
+    select: tuple[str, ...] = (),
+    vars: dict | None = None,
+    full_refresh: bool = False,
+    quiet: bool = False,
+) -> DbtResult:
     """`dbt build` (models and their tests) with a progress bar; an empty selection is an error."""
     extra = ["--full-refresh"] if full_refresh else []
     with dbt_progress("dbt build", quiet=quiet) as on_event:
@@ -51,8 +57,8 @@ def rule_selectors(select: tuple[str, ...], rules: list[Rule]) -> tuple[str, ...
 
     def translate(atom: str) -> str:
         prefix = _GRAPH_PREFIX.match(atom).group(0)
-        suffix = _GRAPH_SUFFIX.search(atom[len(prefix):]).group(0)
-        core = atom[len(prefix):len(atom) - len(suffix)]
+        suffix = _GRAPH_SUFFIX.search(atom[len(prefix) :]).group(0)
+        core = atom[len(prefix) : len(atom) - len(suffix)]
         return f"{prefix}{models[core]}{suffix}" if core in models else atom
 
     return tuple(" ".join(",".join(translate(a) for a in part.split(",")) for part in s.split()) for s in select)
@@ -60,12 +66,17 @@ def rule_selectors(select: tuple[str, ...], rules: list[Rule]) -> tuple[str, ...
 
 def _built_summary(result: DbtResult, project: Project) -> str:
     models = result.built("model")
-    punch_lists = sorted(r.unique_id.split(".")[-1] for r in models if r.unique_id.split(".")[-1].startswith("insp_")
-                         and r.unique_id.split(".")[-1] != "insp_findings")
+    punch_lists = sorted(
+        r.unique_id.split(".")[-1]
+        for r in models
+        if r.unique_id.split(".")[-1].startswith("insp_") and r.unique_id.split(".")[-1] != "insp_findings"
+    )
     tests = result.built("test")
     named = f" ({', '.join(punch_lists)})" if 0 < len(punch_lists) <= 3 else ""
-    return (f"built {len(punch_lists)} punch list(s) on {project.target}{named}: {len(models)} model(s) built, "
-            f"{len(tests)} test(s) passed.")
+    return (
+        f"built {len(punch_lists)} punch list(s) on {project.target}{named}: {len(models)} model(s) built, "
+        f"{len(tests)} test(s) passed."
+    )
 
 
 def data_health_notes(project: Project, result: DbtResult) -> list[str]:
@@ -83,24 +94,33 @@ def data_health_notes(project: Project, result: DbtResult) -> list[str]:
     after = int(row["events_after_as_of"] or 0)
     if after:
         as_of = str(row["as_of"])[:19]
-        notes.append(f"{after:,} event(s) after as_of {as_of} UTC ignored (timestamps in the future: a clock "
-                     f"is off, or --as-of is too early); they count once as_of reaches them.")
+        notes.append(
+            f"{after:,} event(s) after as_of {as_of} UTC ignored (timestamps in the future: a clock "
+            f"is off, or --as-of is too early); they count once as_of reaches them."
+        )
     return notes
 
 
 @command("run")
 @warehouse_options
-@click.option("--select", "-s", "select", multiple=True,
-              help="dbt node selection or rule keys (repeatable), e.g. -s pql_power_users -s tag:beton_inspection")
+@click.option(
+    "--select",
+    "-s",
+    "select",
+    multiple=True,
+    help="dbt node selection or rule keys (repeatable), e.g. -s pql_power_users -s tag:beton_inspection",
+)
 @as_of_option
 @vars_option
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
-def run_command(project: Project, select: tuple[str, ...], as_of: str | None, raw_vars: str | None,
-                full_refresh: bool) -> None:
+def run_command(
+    project: Project, select: tuple[str, ...], as_of: str | None, raw_vars: str | None, full_refresh: bool
+) -> None:
     """Check and compile the rules, then `dbt build` (models and their tests)."""
     rules = compiled_rules(project)
-    result = build(project, select=rule_selectors(select, rules), vars=dbt_vars(as_of, raw_vars),
-                   full_refresh=full_refresh)
+    result = build(
+        project, select=rule_selectors(select, rules), vars=dbt_vars(as_of, raw_vars), full_refresh=full_refresh
+    )
     for message in data_health_notes(project, result):
         console.note(message)
     console.ok(esc(_built_summary(result, project)))
@@ -126,13 +146,18 @@ def dropped_events_note(project: Project, result: DbtResult) -> str | None:
         return None
     parts = []
     if null_key:
-        which = [f"{int(row[f'null_{c}_rows'])} without {c.replace('_', ' ')}"
-                 for c in ("uuid", "event", "distinct_id", "timestamp") if int(row[f"null_{c}_rows"])]
+        which = [
+            f"{int(row[f'null_{c}_rows'])} without {c.replace('_', ' ')}"
+            for c in ("uuid", "event", "distinct_id", "timestamp")
+            if int(row[f"null_{c}_rows"])
+        ]
         parts.append(f"{null_key} with a null key ({', '.join(which)})")
     if duplicates:
         parts.append(f"{duplicates} repeating an event uuid already kept")
-    return (f"left out {null_key + duplicates} of {int(row['input_rows'])} input event row(s): {'; '.join(parts)}. "
-            f"Counts in {schema}.{table} and explore_data_health; see docs/rules.md, \"Events\".")
+    return (
+        f"left out {null_key + duplicates} of {int(row['input_rows'])} input event row(s): {'; '.join(parts)}. "
+        f'Counts in {schema}.{table} and explore_data_health; see docs/rules.md, "Events".'
+    )
 
 
 @command("demo")
@@ -164,8 +189,10 @@ def demo_extras(project: Project, out_dir: Path, *, raw_csv: bool = False) -> Ex
     enriched marts rebuilt, the sales plays, and everything exported to ``<out_dir>/export``."""
     result = run_enrichment(project, SimulationProvider(), refresh_marts=True, vars={"beton_input": "mock"})
     console.say()
-    console.say(f"Enriched {result.accounts} account(s) and {result.users} person(s) with simulated CRM data "
-                f"({result.intent_signals} intent signals, {result.tech_items} tech-stack entries).")
+    console.say(
+        f"Enriched {result.accounts} account(s) and {result.users} person(s) with simulated CRM data "
+        f"({result.intent_signals} intent signals, {result.tech_items} tech-stack entries)."
+    )
     summary = export_all(project, out_dir / "export", warn_fn=console.warn, raw_csv=raw_csv)
     print_summary(summary)
     return summary

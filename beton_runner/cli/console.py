@@ -9,7 +9,7 @@ are markup; whatever comes from data, rule files, the warehouse or an exception 
 from __future__ import annotations
 
 import os
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from rich.console import Console
 from rich.markup import escape
@@ -55,8 +55,13 @@ def error(message: str) -> None:
     say(f"[bold red]error:[/] {esc(message)}", stderr=True)
 
 
-def table(columns: Sequence[str | tuple[str, dict]], rows: Iterable[Sequence[object]], *, title: str | None = None,
-          title_markup: str | None = None) -> Table:
+def table(
+    columns: Sequence[str | tuple[str, dict]],
+    rows: Iterable[Sequence[object]],
+    *,
+    title: str | None = None,
+    title_markup: str | None = None,
+) -> Table:
     """A rich table whose headers, title and cells are shown literally.
 
     ``columns``: a header, or (header, rich column options). ``title``: plain text;

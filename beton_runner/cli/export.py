@@ -20,30 +20,49 @@ def print_summary(summary: ExportSummary) -> None:
 
     if summary.plays:
         names = file_names(summary.plays)
-        rows = [(doc.name or doc.account_id,
-                 ", ".join(PLAYS_BY_KEY[k].title for k in doc.plays) or "none (nurture)",
-                 f"plays/{names[doc.account_id]}" + (" (LLM fallback)" if doc.fallback else ""))
-                for doc in summary.plays]
+        rows = [
+            (
+                doc.name or doc.account_id,
+                ", ".join(PLAYS_BY_KEY[k].title for k in doc.plays) or "none (nurture)",
+                f"plays/{names[doc.account_id]}" + (" (LLM fallback)" if doc.fallback else ""),
+            )
+            for doc in summary.plays
+        ]
         console.show(console.table(("account", "plays recommended", "file"), rows, title="Sales plays"))
-    console.ok(esc(
-        f"exported {summary.accounts} enriched account(s), {summary.users} user(s), "
-        f"{len(summary.punch_lists)} punch list(s) and {len(summary.plays)} play document(s) to {summary.out_dir}"
-    ))
+    console.ok(
+        esc(
+            f"exported {summary.accounts} enriched account(s), {summary.users} user(s), "
+            f"{len(summary.punch_lists)} punch list(s) and {len(summary.plays)} play document(s) to {summary.out_dir}"
+        )
+    )
 
 
 @command("export")
 @warehouse_options
 @out_option("output/export in the project")
-@click.option("--engine", type=click.Choice(("deterministic", "llm")), default="deterministic", show_default=True,
-              help="Engine for the plays (llm: see docs/plays.md).")
+@click.option(
+    "--engine",
+    type=click.Choice(("deterministic", "llm")),
+    default="deterministic",
+    show_default=True,
+    help="Engine for the plays (llm: see docs/plays.md).",
+)
 @click.option("--all", "all_accounts", is_flag=True, help="Plays for every account, not only those on a punch list.")
 @click.option("--plays/--no-plays", "with_plays", default=True, show_default=True, help="Also write the plays.")
 @raw_csv_option
-def export_command(project: Project, out: Path | None, engine: str, all_accounts: bool, with_plays: bool,
-                   raw_csv: bool) -> None:
+def export_command(
+    project: Project, out: Path | None, engine: str, all_accounts: bool, with_plays: bool, raw_csv: bool
+) -> None:
     """Export enriched accounts and users and every punch list as CSV, and the sales plays as
     Markdown (one file per account plus an index)."""
     out_dir = out or project.dir / "output" / "export"
-    summary = export_all(project, out_dir, engine=engine, all_accounts=all_accounts, with_plays=with_plays,
-                         warn_fn=console.warn, raw_csv=raw_csv)
+    summary = export_all(
+        project,
+        out_dir,
+        engine=engine,
+        all_accounts=all_accounts,
+        with_plays=with_plays,
+        warn_fn=console.warn,
+        raw_csv=raw_csv,
+    )
     print_summary(summary)

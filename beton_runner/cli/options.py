@@ -10,9 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import click
 
@@ -45,11 +45,18 @@ def warehouse_options(func: Callable | None = None, *, default_target: str | Non
             return command(*args, project=project, **kwargs)
 
         wrapper = click.option(
-            "--duckdb", "duckdb", type=click.Path(dir_okay=False, path_type=Path), default=None,
+            "--duckdb",
+            "duckdb",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
             help="The DuckDB file (default: $BETON_DUCKDB_PATH, else beton.duckdb in the project).",
         )(wrapper)
         wrapper = click.option(
-            "--target", "-t", "target", type=click.Choice(TARGETS), default=None,
+            "--target",
+            "-t",
+            "target",
+            type=click.Choice(TARGETS),
+            default=None,
             help="Warehouse: duckdb (default, env BETON_TARGET) or clickhouse.",
         )(wrapper)
         return wrapper
@@ -58,20 +65,29 @@ def warehouse_options(func: Callable | None = None, *, default_target: str | Non
 
 
 as_of_option = click.option(
-    "--as-of", "as_of", default=None, metavar="TS",
+    "--as-of",
+    "as_of",
+    default=None,
+    metavar="TS",
     help="Evaluate rules at this instant: 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC) or ISO 8601 with Z or an offset "
-         "(kept to the microsecond); default: now (mock data: its own instant).",
+    "(kept to the microsecond); default: now (mock data: its own instant).",
 )
 
 vars_option = click.option(
-    "--vars", "raw_vars", default=None, metavar="JSON",
-    help="Extra dbt vars as a JSON object, e.g. '{\"beton_input\": \"source\"}'.",
+    "--vars",
+    "raw_vars",
+    default=None,
+    metavar="JSON",
+    help='Extra dbt vars as a JSON object, e.g. \'{"beton_input": "source"}\'.',
 )
 
 raw_csv_option = click.option(
-    "--raw-csv", "raw_csv", is_flag=True, default=False,
+    "--raw-csv",
+    "raw_csv",
+    is_flag=True,
+    default=False,
     help="Write CSV text cells as they are. Default: a text cell starting with = + - @, a tab or a carriage "
-         "return (and not a plain number) gets a leading ' so spreadsheets do not run it as a formula.",
+    "return (and not a plain number) gets a leading ' so spreadsheets do not run it as a formula.",
 )
 
 
@@ -89,10 +105,10 @@ def dbt_vars(as_of: str | None, raw_vars: str | None) -> dict:
             out = json.loads(raw_vars)
         except json.JSONDecodeError as exc:
             raise ConfigError(
-                f"--vars is not JSON ({exc.msg} at column {exc.colno}); e.g. --vars '{{\"beton_input\": \"source\"}}'"
+                f'--vars is not JSON ({exc.msg} at column {exc.colno}); e.g. --vars \'{{"beton_input": "source"}}\''
             ) from None
         if not isinstance(out, dict):
-            raise ConfigError("--vars must be a JSON object, e.g. --vars '{\"beton_input\": \"source\"}'")
+            raise ConfigError('--vars must be a JSON object, e.g. --vars \'{"beton_input": "source"}\'')
     if as_of:
         out["beton_as_of"] = instant_text(parse_as_of(as_of))
     return out
@@ -112,16 +128,21 @@ def parse_as_of(text: str) -> datetime:
     m = _INSTANT.fullmatch(text)
     example = "e.g. --as-of '2026-10-01 12:00:00' or --as-of 2026-10-01T12:00:00.250Z"
     if not m:
-        raise ConfigError(f"--as-of {text!r} is not an instant; use 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC) or ISO 8601 "
-                          f"with Z or an offset, {example}")
+        raise ConfigError(
+            f"--as-of {text!r} is not an instant; use 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTC) or ISO 8601 "
+            f"with Z or an offset, {example}"
+        )
     y, mo, d, h, mi, s, fraction, _z, sign, off_h, off_m = m.groups()
     fraction = fraction or ""
     if len(fraction) > 6 and fraction[6:].strip("0"):
-        raise ConfigError(f"--as-of {text!r} has {len(fraction)} fractional digits, but instants are kept to the "
-                          "microsecond (6 digits); round it to 6")
+        raise ConfigError(
+            f"--as-of {text!r} has {len(fraction)} fractional digits, but instants are kept to the "
+            "microsecond (6 digits); round it to 6"
+        )
     try:
-        local = datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0),
-                         int((fraction[:6] + "000000")[:6]))
+        local = datetime(
+            int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), int((fraction[:6] + "000000")[:6])
+        )
         offset = timedelta(hours=int(off_h or 0), minutes=int(off_m or 0))
         if offset >= timedelta(hours=24):
             raise ValueError("offset of a day or more")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -39,8 +40,7 @@ def _connection_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option(
         "--project-id",
         default=None,
-        help="PostHog project id (the number after /project/ in PostHog's address bar). "
-        "Default: $POSTHOG_PROJECT_ID.",
+        help="PostHog project id (the number after /project/ in PostHog's address bar). Default: $POSTHOG_PROJECT_ID.",
     )(func)
     func = click.option(
         "--region",
@@ -109,14 +109,12 @@ def posthog_test(host: str | None, region: str | None, project_id: str | None) -
     "--account-property",
     default=DEFAULT_ACCOUNT_PROPERTY,
     show_default=True,
-    help="Person/event property naming the account, used when the project has no "
-    "company-like group type.",
+    help="Person/event property naming the account, used when the project has no company-like group type.",
 )
 @click.option(
     "--group-type",
     default=None,
-    help="PostHog group type that holds accounts. Default: the first named like company, "
-    "organization or account.",
+    help="PostHog group type that holds accounts. Default: the first named like company, organization or account.",
 )
 def ingest_posthog(
     project: Project,
@@ -188,11 +186,14 @@ def _print_summary(r: IngestResult, next_step: str) -> None:
     for table, rows, what in lines:
         console.say(esc(f"  {table:<20}{rows:>12,}  {what}"))
     if r.stopped_at_max:
-        console.say("[yellow]Stopped at --max-events.[/yellow] Run again to load the rest; it continues "
-                    "where this run stopped.")
+        console.say(
+            "[yellow]Stopped at --max-events.[/yellow] Run again to load the rest; it continues where this run stopped."
+        )
     elif r.complete and r.high_water is not None:
         console.say(f"Up to date until {r.high_water:%Y-%m-%d %H:%M:%S} UTC.")
-    console.say(esc(
-        f"{r.rows_per_second:,.0f} events/s, {r.requests:,} requests, {r.retries:,} retries, "
-        f"{r.seconds:.1f} s. Next: `{next_step}` builds the punch lists from this data."
-    ))
+    console.say(
+        esc(
+            f"{r.rows_per_second:,.0f} events/s, {r.requests:,} requests, {r.retries:,} retries, "
+            f"{r.seconds:.1f} s. Next: `{next_step}` builds the punch lists from this data."
+        )
+    )

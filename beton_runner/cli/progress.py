@@ -7,8 +7,8 @@ The library reports progress through plain callbacks (dbt's JSON events, the ing
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from rich.progress import (
     BarColumn,
@@ -29,10 +29,16 @@ from .console import err_console, esc
 @contextmanager
 def dbt_progress(label: str, *, quiet: bool = False) -> Iterator[Callable[[dict], None]]:
     """A bar over dbt's nodes, fed by dbt's JSON log events (yields the callback)."""
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[node]}")]
-    with Progress(*columns, console=err_console, transient=quiet,
-                  disable=not err_console.is_terminal and quiet) as progress:
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[node]}"),
+    ]
+    with Progress(
+        *columns, console=err_console, transient=quiet, disable=not err_console.is_terminal and quiet
+    ) as progress:
         task = progress.add_task(esc(label), total=None, node="")
 
         def on_event(event: dict) -> None:

@@ -43,17 +43,26 @@ def print_punch_list(rule: Rule, frame: pd.DataFrame, *, limit: int | None = Non
     """The punch list as a table (the columns of ``beton_runner.columns``) and its summary line."""
     summary = summarise(frame)
     columns = [c for c in shown_for(rule.level) if c.name in frame.columns]
-    title = (f"{esc(rule.name)}  [dim]({esc(rule.key)}, {rule.level} level, "
-             f"{rule.document['time_window_days']}-day window)[/]")
+    title = (
+        f"{esc(rule.name)}  [dim]({esc(rule.key)}, {rule.level} level, "
+        f"{rule.document['time_window_days']}-day window)[/]"
+    )
     shown = frame if limit is None else frame.head(limit)
-    specs = [(c.header, {"justify": "left" if c.kind in ("id", "text", "timestamp") else "right",
-                         "no_wrap": c.name != "name"}) for c in columns]
+    specs = [
+        (
+            c.header,
+            {"justify": "left" if c.kind in ("id", "text", "timestamp") else "right", "no_wrap": c.name != "name"},
+        )
+        for c in columns
+    ]
     rows = [[Text(format_value(record[c.name])) for c in columns] for record in shown.to_dict("records")]
     console.show(console.table(specs, rows, title_markup=title))
     if summary.findings:
         more = f"   (showing {len(shown)})" if len(shown) < summary.findings else ""
-        console.say(f"  findings: [bold]{summary.findings}[/]   score min {summary.score_min:.2f} / "
-                    f"median {summary.score_median:.2f} / max {summary.score_max:.2f}{more}")
+        console.say(
+            f"  findings: [bold]{summary.findings}[/]   score min {summary.score_min:.2f} / "
+            f"median {summary.score_median:.2f} / max {summary.score_max:.2f}{more}"
+        )
     else:
         console.say("  findings: [bold]0[/]")
 
@@ -63,14 +72,28 @@ def print_punch_list(rule: Rule, frame: pd.DataFrame, *, limit: int | None = Non
 @warehouse_options
 @click.option("--sort", "sort_column", default=None, help="Sort by this column.")
 @click.option("--desc/--asc", "descending", default=None, help="Sort direction (default: best first).")
-@click.option("--where", "where", multiple=True,
-              help="Filter COLUMN OP VALUE, OP one of = != > >= < <= ~ (contains); repeatable.")
+@click.option(
+    "--where", "where", multiple=True, help="Filter COLUMN OP VALUE, OP one of = != > >= < <= ~ (contains); repeatable."
+)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N rows.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the rows to this CSV file.")
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the rows to this CSV file.",
+)
 @raw_csv_option
-def punch_list_command(project: Project, name: str, sort_column: str | None, descending: bool | None,
-                       where: tuple[str, ...], limit: int | None, csv_path: Path | None, raw_csv: bool) -> None:
+def punch_list_command(
+    project: Project,
+    name: str,
+    sort_column: str | None,
+    descending: bool | None,
+    where: tuple[str, ...],
+    limit: int | None,
+    csv_path: Path | None,
+    raw_csv: bool,
+) -> None:
     """Show one rule's punch list from the warehouse (run `beton run` or `beton demo` first)."""
     rule = find_rule(checked_rules(project, print_warnings=False), name)
     frame = read_punch_list(project, rule)

@@ -10,8 +10,8 @@ from ..project import Project
 from ..report import DEFAULT_MAX_ROWS, build_report
 from . import console
 from .console import esc
-from .shell import command
 from .options import out_option, warehouse_options
+from .shell import command
 
 
 def _size(n: int) -> str:
@@ -21,10 +21,19 @@ def _size(n: int) -> str:
 @command("report")
 @out_option("output/report.html in the project", file=True)
 @warehouse_options
-@click.option("--max-rows", type=click.IntRange(min=1), default=DEFAULT_MAX_ROWS, show_default=True,
-              help="Rows per table at most (keeps the page fast).")
-@click.option("--plays-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder of sales plays to link (default: output/plays in the project).")
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_ROWS,
+    show_default=True,
+    help="Rows per table at most (keeps the page fast).",
+)
+@click.option(
+    "--plays-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of sales plays to link (default: output/plays in the project).",
+)
 def report_command(project: Project, out: Path | None, max_rows: int, plays_dir: Path | None) -> None:
     """Write one self-contained HTML report: data health, activity, a data explorer, every
     punch list with its SQL, and links to the sales plays. Opens offline."""

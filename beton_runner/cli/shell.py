@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -73,8 +74,10 @@ def guarded(ctx: click.Context, invoke: Callable[[click.Context], Any]) -> Any:
     except Exception as exc:  # a bug: say so in one line; the traceback is one flag away
         if _debug(ctx):
             raise
-        console.error(f"unexpected {type(exc).__name__}: {exc} (a bug in beton: rerun with --debug for the "
-                      "traceback and report it)")
+        console.error(
+            f"unexpected {type(exc).__name__}: {exc} (a bug in beton: rerun with --debug for the "
+            "traceback and report it)"
+        )
         ctx.exit(EXIT_BUG)
 
 

@@ -132,36 +132,177 @@ class Person:
 
 
 ACCOUNTS: tuple[Account, ...] = (
-    Account("acc_001", "Acme Analytics", "acme.io", 84000, "Mid-Market",
-            "jordan.reyes@beton.example", "Software", 220, "US", "business"),
-    Account("acc_002", "Northwind Logistics", "northwindlogistics.com", 240000, "Enterprise",
-            "priya.nair@beton.example", "Logistics", 3400, "DE", "enterprise"),
-    Account("acc_003", "Bluebird Retail", "bluebirdretail.co", 36000, "Mid-Market",
-            "jordan.reyes@beton.example", "Retail", 640, "GB", "team"),
-    Account("acc_004", "Ferncrest Software", "ferncrest.dev", 18000, "SMB",
-            "sam.whitfield@beton.example", "Software", 45, "CA", "business"),
-    Account("acc_005", "Harborview Health", "harborviewhealth.org", 180000, "Enterprise",
-            "priya.nair@beton.example", "Healthcare", 5200, "US", "enterprise"),
-    Account("acc_006", "Quanta Cloud", "quantacloud.io", 60000, "Mid-Market",
-            "sam.whitfield@beton.example", "Software", 310, "US", "business"),
-    Account("acc_007", "Lumen Labs", "lumenlabs.ai", None, "SMB",
-            "sam.whitfield@beton.example", "Artificial Intelligence", 18, "FR", "free"),
-    Account("acc_008", "Pipewise", "pipewise.app", None, "SMB",
-            "sam.whitfield@beton.example", "Software", 12, "NL", "trial"),
-    Account("acc_009", "Kestrel Foods", "kestrelfoods.com", None, "SMB",
-            "jordan.reyes@beton.example", "Food & Beverage", 85, "AU", "trial"),
-    Account("acc_010", "Tidewater Media", "tidewatermedia.com", 0, "SMB",
-            "jordan.reyes@beton.example", "Media", 60, "US", "free"),
-    Account("acc_011", "Meridian Bank", "meridianbank.com", None, "Enterprise",
-            "priya.nair@beton.example", "Financial Services", 12000, "US", None),
-    Account("acc_012", "Cobalt Systems", "cobaltsystems.io", 48000, "Mid-Market",
-            "priya.nair@beton.example", "Manufacturing", 900, "SE", "business"),
-    Account("acc_013", "Orchard Labs", "orchardlabs.io", None, "SMB",
-            "sam.whitfield@beton.example", "Biotech", 30, "US", "trial"),
-    Account("acc_014", "Summit Insurance", "summitinsure.com", 120000, "Enterprise",
-            "priya.nair@beton.example", "Insurance", 2800, "US", "enterprise"),
-    Account("acc_015", "Verdant Energy", "verdantenergy.com", 24000, "Mid-Market",
-            "jordan.reyes@beton.example", "Energy", 410, "ES", "team"),
+    Account(
+        "acc_001",
+        "Acme Analytics",
+        "acme.io",
+        84000,
+        "Mid-Market",
+        "jordan.reyes@beton.example",
+        "Software",
+        220,
+        "US",
+        "business",
+    ),
+    Account(
+        "acc_002",
+        "Northwind Logistics",
+        "northwindlogistics.com",
+        240000,
+        "Enterprise",
+        "priya.nair@beton.example",
+        "Logistics",
+        3400,
+        "DE",
+        "enterprise",
+    ),
+    Account(
+        "acc_003",
+        "Bluebird Retail",
+        "bluebirdretail.co",
+        36000,
+        "Mid-Market",
+        "jordan.reyes@beton.example",
+        "Retail",
+        640,
+        "GB",
+        "team",
+    ),
+    Account(
+        "acc_004",
+        "Ferncrest Software",
+        "ferncrest.dev",
+        18000,
+        "SMB",
+        "sam.whitfield@beton.example",
+        "Software",
+        45,
+        "CA",
+        "business",
+    ),
+    Account(
+        "acc_005",
+        "Harborview Health",
+        "harborviewhealth.org",
+        180000,
+        "Enterprise",
+        "priya.nair@beton.example",
+        "Healthcare",
+        5200,
+        "US",
+        "enterprise",
+    ),
+    Account(
+        "acc_006",
+        "Quanta Cloud",
+        "quantacloud.io",
+        60000,
+        "Mid-Market",
+        "sam.whitfield@beton.example",
+        "Software",
+        310,
+        "US",
+        "business",
+    ),
+    Account(
+        "acc_007",
+        "Lumen Labs",
+        "lumenlabs.ai",
+        None,
+        "SMB",
+        "sam.whitfield@beton.example",
+        "Artificial Intelligence",
+        18,
+        "FR",
+        "free",
+    ),
+    Account(
+        "acc_008", "Pipewise", "pipewise.app", None, "SMB", "sam.whitfield@beton.example", "Software", 12, "NL", "trial"
+    ),
+    Account(
+        "acc_009",
+        "Kestrel Foods",
+        "kestrelfoods.com",
+        None,
+        "SMB",
+        "jordan.reyes@beton.example",
+        "Food & Beverage",
+        85,
+        "AU",
+        "trial",
+    ),
+    Account(
+        "acc_010",
+        "Tidewater Media",
+        "tidewatermedia.com",
+        0,
+        "SMB",
+        "jordan.reyes@beton.example",
+        "Media",
+        60,
+        "US",
+        "free",
+    ),
+    Account(
+        "acc_011",
+        "Meridian Bank",
+        "meridianbank.com",
+        None,
+        "Enterprise",
+        "priya.nair@beton.example",
+        "Financial Services",
+        12000,
+        "US",
+        None,
+    ),
+    Account(
+        "acc_012",
+        "Cobalt Systems",
+        "cobaltsystems.io",
+        48000,
+        "Mid-Market",
+        "priya.nair@beton.example",
+        "Manufacturing",
+        900,
+        "SE",
+        "business",
+    ),
+    Account(
+        "acc_013",
+        "Orchard Labs",
+        "orchardlabs.io",
+        None,
+        "SMB",
+        "sam.whitfield@beton.example",
+        "Biotech",
+        30,
+        "US",
+        "trial",
+    ),
+    Account(
+        "acc_014",
+        "Summit Insurance",
+        "summitinsure.com",
+        120000,
+        "Enterprise",
+        "priya.nair@beton.example",
+        "Insurance",
+        2800,
+        "US",
+        "enterprise",
+    ),
+    Account(
+        "acc_015",
+        "Verdant Energy",
+        "verdantenergy.com",
+        24000,
+        "Mid-Market",
+        "jordan.reyes@beton.example",
+        "Energy",
+        410,
+        "ES",
+        "team",
+    ),
 )
 
 
@@ -175,42 +316,145 @@ def _at(n: int, hh: int, mm: int, ss: int = 0) -> datetime:
 
 
 PERSONS: tuple[Person, ...] = (
-    Person("person_001", "Alice Chen", "alice.chen@acme.io", "Head of Analytics", "acme.io",
-           datetime(2026, 3, 2, 9, 14, 5), "alice.chen@acme.io"),
-    Person("person_002", "Ben Ortiz", "ben.ortiz@acme.io", "Data Engineer", "acme.io",
-           datetime(2026, 4, 18, 15, 2, 41), "user_b7e21c"),
-    Person("person_003", "Chloe Park", "chloe.park@acme.io", "Backend Engineer", "acme.io",
-           _at(25, 10, 3, 12), "chloe.park@acme.io"),
-    Person("person_004", "Diego Ramírez", "diego.ramirez@northwindlogistics.com",
-           "VP Operations", "northwindlogistics.com",
-           datetime(2026, 2, 11, 8, 30, 0), "user_4d09aa"),
-    Person("person_005", "Emma Schultz", "emma.schultz@northwindlogistics.com",
-           "Operations Analyst", "northwindlogistics.com",
-           datetime(2026, 2, 23, 13, 45, 9), "emma.schultz@northwindlogistics.com"),
-    Person("person_006", "Farah Khan", "farah.khan@northwindlogistics.com",
-           "Platform Engineer", "northwindlogistics.com",
-           _at(23, 9, 12, 40), "user_f4a1c9"),
-    Person("person_007", "Grace Liu", "grace.liu@bluebirdretail.co", "Director of IT",
-           "bluebirdretail.co", _at(21, 9, 5, 33), "grace.liu@bluebirdretail.co",
-           "anon_5e0b7d2f9a41"),
-    Person("person_008", "Hiro Tanaka", "hiro.tanaka@bluebirdretail.co", "BI Lead",
-           "bluebirdretail.co", datetime(2026, 5, 20, 11, 20, 17),
-           "hiro.tanaka@bluebirdretail.co"),
-    Person("person_009", "Ivan Petrov", "ivan.petrov@ferncrest.dev", "CTO", "ferncrest.dev",
-           datetime(2026, 7, 15, 8, 0, 52), "user_9a7720"),
-    Person("person_010", "Kara Novak", "kara.novak@quantacloud.io", "Product Manager",
-           "quantacloud.io", datetime(2026, 5, 2, 14, 11, 3), "kara.novak@quantacloud.io"),
-    Person("person_011", "Leo Martins", "leo.martins@lumenlabs.ai", "Founder", "lumenlabs.ai",
-           _at(42, 16, 20, 0), "leo.martins@lumenlabs.ai", "anon_c41f9b0e27d3"),
-    Person("person_012", "Mia Rossi", "mia.rossi@pipewise.app", "Head of Growth",
-           "pipewise.app", _at(6, 8, 14, 26), "mia.rossi@pipewise.app", "anon_7b22e8c5d190"),
-    Person("person_013", "Noah Fischer", "noah.fischer@kestrelfoods.com", "Data Analyst",
-           "kestrelfoods.com", _at(6, 10, 2, 8), "user_3c5d81", "anon_0f6a3d9e84b2"),
-    Person("person_014", "Olivia Brown", "olivia.brown@tidewatermedia.com",
-           "Marketing Manager", "tidewatermedia.com", datetime(2026, 6, 15, 17, 40, 0),
-           "olivia.brown@tidewatermedia.com"),
-    Person("person_015", "Sam Okafor", "sam.okafor@cobaltsystems.io", "Analytics Engineer",
-           "cobaltsystems.io", datetime(2026, 4, 10, 9, 55, 30), "sam.okafor@cobaltsystems.io"),
+    Person(
+        "person_001",
+        "Alice Chen",
+        "alice.chen@acme.io",
+        "Head of Analytics",
+        "acme.io",
+        datetime(2026, 3, 2, 9, 14, 5),
+        "alice.chen@acme.io",
+    ),
+    Person(
+        "person_002",
+        "Ben Ortiz",
+        "ben.ortiz@acme.io",
+        "Data Engineer",
+        "acme.io",
+        datetime(2026, 4, 18, 15, 2, 41),
+        "user_b7e21c",
+    ),
+    Person(
+        "person_003",
+        "Chloe Park",
+        "chloe.park@acme.io",
+        "Backend Engineer",
+        "acme.io",
+        _at(25, 10, 3, 12),
+        "chloe.park@acme.io",
+    ),
+    Person(
+        "person_004",
+        "Diego Ramírez",
+        "diego.ramirez@northwindlogistics.com",
+        "VP Operations",
+        "northwindlogistics.com",
+        datetime(2026, 2, 11, 8, 30, 0),
+        "user_4d09aa",
+    ),
+    Person(
+        "person_005",
+        "Emma Schultz",
+        "emma.schultz@northwindlogistics.com",
+        "Operations Analyst",
+        "northwindlogistics.com",
+        datetime(2026, 2, 23, 13, 45, 9),
+        "emma.schultz@northwindlogistics.com",
+    ),
+    Person(
+        "person_006",
+        "Farah Khan",
+        "farah.khan@northwindlogistics.com",
+        "Platform Engineer",
+        "northwindlogistics.com",
+        _at(23, 9, 12, 40),
+        "user_f4a1c9",
+    ),
+    Person(
+        "person_007",
+        "Grace Liu",
+        "grace.liu@bluebirdretail.co",
+        "Director of IT",
+        "bluebirdretail.co",
+        _at(21, 9, 5, 33),
+        "grace.liu@bluebirdretail.co",
+        "anon_5e0b7d2f9a41",
+    ),
+    Person(
+        "person_008",
+        "Hiro Tanaka",
+        "hiro.tanaka@bluebirdretail.co",
+        "BI Lead",
+        "bluebirdretail.co",
+        datetime(2026, 5, 20, 11, 20, 17),
+        "hiro.tanaka@bluebirdretail.co",
+    ),
+    Person(
+        "person_009",
+        "Ivan Petrov",
+        "ivan.petrov@ferncrest.dev",
+        "CTO",
+        "ferncrest.dev",
+        datetime(2026, 7, 15, 8, 0, 52),
+        "user_9a7720",
+    ),
+    Person(
+        "person_010",
+        "Kara Novak",
+        "kara.novak@quantacloud.io",
+        "Product Manager",
+        "quantacloud.io",
+        datetime(2026, 5, 2, 14, 11, 3),
+        "kara.novak@quantacloud.io",
+    ),
+    Person(
+        "person_011",
+        "Leo Martins",
+        "leo.martins@lumenlabs.ai",
+        "Founder",
+        "lumenlabs.ai",
+        _at(42, 16, 20, 0),
+        "leo.martins@lumenlabs.ai",
+        "anon_c41f9b0e27d3",
+    ),
+    Person(
+        "person_012",
+        "Mia Rossi",
+        "mia.rossi@pipewise.app",
+        "Head of Growth",
+        "pipewise.app",
+        _at(6, 8, 14, 26),
+        "mia.rossi@pipewise.app",
+        "anon_7b22e8c5d190",
+    ),
+    Person(
+        "person_013",
+        "Noah Fischer",
+        "noah.fischer@kestrelfoods.com",
+        "Data Analyst",
+        "kestrelfoods.com",
+        _at(6, 10, 2, 8),
+        "user_3c5d81",
+        "anon_0f6a3d9e84b2",
+    ),
+    Person(
+        "person_014",
+        "Olivia Brown",
+        "olivia.brown@tidewatermedia.com",
+        "Marketing Manager",
+        "tidewatermedia.com",
+        datetime(2026, 6, 15, 17, 40, 0),
+        "olivia.brown@tidewatermedia.com",
+    ),
+    Person(
+        "person_015",
+        "Sam Okafor",
+        "sam.okafor@cobaltsystems.io",
+        "Analytics Engineer",
+        "cobaltsystems.io",
+        datetime(2026, 4, 10, 9, 55, 30),
+        "sam.okafor@cobaltsystems.io",
+    ),
 )
 
 _PERSON = {p.person_id: p for p in PERSONS}
@@ -230,9 +474,16 @@ _LIBRARY = {name for name, _, _ in STANDARD_EVENTS}
 
 #: Everyday product usage, as (event, weight); excludes every event a rule keys on.
 _BACKGROUND = (
-    ("viewed_dashboard", 30), ("ran_query", 24), ("created_report", 6), ("commented", 6),
-    ("exported_data", 5), ("created_dashboard", 4), ("created_alert", 4),
-    ("shared_dashboard", 4), ("connected_data_source", 1), ("submitted_support_ticket", 1),
+    ("viewed_dashboard", 30),
+    ("ran_query", 24),
+    ("created_report", 6),
+    ("commented", 6),
+    ("exported_data", 5),
+    ("created_dashboard", 4),
+    ("created_alert", 4),
+    ("shared_dashboard", 4),
+    ("connected_data_source", 1),
+    ("submitted_support_ticket", 1),
 )
 #: What an API-first engineer does in the web app.
 _ENGINEER = (("viewed_dashboard", 3), ("ran_query", 2))
@@ -283,8 +534,7 @@ class EventLog:
 
     # -- recording --------------------------------------------------------------------------
 
-    def add(self, who: Actor, ts: datetime, event: str, *, background: bool = False,
-            **extra: object) -> None:
+    def add(self, who: Actor, ts: datetime, event: str, *, background: bool = False, **extra: object) -> None:
         """Record one event. Only ``background`` events may spell the actor's domain
         differently or lose it, so that story events always reach their account."""
         if event not in _LIBRARY:
@@ -339,9 +589,19 @@ class EventLog:
         weights = [w for _, w in mix]
         return self.rng.choices(names, weights=weights, k=n)
 
-    def usage(self, who: Actor, first: int, last: int, *, weekday: float, weekend: float,
-              per_day: tuple[int, int], mix: Sequence[tuple[str, int]] = _BACKGROUND,
-              skip: Sequence[int] = (), force: Sequence[int] = ()) -> list[int]:
+    def usage(
+        self,
+        who: Actor,
+        first: int,
+        last: int,
+        *,
+        weekday: float,
+        weekend: float,
+        per_day: tuple[int, int],
+        mix: Sequence[tuple[str, int]] = _BACKGROUND,
+        skip: Sequence[int] = (),
+        force: Sequence[int] = (),
+    ) -> list[int]:
         """Background sessions from ``first`` to ``last`` days ago (inclusive).
 
         A day is active with probability ``weekday``/``weekend``; ``skip`` days are never
@@ -356,13 +616,25 @@ class EventLog:
             self.session(who, day, self.pick(mix, self.rng.randint(*per_day)))
         return active
 
-    def api_calls(self, who: Actor, days: Sequence[int], per_day: tuple[int, int],
-                  sdk: Callable[[datetime], str], requests: Callable[[], object]) -> None:
+    def api_calls(
+        self,
+        who: Actor,
+        days: Sequence[int],
+        per_day: tuple[int, int],
+        sdk: Callable[[datetime], str],
+        requests: Callable[[], object],
+    ) -> None:
         """``used_api`` batches on each of ``days`` (days ago)."""
         for n in days:
             for ts in self.times(_days_ago(n), self.rng.randint(*per_day), who.since):
-                self.add(who, ts, "used_api", sdk_version=sdk(ts), request_count=requests(),
-                         endpoint=self.rng.choice(("/api/query", "/api/events", "/api/export")))
+                self.add(
+                    who,
+                    ts,
+                    "used_api",
+                    sdk_version=sdk(ts),
+                    request_count=requests(),
+                    endpoint=self.rng.choice(("/api/query", "/api/events", "/api/export")),
+                )
 
 
 def _generate_events(rng: random.Random) -> list[tuple[datetime, str, str, dict, str | None]]:
@@ -370,17 +642,14 @@ def _generate_events(rng: random.Random) -> list[tuple[datetime, str, str, dict,
     h = HISTORY_DAYS
     p = _PERSON
 
-    def person(pid: str, domain: str, plan: PlanOf, browser: str = "Chrome",
-               variants: tuple[str, ...] = ()) -> Actor:
-        return Actor(p[pid].distinct_id, pid, domain, plan, browser, variants,
-                     since=p[pid].created_at)
+    def person(pid: str, domain: str, plan: PlanOf, browser: str = "Chrome", variants: tuple[str, ...] = ()) -> Actor:
+        return Actor(p[pid].distinct_id, pid, domain, plan, browser, variants, since=p[pid].created_at)
 
     def anonymous(pid: str, domain: str | None, browser: str) -> Actor:
         """A person's pre-signup anonymous distinct id (events carry no person_id)."""
         return Actor(p[pid].anonymous_id, None, domain, _constant(None), browser)
 
-    def visitor(distinct_id: str, domain: str | None, browser: str,
-                plan: str | None = None) -> Actor:
+    def visitor(distinct_id: str, domain: str | None, browser: str, plan: str | None = None) -> Actor:
         """A distinct id that maps to no person: it stands alone as its own user."""
         return Actor(distinct_id, None, domain, _constant(plan), browser)
 
@@ -404,8 +673,7 @@ def _generate_events(rng: random.Random) -> list[tuple[datetime, str, str, dict,
     log.one(ben, 12, "enabled_integration", integration="slack")
     log.one(ben, 3, "enabled_integration", integration="salesforce")
     log.first_steps(chloe, ("teammate_joined", "installed_sdk", "created_api_key"), (0, 25, 31))
-    chloe_days = log.usage(chloe, 24, 0, weekday=1.0, weekend=0.4, per_day=(1, 3),
-                           mix=_ENGINEER, force=(0,))
+    chloe_days = log.usage(chloe, 24, 0, weekday=1.0, weekend=0.4, per_day=(1, 3), mix=_ENGINEER, force=(0,))
     log.api_calls(chloe, chloe_days, (4, 8), lambda _ts: "2.4.0", lambda: rng.randint(10, 500))
 
     # Northwind Logistics: enterprise account, three active people. Diego is a power user who
@@ -424,15 +692,19 @@ def _generate_events(rng: random.Random) -> list[tuple[datetime, str, str, dict,
     log.one(diego, 20, "enabled_integration", integration="snowflake")
     log.one(diego, 16, "added_seat", seats=45)
     log.first_steps(farah, ("teammate_joined",), (0,))
-    log.usage(emma, h, 0, weekday=1.0, weekend=0.0, per_day=(8, 12),
-              skip=(*range(20, 13, -1), *range(61, 54, -1)))
+    log.usage(emma, h, 0, weekday=1.0, weekend=0.0, per_day=(8, 12), skip=(*range(20, 13, -1), *range(61, 54, -1)))
     for _ in range(6):  # a migration: many projects on two days
         log.one(emma, 3, "created_project")
     for _ in range(5):
         log.one(emma, 2, "created_project")
     farah_days = log.usage(farah, 22, 0, weekday=0.9, weekend=0.0, per_day=(2, 5))
-    log.api_calls(farah, farah_days, (1, 3), lambda _ts: "3.0.1",
-                  lambda: rng.randint(10, 40) if rng.random() < 0.2 else rng.randint(1, 9))
+    log.api_calls(
+        farah,
+        farah_days,
+        (1, 3),
+        lambda _ts: "3.0.1",
+        lambda: rng.randint(10, 40) if rng.random() < 0.2 else rng.randint(1, 9),
+    )
 
     # Bluebird Retail (team plan). Hiro is there almost daily but has been away since
     # Monday, and keeps hitting plan limits. Grace browsed pricing and enterprise pages
@@ -446,29 +718,39 @@ def _generate_events(rng: random.Random) -> list[tuple[datetime, str, str, dict,
     for n in (27, 19, 11, 4):
         log.one(hiro, n, "hit_usage_limit", limit="events_per_month")
     log.one(hiro, 15, "enabled_integration", integration="bigquery")
-    for n, event in ((26, "viewed_pricing_page"), (25, "viewed_enterprise_features"),
-                     (23, "viewed_pricing_page"), (22, "viewed_enterprise_features")):
+    for n, event in (
+        (26, "viewed_pricing_page"),
+        (25, "viewed_enterprise_features"),
+        (23, "viewed_pricing_page"),
+        (22, "viewed_enterprise_features"),
+    ):
         log.one(grace_anon, n, event)
     log.first_steps(grace, ("signed_up", "email_verified", "completed_onboarding"), (0, 2, 9))
     log.usage(grace, 20, 0, weekday=0.8, weekend=0.0, per_day=(2, 5))
-    for n, event in ((12, "viewed_enterprise_features"), (9, "viewed_pricing_page"),
-                     (8, "viewed_enterprise_features"), (5, "viewed_enterprise_features"),
-                     (5, "viewed_pricing_page"), (2, "contacted_sales")):
+    for n, event in (
+        (12, "viewed_enterprise_features"),
+        (9, "viewed_pricing_page"),
+        (8, "viewed_enterprise_features"),
+        (5, "viewed_enterprise_features"),
+        (5, "viewed_pricing_page"),
+        (2, "contacted_sales"),
+    ):
         log.one(grace, n, event)
 
     # Ferncrest Software: Ivan builds on the API; he compared plans 13 days ago, upgraded from
     # team to business the next day (and moved to SDK 3.0.1), then added seats.
     upgraded = _at(12, 12, 40, 0)
-    ferncrest = person("person_009", "ferncrest.dev",
-                       lambda ts: "business" if ts >= upgraded else "team", "Chrome")
+    ferncrest = person("person_009", "ferncrest.dev", lambda ts: "business" if ts >= upgraded else "team", "Chrome")
     first = (AS_OF.date() - p["person_009"].created_at.date()).days
-    log.first_steps(ferncrest, ("signed_up", "completed_onboarding", "created_api_key"),
-                    (0, 5, 20))
-    ivan_days = log.usage(ferncrest, first, 0, weekday=0.9, weekend=0.1, per_day=(2, 5),
-                          force=(first, 12))
-    log.api_calls(ferncrest, ivan_days, (2, 5),
-                  lambda ts: "3.0.1" if ts >= upgraded else "2.4.0",
-                  lambda: (str if rng.random() < 0.15 else int)(rng.randint(10, 300)))
+    log.first_steps(ferncrest, ("signed_up", "completed_onboarding", "created_api_key"), (0, 5, 20))
+    ivan_days = log.usage(ferncrest, first, 0, weekday=0.9, weekend=0.1, per_day=(2, 5), force=(first, 12))
+    log.api_calls(
+        ferncrest,
+        ivan_days,
+        (2, 5),
+        lambda ts: "3.0.1" if ts >= upgraded else "2.4.0",
+        lambda: (str if rng.random() < 0.15 else int)(rng.randint(10, 300)),
+    )
     log.one(ferncrest, 13, "viewed_pricing_page")
     log.one(ferncrest, 13, "viewed_pricing_page")
     log.add(ferncrest, _at(12, 12, 20, 11), "started_checkout", target_plan="business")
@@ -487,18 +769,24 @@ def _generate_events(rng: random.Random) -> list[tuple[datetime, str, str, dict,
 
     # Lumen Labs (free plan): Leo builds on the API from SDK 2.4.0 and keeps coming back to
     # pricing and the enterprise page; he asked for a demo yesterday.
-    lumen = person("person_011", "lumenlabs.ai", _constant("free"), "Firefox",
-                   (" LumenLabs.ai",))
+    lumen = person("person_011", "lumenlabs.ai", _constant("free"), "Firefox", (" LumenLabs.ai",))
     log.one(anonymous("person_011", None, "Firefox"), 43, "viewed_pricing_page")
-    log.first_steps(lumen, ("signed_up", "email_verified", "completed_onboarding",
-                            "created_project", "created_api_key"), (0, 1, 6, 8, 15))
+    log.first_steps(
+        lumen,
+        ("signed_up", "email_verified", "completed_onboarding", "created_project", "created_api_key"),
+        (0, 1, 6, 8, 15),
+    )
     leo_days = log.usage(lumen, 41, 0, weekday=0.8, weekend=0.2, per_day=(2, 5), force=(1,))
-    log.api_calls(lumen, [n for n in leo_days if n <= 35], (1, 4), lambda _ts: "2.4.0",
-                  lambda: rng.randint(10, 150))
-    for n, event in ((10, "viewed_pricing_page"), (6, "viewed_pricing_page"),
-                     (6, "viewed_enterprise_features"), (4, "hit_usage_limit"),
-                     (3, "viewed_enterprise_features"), (1, "viewed_pricing_page"),
-                     (1, "requested_demo")):
+    log.api_calls(lumen, [n for n in leo_days if n <= 35], (1, 4), lambda _ts: "2.4.0", lambda: rng.randint(10, 150))
+    for n, event in (
+        (10, "viewed_pricing_page"),
+        (6, "viewed_pricing_page"),
+        (6, "viewed_enterprise_features"),
+        (4, "hit_usage_limit"),
+        (3, "viewed_enterprise_features"),
+        (1, "viewed_pricing_page"),
+        (1, "requested_demo"),
+    ):
         log.one(lumen, n, event)
 
     # Pipewise (trial): Mia read pricing anonymously (from her own site's domain), signed up
@@ -507,8 +795,7 @@ def _generate_events(rng: random.Random) -> list[tuple[datetime, str, str, dict,
     mia_anon = anonymous("person_012", "pipewise.com", "Chrome")
     log.one(mia_anon, 8, "viewed_pricing_page")
     log.one(mia_anon, 7, "viewed_pricing_page")
-    log.first_steps(pipewise, ("signed_up", "email_verified", "completed_onboarding"),
-                    (0, 2, 17))
+    log.first_steps(pipewise, ("signed_up", "email_verified", "completed_onboarding"), (0, 2, 17))
     for n, count in ((6, 2), (5, 3), (3, 3), (1, 2), (0, 2)):
         for _ in range(count):
             log.one(pipewise, n, "created_project")
@@ -519,8 +806,7 @@ def _generate_events(rng: random.Random) -> list[tuple[datetime, str, str, dict,
 
     # Kestrel Foods (trial): Noah signed up, built projects for three days and stopped.
     kestrel = person("person_013", "kestrelfoods.com", _constant("trial"), "Safari")
-    log.add(anonymous("person_013", "kestrelfoods.com", "Safari"), _at(6, 9, 40, 12),
-            "viewed_pricing_page")
+    log.add(anonymous("person_013", "kestrelfoods.com", "Safari"), _at(6, 9, 40, 12), "viewed_pricing_page")
     log.first_steps(kestrel, ("signed_up", "completed_onboarding"), (0, 7))
     for n, count in ((6, 3), (5, 4), (4, 3)):
         for _ in range(count):
@@ -532,8 +818,9 @@ def _generate_events(rng: random.Random) -> list[tuple[datetime, str, str, dict,
     # Tidewater Media (free): Olivia drops by about once a week; lately she looked at
     # pricing and hit a limit, but the account hardly uses the product.
     tidewater = person("person_014", "tidewatermedia.com", _constant("free"), "Safari")
-    log.usage(tidewater, h, 0, weekday=0.0, weekend=0.0, per_day=(0, 2),
-              force=(*range(h - 1, 30, -7), 27, 20, 13, 9, 5, 3))
+    log.usage(
+        tidewater, h, 0, weekday=0.0, weekend=0.0, per_day=(0, 2), force=(*range(h - 1, 30, -7), 27, 20, 13, 9, 5, 3)
+    )
     log.one(tidewater, 9, "viewed_pricing_page")
     log.one(tidewater, 5, "hit_usage_limit", limit="dashboards")
     log.one(tidewater, 3, "viewed_pricing_page")
@@ -545,8 +832,12 @@ def _generate_events(rng: random.Random) -> list[tuple[datetime, str, str, dict,
 
     # Meridian Bank (prospect): three anonymous visitors who never signed up.
     scout = visitor("anon_e93a0c4b7f12", "meridianbank.com", "Chrome")
-    for n, event in ((4, "viewed_pricing_page"), (3, "viewed_pricing_page"),
-                     (3, "viewed_enterprise_features"), (1, "requested_demo")):
+    for n, event in (
+        (4, "viewed_pricing_page"),
+        (3, "viewed_pricing_page"),
+        (3, "viewed_enterprise_features"),
+        (1, "requested_demo"),
+    ):
         log.one(scout, n, event)
     log.one(visitor("anon_2d8b6f01c3a5", "meridianbank.com", "Edge"), 2, "viewed_pricing_page")
     browser = visitor("anon_a6c1e57d2b90", "MeridianBank.com", "Safari")
@@ -593,22 +884,37 @@ def build_mock_tables() -> dict[str, Table]:
     """All seed tables as (header, rows) of text cells, keyed like ``SEED_FILES``."""
     rng = random.Random(SEED)
     tables: dict[str, Table] = {}
-    tables["standard_events"] = (
-        ["event_name", "category", "description"], [list(e) for e in STANDARD_EVENTS])
+    tables["standard_events"] = (["event_name", "category", "description"], [list(e) for e in STANDARD_EVENTS])
     tables["mock_accounts"] = (
         ["account_id", "name", "domain", "arr", "segment", "owner_email", "properties"],
-        [[a.account_id, a.name, a.domain, "" if a.arr is None else str(a.arr), a.segment,
-          a.owner_email,
-          _json({"industry": a.industry, "employees": a.employees, "country": a.country}
-                | ({"plan": a.plan} if a.plan else {}))]
-         for a in ACCOUNTS])
+        [
+            [
+                a.account_id,
+                a.name,
+                a.domain,
+                "" if a.arr is None else str(a.arr),
+                a.segment,
+                a.owner_email,
+                _json(
+                    {"industry": a.industry, "employees": a.employees, "country": a.country}
+                    | ({"plan": a.plan} if a.plan else {})
+                ),
+            ]
+            for a in ACCOUNTS
+        ],
+    )
     tables["mock_persons"] = (
         ["id", "created_at", "properties", "is_identified"],
-        [[p.person_id, _ts(p.created_at),
-          _json({"email": p.email, "name": p.name, "job_title": p.job_title,
-                 "company_domain": p.domain}),
-          "true"]
-         for p in PERSONS])
+        [
+            [
+                p.person_id,
+                _ts(p.created_at),
+                _json({"email": p.email, "name": p.name, "job_title": p.job_title, "company_domain": p.domain}),
+                "true",
+            ]
+            for p in PERSONS
+        ],
+    )
     pdi = []
     for p in PERSONS:
         pdi.append([p.person_id, p.distinct_id])
@@ -622,9 +928,18 @@ def build_mock_tables() -> dict[str, Table]:
     id_rng = random.Random(SEED + 1)
     tables["mock_events"] = (
         ["uuid", "event", "distinct_id", "timestamp", "properties", "person_id"],
-        [[str(uuid.UUID(int=id_rng.getrandbits(128), version=4)), event, distinct_id,
-          _ts(ts), _json(props), person_id or ""]
-         for ts, event, distinct_id, props, person_id in events])
+        [
+            [
+                str(uuid.UUID(int=id_rng.getrandbits(128), version=4)),
+                event,
+                distinct_id,
+                _ts(ts),
+                _json(props),
+                person_id or "",
+            ]
+            for ts, event, distinct_id, props, person_id in events
+        ],
+    )
     return tables
 
 
@@ -645,10 +960,15 @@ def write_mock_seeds(seeds_dir: Path) -> dict[str, int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m beton_runner.datagen.mock",
-        description="Write Beton Inspector's deterministic mock data seeds.")
-    parser.add_argument("seeds_dir", nargs="?", type=Path, default=DEFAULT_SEEDS_DIR,
-                        help=f"seeds folder to write into (default: {DEFAULT_SEEDS_DIR})")
+        prog="python -m beton_runner.datagen.mock", description="Write Beton Inspector's deterministic mock data seeds."
+    )
+    parser.add_argument(
+        "seeds_dir",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_SEEDS_DIR,
+        help=f"seeds folder to write into (default: {DEFAULT_SEEDS_DIR})",
+    )
     args = parser.parse_args(argv)
     counts = write_mock_seeds(args.seeds_dir)
     for name, n in counts.items():

@@ -41,8 +41,16 @@ class Shape:
     end: datetime
 
     @classmethod
-    def for_events(cls, events: int, *, days: int = 90, seed: int = 42, end: datetime = REFERENCE_END,
-                   users: int | None = None, accounts: int | None = None) -> "Shape":
+    def for_events(
+        cls,
+        events: int,
+        *,
+        days: int = 90,
+        seed: int = 42,
+        end: datetime = REFERENCE_END,
+        users: int | None = None,
+        accounts: int | None = None,
+    ) -> Shape:
         if events < 1:
             raise ConfigError("--events must be at least 1")
         if not 1 <= days <= 3650:
@@ -53,9 +61,23 @@ class Shape:
 
 
 # Most frequent first (the Zipf rank); events of the library not listed follow in library order.
-FREQUENCY_ORDER = ["logged_in", "viewed_dashboard", "ran_query", "created_report", "used_api", "shared_dashboard",
-                   "commented", "exported_data", "created_dashboard", "viewed_pricing_page", "invited_teammate",
-                   "created_alert", "teammate_joined", "enabled_integration", "created_project"]
+FREQUENCY_ORDER = [
+    "logged_in",
+    "viewed_dashboard",
+    "ran_query",
+    "created_report",
+    "used_api",
+    "shared_dashboard",
+    "commented",
+    "exported_data",
+    "created_dashboard",
+    "viewed_pricing_page",
+    "invited_teammate",
+    "created_alert",
+    "teammate_joined",
+    "enabled_integration",
+    "created_project",
+]
 
 
 def _library(project_dir: Path) -> list[str]:
@@ -197,22 +219,52 @@ def _table(name: str, key: tuple[str, ...], *columns: tuple[str, str, bool]) -> 
 
 # The input data model as `beton generate` writes it (what the dbt source reads): the same
 # types on both engines; on ClickHouse only the marked columns are Nullable.
-RAW_TABLES: dict[str, TableSpec] = {t.name: t for t in (
-    _table("events", ("timestamp", "uuid"),
-           ("uuid", "text", False), ("event", "text", False), ("distinct_id", "text", False),
-           ("timestamp", "timestamp", False), ("properties", "text", False), ("person_id", "text", True)),
-    _table("persons", ("id",),
-           ("id", "text", False), ("created_at", "timestamp", False), ("properties", "text", False),
-           ("is_identified", "bool", False)),
-    _table("person_distinct_id", ("distinct_id",), ("person_id", "text", False), ("distinct_id", "text", False)),
-    _table("accounts", ("account_id",),
-           ("account_id", "text", False), ("name", "text", True), ("domain", "text", True), ("arr", "float", True),
-           ("segment", "text", True), ("owner_email", "text", True), ("properties", "text", False)),
-)}
+RAW_TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (
+        _table(
+            "events",
+            ("timestamp", "uuid"),
+            ("uuid", "text", False),
+            ("event", "text", False),
+            ("distinct_id", "text", False),
+            ("timestamp", "timestamp", False),
+            ("properties", "text", False),
+            ("person_id", "text", True),
+        ),
+        _table(
+            "persons",
+            ("id",),
+            ("id", "text", False),
+            ("created_at", "timestamp", False),
+            ("properties", "text", False),
+            ("is_identified", "bool", False),
+        ),
+        _table("person_distinct_id", ("distinct_id",), ("person_id", "text", False), ("distinct_id", "text", False)),
+        _table(
+            "accounts",
+            ("account_id",),
+            ("account_id", "text", False),
+            ("name", "text", True),
+            ("domain", "text", True),
+            ("arr", "float", True),
+            ("segment", "text", True),
+            ("owner_email", "text", True),
+            ("properties", "text", False),
+        ),
+    )
+}
 
 
-def write(conn: Connection, project_dir: Path, shape: Shape, *, schema: str = "beton_raw", append_days: int = 0,
-          batch_rows: int = 500_000) -> dict[str, int]:
+def write(
+    conn: Connection,
+    project_dir: Path,
+    shape: Shape,
+    *,
+    schema: str = "beton_raw",
+    append_days: int = 0,
+    batch_rows: int = 500_000,
+) -> dict[str, int]:
     """Replace the input tables in ``schema`` by the rows of ``shape`` (all four swapped in
     together: a failure leaves the previous tables), or with ``append_days`` add that many
     days of events after ``shape.end`` (all or nothing too). Returns the row count of each
@@ -226,13 +278,24 @@ def write(conn: Connection, project_dir: Path, shape: Shape, *, schema: str = "b
         if append_days:
             existing = conn.count(schema, "events") if conn.exists(schema, "events") else 0
             if not existing:
-                raise ConfigError(f"nothing to append to: {conn.describe()} has no rows in {schema}.events; generate first")
+                raise ConfigError(
+                    f"nothing to append to: {conn.describe()} has no rows in {schema}.events; generate first"
+                )
             per_day = max(1, shape.events // shape.days)
-            extra = Shape(per_day * append_days, shape.users, shape.accounts, append_days, shape.seed,
-                          shape.end + timedelta(days=append_days))
+            extra = Shape(
+                per_day * append_days,
+                shape.users,
+                shape.accounts,
+                append_days,
+                shape.seed,
+                shape.end + timedelta(days=append_days),
+            )
             # all or nothing: a failure part-way leaves the events as they were
-            conn.append_rows(schema, "events", hook(
-                scratch.stream(events_sql(extra, library, first_index=shape.events + existing), batch_rows)))
+            conn.append_rows(
+                schema,
+                "events",
+                hook(scratch.stream(events_sql(extra, library, first_index=shape.events + existing), batch_rows)),
+            )
         else:
             persons = persons_sql(shape)
             queries = {
@@ -241,18 +304,28 @@ def write(conn: Connection, project_dir: Path, shape: Shape, *, schema: str = "b
                 "person_distinct_id": f"select id as person_id, 'd' || substr(id, 2) as distinct_id from ({persons})",
                 "accounts": accounts_sql(shape),
             }
-            conn.replace_tables(schema, {RAW_TABLES[t]: hook(scratch.stream(sql, batch_rows))
-                                         for t, sql in queries.items()})
+            conn.replace_tables(
+                schema, {RAW_TABLES[t]: hook(scratch.stream(sql, batch_rows)) for t, sql in queries.items()}
+            )
     return {t: conn.count(schema, t) for t in RAW_TABLES}
 
 
-def write_duckdb(path: Path, project_dir: Path, shape: Shape, *, schema: str = "beton_raw", append_days: int = 0) -> dict[str, int]:
+def write_duckdb(
+    path: Path, project_dir: Path, shape: Shape, *, schema: str = "beton_raw", append_days: int = 0
+) -> dict[str, int]:
     """:func:`write` into the DuckDB file at ``path`` (created if missing)."""
     with DuckDBConnection(path, write=True, create=True) as conn:
         return write(conn, project_dir, shape, schema=schema, append_days=append_days)
 
 
-def write_clickhouse(conn: Connection, project_dir: Path, shape: Shape, *, database: str = "beton_raw",
-                     append_days: int = 0, batch_rows: int = 500_000) -> dict[str, int]:
+def write_clickhouse(
+    conn: Connection,
+    project_dir: Path,
+    shape: Shape,
+    *,
+    database: str = "beton_raw",
+    append_days: int = 0,
+    batch_rows: int = 500_000,
+) -> dict[str, int]:
     """:func:`write` into a ClickHouse database."""
     return write(conn, project_dir, shape, schema=database, append_days=append_days, batch_rows=batch_rows)

@@ -6,5 +6,12 @@ from .model import EnrichError, EnrichmentResult, Provider
 from .run import EnrichSummary, run_enrichment
 from .simulation import SimulationProvider
 
-__all__ = ["CrmCsvProvider", "EnrichError", "EnrichSummary", "EnrichmentResult", "Provider", "SimulationProvider",
-           "run_enrichment"]
+__all__ = [
+    "CrmCsvProvider",
+    "EnrichError",
+    "EnrichSummary",
+    "EnrichmentResult",
+    "Provider",
+    "SimulationProvider",
+    "run_enrichment",
+]

@@ -11,10 +11,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 INDUSTRIES: tuple[str, ...] = (
-    "Software", "Financial Services", "Healthcare", "Retail", "E-commerce", "Logistics",
-    "Manufacturing", "Media", "Education", "Energy", "Insurance", "Food & Beverage", "Biotech",
-    "Artificial Intelligence", "Telecommunications", "Real Estate", "Professional Services",
-    "Travel & Hospitality", "Marketing & Advertising", "Non-profit",
+    "Software",
+    "Financial Services",
+    "Healthcare",
+    "Retail",
+    "E-commerce",
+    "Logistics",
+    "Manufacturing",
+    "Media",
+    "Education",
+    "Energy",
+    "Insurance",
+    "Food & Beverage",
+    "Biotech",
+    "Artificial Intelligence",
+    "Telecommunications",
+    "Real Estate",
+    "Professional Services",
+    "Travel & Hospitality",
+    "Marketing & Advertising",
+    "Non-profit",
 )
 
 
@@ -50,22 +66,63 @@ REVENUE_BANDS: tuple[Band, ...] = (
 
 # ISO 3166 alpha-2 code -> the name shown in the enrichment.
 COUNTRIES: dict[str, str] = {
-    "US": "United States", "GB": "United Kingdom", "DE": "Germany", "FR": "France",
-    "NL": "Netherlands", "SE": "Sweden", "ES": "Spain", "IT": "Italy", "IE": "Ireland",
-    "CA": "Canada", "AU": "Australia", "NZ": "New Zealand", "IN": "India", "SG": "Singapore",
-    "JP": "Japan", "BR": "Brazil", "IL": "Israel", "CH": "Switzerland", "DK": "Denmark",
-    "NO": "Norway", "FI": "Finland", "PL": "Poland", "AT": "Austria", "BE": "Belgium",
+    "US": "United States",
+    "GB": "United Kingdom",
+    "DE": "Germany",
+    "FR": "France",
+    "NL": "Netherlands",
+    "SE": "Sweden",
+    "ES": "Spain",
+    "IT": "Italy",
+    "IE": "Ireland",
+    "CA": "Canada",
+    "AU": "Australia",
+    "NZ": "New Zealand",
+    "IN": "India",
+    "SG": "Singapore",
+    "JP": "Japan",
+    "BR": "Brazil",
+    "IL": "Israel",
+    "CH": "Switzerland",
+    "DK": "Denmark",
+    "NO": "Norway",
+    "FI": "Finland",
+    "PL": "Poland",
+    "AT": "Austria",
+    "BE": "Belgium",
     "PT": "Portugal",
 }
 # Where simulated headquarters are drawn from when the CRM does not say (weighted).
 HQ_WEIGHTS: dict[str, int] = {
-    "US": 40, "GB": 10, "DE": 8, "FR": 6, "NL": 4, "CA": 5, "AU": 4, "SE": 3, "ES": 3,
-    "IE": 2, "IN": 4, "SG": 2, "IL": 2, "CH": 2, "DK": 1, "PL": 2, "BR": 2,
+    "US": 40,
+    "GB": 10,
+    "DE": 8,
+    "FR": 6,
+    "NL": 4,
+    "CA": 5,
+    "AU": 4,
+    "SE": 3,
+    "ES": 3,
+    "IE": 2,
+    "IN": 4,
+    "SG": 2,
+    "IL": 2,
+    "CH": 2,
+    "DK": 1,
+    "PL": 2,
+    "BR": 2,
 }
 
 FUNDING_STAGES: tuple[str, ...] = (
-    "Bootstrapped", "Pre-seed", "Seed", "Series A", "Series B", "Series C", "Series D+",
-    "Private equity", "Public",
+    "Bootstrapped",
+    "Pre-seed",
+    "Seed",
+    "Series A",
+    "Series B",
+    "Series C",
+    "Series D+",
+    "Private equity",
+    "Public",
 )
 
 # Employee-band index ranges -> plausible funding stages and founding years.
@@ -76,6 +133,8 @@ SIZE_CLASSES: tuple[tuple[range, tuple[str, ...], tuple[int, int]], ...] = (
     (range(5, 6), ("Series D+", "Private equity", "Public", "Public"), (1970, 2012)),
     (range(6, 8), ("Public", "Public", "Private equity"), (1890, 2005)),
 )
+
+
 # Employee-band index -> the column of TechProduct.weights (small, mid, large).
 def tech_size_column(band_index: int) -> int:
     return 0 if band_index < 2 else 1 if band_index < 5 else 2
@@ -85,16 +144,39 @@ def tech_size_column(band_index: int) -> int:
 REVENUE_PER_EMPLOYEE = (90_000, 420_000)
 
 SENIORITIES: tuple[str, ...] = (
-    "C-Level", "VP", "Director", "Manager", "Senior", "Individual Contributor", "Entry",
+    "C-Level",
+    "VP",
+    "Director",
+    "Manager",
+    "Senior",
+    "Individual Contributor",
+    "Entry",
 )
 DEPARTMENTS: tuple[str, ...] = (
-    "Executive", "Engineering", "Data & Analytics", "Product", "Design", "Sales", "Marketing",
-    "Customer Success", "Operations", "Finance", "IT & Security", "People",
+    "Executive",
+    "Engineering",
+    "Data & Analytics",
+    "Product",
+    "Design",
+    "Sales",
+    "Marketing",
+    "Customer Success",
+    "Operations",
+    "Finance",
+    "IT & Security",
+    "People",
 )
 # HubSpot's "Buying Role" property values (the simulation uses the first six).
 BUYING_ROLES: tuple[str, ...] = (
-    "Decision Maker", "Executive Sponsor", "Budget Holder", "Champion", "Influencer",
-    "End User", "Blocker", "Legal & Compliance", "Other",
+    "Decision Maker",
+    "Executive Sponsor",
+    "Budget Holder",
+    "Champion",
+    "Influencer",
+    "End User",
+    "Blocker",
+    "Legal & Compliance",
+    "Other",
 )
 # Seniority -> the buying roles a person of that seniority plausibly plays.
 BUYING_ROLES_BY_SENIORITY: dict[str, tuple[str, ...]] = {
@@ -126,42 +208,91 @@ def _p(name: str, small: int, mid: int, large: int) -> TechProduct:
 
 
 TECH_CATEGORIES: tuple[TechCategory, ...] = (
-    TechCategory("CRM", (0.8, 0.95, 1.0), (
-        _p("Salesforce", 1, 4, 8), _p("HubSpot", 6, 4, 1), _p("Pipedrive", 4, 1, 0),
-        _p("Microsoft Dynamics 365", 0, 1, 3), _p("Zoho CRM", 2, 1, 0),
-    )),
-    TechCategory("Data warehouse", (0.35, 0.75, 0.95), (
-        _p("Snowflake", 1, 4, 6), _p("BigQuery", 3, 3, 3), _p("Amazon Redshift", 1, 2, 3),
-        _p("Databricks", 0, 2, 4), _p("ClickHouse", 2, 2, 1), _p("PostgreSQL", 5, 2, 0),
-    )),
-    TechCategory("Cloud", (1.0, 1.0, 1.0), (
-        _p("AWS", 5, 5, 5), _p("Google Cloud", 3, 3, 2), _p("Microsoft Azure", 1, 2, 4),
-    )),
-    TechCategory("Billing", (0.6, 0.7, 0.6), (
-        _p("Stripe", 8, 5, 2), _p("Chargebee", 2, 3, 1), _p("Recurly", 1, 2, 1),
-        _p("Zuora", 0, 1, 4), _p("Paddle", 3, 1, 0),
-    )),
-    TechCategory("Support", (0.6, 0.85, 0.9), (
-        _p("Zendesk", 2, 4, 6), _p("Intercom", 5, 4, 1), _p("Freshdesk", 2, 2, 1),
-        _p("Help Scout", 3, 1, 0),
-    )),
-    TechCategory("Product analytics", (0.5, 0.7, 0.7), (
-        _p("PostHog", 5, 3, 1), _p("Amplitude", 1, 3, 4), _p("Mixpanel", 3, 3, 2),
-        _p("Heap", 1, 2, 2),
-    )),
-    TechCategory("Communication", (0.95, 1.0, 1.0), (
-        _p("Slack", 8, 6, 4), _p("Microsoft Teams", 1, 3, 6),
-    )),
-    TechCategory("Marketing automation", (0.4, 0.7, 0.85), (
-        _p("HubSpot Marketing Hub", 5, 3, 1), _p("Marketo", 0, 2, 5), _p("Customer.io", 3, 2, 1),
-        _p("Braze", 0, 1, 3),
-    )),
+    TechCategory(
+        "CRM",
+        (0.8, 0.95, 1.0),
+        (
+            _p("Salesforce", 1, 4, 8),
+            _p("HubSpot", 6, 4, 1),
+            _p("Pipedrive", 4, 1, 0),
+            _p("Microsoft Dynamics 365", 0, 1, 3),
+            _p("Zoho CRM", 2, 1, 0),
+        ),
+    ),
+    TechCategory(
+        "Data warehouse",
+        (0.35, 0.75, 0.95),
+        (
+            _p("Snowflake", 1, 4, 6),
+            _p("BigQuery", 3, 3, 3),
+            _p("Amazon Redshift", 1, 2, 3),
+            _p("Databricks", 0, 2, 4),
+            _p("ClickHouse", 2, 2, 1),
+            _p("PostgreSQL", 5, 2, 0),
+        ),
+    ),
+    TechCategory(
+        "Cloud",
+        (1.0, 1.0, 1.0),
+        (
+            _p("AWS", 5, 5, 5),
+            _p("Google Cloud", 3, 3, 2),
+            _p("Microsoft Azure", 1, 2, 4),
+        ),
+    ),
+    TechCategory(
+        "Billing",
+        (0.6, 0.7, 0.6),
+        (
+            _p("Stripe", 8, 5, 2),
+            _p("Chargebee", 2, 3, 1),
+            _p("Recurly", 1, 2, 1),
+            _p("Zuora", 0, 1, 4),
+            _p("Paddle", 3, 1, 0),
+        ),
+    ),
+    TechCategory(
+        "Support",
+        (0.6, 0.85, 0.9),
+        (
+            _p("Zendesk", 2, 4, 6),
+            _p("Intercom", 5, 4, 1),
+            _p("Freshdesk", 2, 2, 1),
+            _p("Help Scout", 3, 1, 0),
+        ),
+    ),
+    TechCategory(
+        "Product analytics",
+        (0.5, 0.7, 0.7),
+        (
+            _p("PostHog", 5, 3, 1),
+            _p("Amplitude", 1, 3, 4),
+            _p("Mixpanel", 3, 3, 2),
+            _p("Heap", 1, 2, 2),
+        ),
+    ),
+    TechCategory(
+        "Communication",
+        (0.95, 1.0, 1.0),
+        (
+            _p("Slack", 8, 6, 4),
+            _p("Microsoft Teams", 1, 3, 6),
+        ),
+    ),
+    TechCategory(
+        "Marketing automation",
+        (0.4, 0.7, 0.85),
+        (
+            _p("HubSpot Marketing Hub", 5, 3, 1),
+            _p("Marketo", 0, 2, 5),
+            _p("Customer.io", 3, 2, 1),
+            _p("Braze", 0, 1, 3),
+        ),
+    ),
 )
 TECH_CATEGORY_NAMES: tuple[str, ...] = tuple(c.name for c in TECH_CATEGORIES) + ("Other",)
 # product name (case-insensitive) -> category, for CRM imports that list bare product names
-TECH_PRODUCT_CATEGORY: dict[str, str] = {
-    p.name.casefold(): c.name for c in TECH_CATEGORIES for p in c.products
-}
+TECH_PRODUCT_CATEGORY: dict[str, str] = {p.name.casefold(): c.name for c in TECH_CATEGORIES for p in c.products}
 
 
 @dataclass(frozen=True)
@@ -191,16 +322,21 @@ INTENT_TOPICS: tuple[IntentTopic, ...] = (
 )
 INTENT_TOPIC_KEYS: tuple[str, ...] = tuple(t.key for t in INTENT_TOPICS)
 INTENT_CATEGORIES: tuple[str, ...] = ("competitor", "hiring", "research", "pricing", "company_event")
-INTENT_STRENGTH = (35, 98)     # inclusive range of a signal's strength (0-100 scale)
+INTENT_STRENGTH = (35, 98)  # inclusive range of a signal's strength (0-100 scale)
 INTENT_RECENCY_DAYS = (0, 45)  # inclusive range of days since the signal was observed
 INTENT_SIGNALS_PER_ACCOUNT = (1, 4)
 
 # What an industry's companies do, for the LinkedIn-style description.
 INDUSTRY_ACTIVITIES: dict[str, tuple[str, ...]] = {
-    "Software": ("builds cloud software for teams that run on data", "develops developer tools and APIs",
-                 "makes workflow software for fast-growing companies"),
-    "Financial Services": ("provides banking and payment services to businesses and consumers",
-                           "offers lending, savings and treasury products"),
+    "Software": (
+        "builds cloud software for teams that run on data",
+        "develops developer tools and APIs",
+        "makes workflow software for fast-growing companies",
+    ),
+    "Financial Services": (
+        "provides banking and payment services to businesses and consumers",
+        "offers lending, savings and treasury products",
+    ),
     "Healthcare": ("runs hospitals and outpatient clinics", "delivers connected care to patients and providers"),
     "Retail": ("operates stores and an online shop", "sells apparel and home goods in stores and online"),
     "E-commerce": ("runs an online marketplace", "sells direct to consumers online"),
@@ -212,10 +348,16 @@ INDUSTRY_ACTIVITIES: dict[str, tuple[str, ...]] = {
     "Insurance": ("underwrites property and casualty insurance", "offers digital-first insurance for small businesses"),
     "Food & Beverage": ("produces and distributes packaged foods", "runs a food brand sold in grocery chains"),
     "Biotech": ("develops therapeutics with machine learning", "runs a platform for lab automation"),
-    "Artificial Intelligence": ("builds machine-learning models for enterprises", "develops AI assistants for knowledge work"),
+    "Artificial Intelligence": (
+        "builds machine-learning models for enterprises",
+        "develops AI assistants for knowledge work",
+    ),
     "Telecommunications": ("runs mobile and broadband networks", "provides cloud communications APIs"),
     "Real Estate": ("manages commercial property portfolios", "runs a property search and rental platform"),
-    "Professional Services": ("advises companies on strategy and operations", "provides IT consulting and systems integration"),
+    "Professional Services": (
+        "advises companies on strategy and operations",
+        "provides IT consulting and systems integration",
+    ),
     "Travel & Hospitality": ("operates hotels and travel booking services", "builds software for travel agencies"),
     "Marketing & Advertising": ("runs performance marketing campaigns for brands", "builds advertising technology"),
     "Non-profit": ("funds and runs community programmes", "advocates for open access to education"),
@@ -249,7 +391,7 @@ def revenue_band(revenue: float | None) -> str | None:
 
 
 def with_article(country: str) -> str:
-    """"the United States", "Germany"."""
+    """ "the United States", "Germany"."""
     return f"the {country}" if country in ("United States", "United Kingdom", "Netherlands") else country
 
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 from . import catalogue as cat
-from .model import (AccountEnrichment, AccountInput, EnrichError, EnrichmentResult, TechItem, UserEnrichment,
-                    UserInput)
+from .model import AccountEnrichment, AccountInput, EnrichError, EnrichmentResult, TechItem, UserEnrichment, UserInput
 from .simulation import normalise_domain
 from .titles import department_from_title, seniority_from_title
 
@@ -41,33 +40,54 @@ class Field:
 
 
 ACCOUNT_FIELDS: tuple[Field, ...] = (
-    Field("domain", "Company domain or website URL (matched to the account's domain)",
-          ("Company Domain Name", "Website URL"), ("Website", "Account Website"), required=True),
+    Field(
+        "domain",
+        "Company domain or website URL (matched to the account's domain)",
+        ("Company Domain Name", "Website URL"),
+        ("Website", "Account Website"),
+        required=True,
+    ),
     Field("name", "Company name (informational)", ("Company name", "Name"), ("Account Name", "Name")),
     Field("industry", "Industry, as written in the CRM", ("Industry",), ("Industry",)),
-    Field("employees", "Employee count (a whole number; sets employee_band)",
-          ("Number of Employees",), ("Employees", "NumberOfEmployees")),
+    Field(
+        "employees",
+        "Employee count (a whole number; sets employee_band)",
+        ("Number of Employees",),
+        ("Employees", "NumberOfEmployees"),
+    ),
     Field("employee_band", "Employee band, one of the catalogue bands (when there is no count)", (), ()),
-    Field("annual_revenue", "Annual revenue in US dollars (sets revenue_band)",
-          ("Annual Revenue",), ("Annual Revenue", "AnnualRevenue")),
+    Field(
+        "annual_revenue",
+        "Annual revenue in US dollars (sets revenue_band)",
+        ("Annual Revenue",),
+        ("Annual Revenue", "AnnualRevenue"),
+    ),
     Field("revenue_band", "Revenue band, one of the catalogue bands (when there is no amount)", (), ()),
-    Field("hq_country", "Country of the headquarters (ISO code or name)",
-          ("Country/Region", "Country"), ("Billing Country", "BillingCountry")),
+    Field(
+        "hq_country",
+        "Country of the headquarters (ISO code or name)",
+        ("Country/Region", "Country"),
+        ("Billing Country", "BillingCountry"),
+    ),
     Field("funding_stage", "Funding stage", ("Funding Stage",), ("Funding Stage",)),
     Field("founded_year", "Year founded (four digits)", ("Year Founded",), ("Year Started", "YearStarted")),
     Field("description", "Company description", ("Description", "About Us"), ("Description", "Account Description")),
     Field("linkedin_url", "LinkedIn company page", ("LinkedIn Company Page",), ("LinkedIn URL",)),
-    Field("tech_stack", "Products the company uses, separated by ';' (or ',')",
-          ("Web Technologies",), ("Technologies",)),
+    Field(
+        "tech_stack", "Products the company uses, separated by ';' (or ',')", ("Web Technologies",), ("Technologies",)
+    ),
 )
 CONTACT_FIELDS: tuple[Field, ...] = (
     Field("email", "Email (matched to the person's email)", ("Email",), ("Email",), required=True),
-    Field("job_title", "Job title (sets seniority and department when those are absent)",
-          ("Job Title",), ("Title",)),
+    Field("job_title", "Job title (sets seniority and department when those are absent)", ("Job Title",), ("Title",)),
     Field("seniority", "Seniority, one of the catalogue values", ("Seniority",), ("Seniority",)),
     Field("department", "Department", ("Department",), ("Department",)),
-    Field("buying_role", "Buying role, one of HubSpot's values (first of several separated by ';')",
-          ("Buying Role",), ("Contact Role", "Role")),
+    Field(
+        "buying_role",
+        "Buying role, one of HubSpot's values (first of several separated by ';')",
+        ("Buying Role",),
+        ("Contact Role", "Role"),
+    ),
 )
 PRESETS = ("auto", "hubspot", "salesforce")
 
@@ -116,8 +136,10 @@ def _read_csv(path: Path) -> _Table:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise EnrichError(f"{path.name}: not UTF-8 text (byte {exc.start + 1}, line {line}); "
-                          "export the file as 'CSV UTF-8' and try again") from None
+        raise EnrichError(
+            f"{path.name}: not UTF-8 text (byte {exc.start + 1}, line {line}); "
+            "export the file as 'CSV UTF-8' and try again"
+        ) from None
     if not text.strip():
         raise EnrichError(f"{path.name}: the file is empty; expected a header row and one row per record")
     first_line = text.splitlines()[0]
@@ -140,7 +162,9 @@ class _Issues:
         self.items: list[str] = []
 
     def add(self, table: _Table, row: int | None, column: str | None, message: str) -> None:
-        where = table.path.name + (f" row {row}" if row is not None else "") + (f", column '{column}'" if column else "")
+        where = (
+            table.path.name + (f" row {row}" if row is not None else "") + (f", column '{column}'" if column else "")
+        )
         self.items.append(f"{where}: {message}")
 
     def raise_if_any(self) -> None:
@@ -149,12 +173,15 @@ class _Issues:
         shown = self.items[:MAX_REPORTED]
         more = len(self.items) - len(shown)
         lines = "\n".join(f"  {item}" for item in shown) + (f"\n  … and {more} more" if more > 0 else "")
-        raise EnrichError(f"{len(self.items)} problem(s) in the CRM file(s):\n{lines}\n"
-                          "Fix the file or the column mapping (--preset, --map FIELD=HEADER); see docs/enrichment.md.")
+        raise EnrichError(
+            f"{len(self.items)} problem(s) in the CRM file(s):\n{lines}\n"
+            "Fix the file or the column mapping (--preset, --map FIELD=HEADER); see docs/enrichment.md."
+        )
 
 
-def _resolve_columns(table: _Table, fields: tuple[Field, ...], preset: str, mapping: dict[str, str],
-                     issues: _Issues) -> dict[str, int]:
+def _resolve_columns(
+    table: _Table, fields: tuple[Field, ...], preset: str, mapping: dict[str, str], issues: _Issues
+) -> dict[str, int]:
     """field name -> column index; problems (unknown fields, absent headers, missing required
     columns) go to ``issues``."""
     by_fold: dict[str, int] = {}
@@ -167,8 +194,12 @@ def _resolve_columns(table: _Table, fields: tuple[Field, ...], preset: str, mapp
             continue  # mappings for the other file's fields are checked by the caller
         index = by_fold.get(_fold(header))
         if index is None:
-            issues.add(table, 1, header, f"--map {key}={header}: no such column; the columns are: "
-                       + ", ".join(repr(h) for h in table.headers))
+            issues.add(
+                table,
+                1,
+                header,
+                f"--map {key}={header}: no such column; the columns are: " + ", ".join(repr(h) for h in table.headers),
+            )
         else:
             resolved[key] = index
     for field in fields:
@@ -182,9 +213,13 @@ def _resolve_columns(table: _Table, fields: tuple[Field, ...], preset: str, mapp
         else:
             if field.required:
                 expected = ", ".join(repr(a) for a in _aliases(field, preset))
-                issues.add(table, 1, None, f"required column '{field.name}' is missing: expected one of {expected} "
-                           f"(or --map {field.name}=HEADER); the columns are: "
-                           + ", ".join(repr(h) for h in table.headers))
+                issues.add(
+                    table,
+                    1,
+                    None,
+                    f"required column '{field.name}' is missing: expected one of {expected} "
+                    f"(or --map {field.name}=HEADER); the columns are: " + ", ".join(repr(h) for h in table.headers),
+                )
     return resolved
 
 
@@ -260,8 +295,14 @@ class CrmCsvProvider:
 
     name = PROVIDER
 
-    def __init__(self, accounts_csv: Path | None, contacts_csv: Path | None = None, *, preset: str = "auto",
-                 mapping: dict[str, str] | None = None):
+    def __init__(
+        self,
+        accounts_csv: Path | None,
+        contacts_csv: Path | None = None,
+        *,
+        preset: str = "auto",
+        mapping: dict[str, str] | None = None,
+    ):
         if accounts_csv is None and contacts_csv is None:
             raise EnrichError("the crm-csv provider needs --accounts-csv FILE and/or --contacts-csv FILE")
         if preset not in PRESETS:
@@ -273,8 +314,10 @@ class CrmCsvProvider:
         known = set(field_names(ACCOUNT_FIELDS)) | set(field_names(CONTACT_FIELDS))
         unknown = sorted(set(self.mapping) - known)
         if unknown:
-            raise EnrichError(f"--map: unknown field(s) {', '.join(unknown)}; fields: companies: "
-                              f"{', '.join(field_names(ACCOUNT_FIELDS))}; contacts: {', '.join(field_names(CONTACT_FIELDS))}")
+            raise EnrichError(
+                f"--map: unknown field(s) {', '.join(unknown)}; fields: companies: "
+                f"{', '.join(field_names(ACCOUNT_FIELDS))}; contacts: {', '.join(field_names(CONTACT_FIELDS))}"
+            )
 
     @property
     def source(self) -> str:
@@ -290,16 +333,22 @@ class CrmCsvProvider:
         issues.raise_if_any()
         return result
 
-    def _each_row(self, path: Path, fields: tuple[Field, ...], issues: _Issues,
-                  handle: Callable[[_Row], None]) -> _Table:
+    def _each_row(
+        self, path: Path, fields: tuple[Field, ...], issues: _Issues, handle: Callable[[_Row], None]
+    ) -> _Table:
         table = _read_csv(path)
         columns = _resolve_columns(table, fields, self.preset, self.mapping, issues)
         if any(f.required and f.name not in columns for f in fields):
             return table
         for number, cells in table.rows:
-            if len(cells) > len(table.headers) and any(c.strip() for c in cells[len(table.headers):]):
-                issues.add(table, number, None, f"has {len(cells)} cells but the header has {len(table.headers)} columns "
-                           "(a value with a comma or a line break that is not quoted?)")
+            if len(cells) > len(table.headers) and any(c.strip() for c in cells[len(table.headers) :]):
+                issues.add(
+                    table,
+                    number,
+                    None,
+                    f"has {len(cells)} cells but the header has {len(table.headers)} columns "
+                    "(a value with a comma or a line break that is not quoted?)",
+                )
                 continue
             handle(_Row(table, number, cells, columns, issues))
         return table
@@ -328,10 +377,17 @@ class CrmCsvProvider:
                 return
             seen[domain] = row.number
             employees = row.whole("employees", 0)
-            band = cat.employee_band(employees) if employees else row.one_of("employee_band", tuple(b.label for b in cat.EMPLOYEE_BANDS))
+            band = (
+                cat.employee_band(employees)
+                if employees
+                else row.one_of("employee_band", tuple(b.label for b in cat.EMPLOYEE_BANDS))
+            )
             revenue = row.amount("annual_revenue")
-            revenue_label = cat.revenue_band(revenue) if revenue is not None else row.one_of(
-                "revenue_band", tuple(b.label for b in cat.REVENUE_BANDS))
+            revenue_label = (
+                cat.revenue_band(revenue)
+                if revenue is not None
+                else row.one_of("revenue_band", tuple(b.label for b in cat.REVENUE_BANDS))
+            )
             founded = row.whole("founded_year", 1800, this_year + 1)
             linkedin = row.text("linkedin_url")
             if linkedin is not None and not re.match(r"^(https?://)?([a-z0-9-]+\.)*linkedin\.com/", linkedin, re.I):
@@ -343,24 +399,41 @@ class CrmCsvProvider:
                 unmatched.append(domain)
                 return
             for account in matches:
-                result.accounts.append(AccountEnrichment(
-                    account_id=account.account_id, domain=domain, provider=self.name,
-                    industry=row.text("industry"), employee_band=band, employees=employees,
-                    revenue_band=revenue_label, annual_revenue=revenue, hq_country=cat.country_name(row.text("hq_country")),
-                    funding_stage=cat.canonical(row.text("funding_stage"), cat.FUNDING_STAGES) or row.text("funding_stage"),
-                    founded_year=founded, description=row.text("description"), linkedin_url=linkedin,
-                ))
+                result.accounts.append(
+                    AccountEnrichment(
+                        account_id=account.account_id,
+                        domain=domain,
+                        provider=self.name,
+                        industry=row.text("industry"),
+                        employee_band=band,
+                        employees=employees,
+                        revenue_band=revenue_label,
+                        annual_revenue=revenue,
+                        hq_country=cat.country_name(row.text("hq_country")),
+                        funding_stage=cat.canonical(row.text("funding_stage"), cat.FUNDING_STAGES)
+                        or row.text("funding_stage"),
+                        founded_year=founded,
+                        description=row.text("description"),
+                        linkedin_url=linkedin,
+                    )
+                )
                 order = {name: i for i, name in enumerate(cat.TECH_CATEGORY_NAMES)}
-                items = sorted({(cat.TECH_PRODUCT_CATEGORY.get(p.casefold(), "Other"), p) for p in products},
-                               key=lambda item: (order[item[0]], item[1].casefold()))
-                result.tech.extend(TechItem(account.account_id, position, category, product)
-                                   for position, (category, product) in enumerate(items, start=1))
+                items = sorted(
+                    {(cat.TECH_PRODUCT_CATEGORY.get(p.casefold(), "Other"), p) for p in products},
+                    key=lambda item: (order[item[0]], item[1].casefold()),
+                )
+                result.tech.extend(
+                    TechItem(account.account_id, position, category, product)
+                    for position, (category, product) in enumerate(items, start=1)
+                )
 
         assert self.accounts_csv is not None
         self._each_row(self.accounts_csv, ACCOUNT_FIELDS, issues, handle)
         if unmatched:
             sample = ", ".join(unmatched[:5]) + (" …" if len(unmatched) > 5 else "")
-            result.notes.append(f"{len(unmatched)} company row(s) in {self.accounts_csv.name} matched no account by domain ({sample})")
+            result.notes.append(
+                f"{len(unmatched)} company row(s) in {self.accounts_csv.name} matched no account by domain ({sample})"
+            )
         missing = len({a.account_id for a in accounts} - {a.account_id for a in result.accounts})
         if missing:
             result.notes.append(f"{missing} account(s) have no row in {self.accounts_csv.name} and stay unenriched")
@@ -387,7 +460,9 @@ class CrmCsvProvider:
                 return
             seen[email] = row.number
             title = row.text("job_title")
-            seniority = row.one_of("seniority", cat.SENIORITIES) if row.text("seniority") else seniority_from_title(title)
+            seniority = (
+                row.one_of("seniority", cat.SENIORITIES) if row.text("seniority") else seniority_from_title(title)
+            )
             department = row.text("department") or department_from_title(title)
             department = cat.canonical(department, cat.DEPARTMENTS) or department
             role = row.one_of("buying_role", cat.BUYING_ROLES, first_of_list=True)
@@ -395,7 +470,9 @@ class CrmCsvProvider:
             if not matches:
                 unmatched += 1
             for user in matches:
-                result.users.append(UserEnrichment(user.user_id, user.account_id, email, self.name, seniority, department, role))
+                result.users.append(
+                    UserEnrichment(user.user_id, user.account_id, email, self.name, seniority, department, role)
+                )
 
         assert self.contacts_csv is not None
         self._each_row(self.contacts_csv, CONTACT_FIELDS, issues, handle)

@@ -58,18 +58,18 @@ class AccountEnrichment:
 @dataclass(frozen=True)
 class IntentSignal:
     account_id: str
-    position: int          # 1 = the strongest signal of the account
+    position: int  # 1 = the strongest signal of the account
     topic_key: str
     topic: str
     category: str
-    strength: int          # 0-100
-    recency_days: int      # days between the signal and the enrichment
+    strength: int  # 0-100
+    recency_days: int  # days between the signal and the enrichment
 
 
 @dataclass(frozen=True)
 class TechItem:
     account_id: str
-    position: int          # display order (catalogue category order)
+    position: int  # display order (catalogue category order)
     category: str
     product: str
 
@@ -100,7 +100,9 @@ class EnrichmentResult:
         """Rows per enrichment table, sorted by primary key (so writes are reproducible)."""
         return {
             "account_enrichment": [asdict(a) for a in sorted(self.accounts, key=lambda a: a.account_id)],
-            "account_intent_signals": [asdict(s) for s in sorted(self.intent, key=lambda s: (s.account_id, s.position))],
+            "account_intent_signals": [
+                asdict(s) for s in sorted(self.intent, key=lambda s: (s.account_id, s.position))
+            ],
             "account_tech_stack": [asdict(t) for t in sorted(self.tech, key=lambda t: (t.account_id, t.position))],
             "user_enrichment": [asdict(u) for u in sorted(self.users, key=lambda u: u.user_id)],
         }
@@ -136,52 +138,80 @@ class TableSpec:
 
 ENRICHMENT_LAYER = "enrichment"
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (
-    TableSpec("account_enrichment", ("account_id",), (
-        Column("account_id", "text", "The account (beton_marts.dim_accounts.account_id)."),
-        Column("domain", "text", "The account's domain, as matched."),
-        Column("provider", "text", "Which provider wrote the row: simulation or crm_csv."),
-        Column("industry", "text", "Industry."),
-        Column("employee_band", "text", "Company size band (1-10 … 10,001+)."),
-        Column("employees", "int", "Employee count, when the provider knows it."),
-        Column("revenue_band", "text", "Annual revenue band (< $1M … $1B+)."),
-        Column("annual_revenue", "float", "Annual revenue in US dollars, when the provider knows it."),
-        Column("hq_country", "text", "Country of the headquarters."),
-        Column("funding_stage", "text", "Funding stage (Bootstrapped … Public)."),
-        Column("founded_year", "int", "Year founded."),
-        Column("description", "text", "A LinkedIn-style company description."),
-        Column("linkedin_url", "text", "Company page URL."),
-    ), "Company intel, one row per enriched account."),
-    TableSpec("account_intent_signals", ("account_id", "topic_key"), (
-        Column("account_id", "text", "The account."),
-        Column("position", "int", "1 for the account's strongest signal, then 2, 3…"),
-        Column("topic_key", "text", "Stable key of the topic (catalogue)."),
-        Column("topic", "text", "What the account is showing intent for."),
-        Column("category", "text", "competitor, hiring, research, pricing or company_event."),
-        Column("strength", "int", "Signal strength, 0-100."),
-        Column("recency_days", "int", "Days between the signal and the enrichment."),
-    ), "Third-party intent signals, one row per account and topic."),
-    TableSpec("account_tech_stack", ("account_id", "category", "product"), (
-        Column("account_id", "text", "The account."),
-        Column("position", "int", "Display order (catalogue category order)."),
-        Column("category", "text", "CRM, Data warehouse, Cloud, Billing, Support…"),
-        Column("product", "text", "The product the account uses."),
-    ), "Technographics, one row per account and product."),
-    TableSpec("user_enrichment", ("user_id",), (
-        Column("user_id", "text", "The user (beton_marts.dim_users.user_id)."),
-        Column("account_id", "text", "The user's account."),
-        Column("email", "text", "The email matched."),
-        Column("provider", "text", "Which provider wrote the row."),
-        Column("seniority", "text", "C-Level, VP, Director, Manager, Senior, Individual Contributor or Entry."),
-        Column("department", "text", "Department (Engineering, Data & Analytics, Sales…)."),
-        Column("buying_role", "text", "Buying role (HubSpot's values: Decision Maker, Champion…)."),
-    ), "Person intel, one row per enriched person."),
-)}
+TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (
+        TableSpec(
+            "account_enrichment",
+            ("account_id",),
+            (
+                Column("account_id", "text", "The account (beton_marts.dim_accounts.account_id)."),
+                Column("domain", "text", "The account's domain, as matched."),
+                Column("provider", "text", "Which provider wrote the row: simulation or crm_csv."),
+                Column("industry", "text", "Industry."),
+                Column("employee_band", "text", "Company size band (1-10 … 10,001+)."),
+                Column("employees", "int", "Employee count, when the provider knows it."),
+                Column("revenue_band", "text", "Annual revenue band (< $1M … $1B+)."),
+                Column("annual_revenue", "float", "Annual revenue in US dollars, when the provider knows it."),
+                Column("hq_country", "text", "Country of the headquarters."),
+                Column("funding_stage", "text", "Funding stage (Bootstrapped … Public)."),
+                Column("founded_year", "int", "Year founded."),
+                Column("description", "text", "A LinkedIn-style company description."),
+                Column("linkedin_url", "text", "Company page URL."),
+            ),
+            "Company intel, one row per enriched account.",
+        ),
+        TableSpec(
+            "account_intent_signals",
+            ("account_id", "topic_key"),
+            (
+                Column("account_id", "text", "The account."),
+                Column("position", "int", "1 for the account's strongest signal, then 2, 3…"),
+                Column("topic_key", "text", "Stable key of the topic (catalogue)."),
+                Column("topic", "text", "What the account is showing intent for."),
+                Column("category", "text", "competitor, hiring, research, pricing or company_event."),
+                Column("strength", "int", "Signal strength, 0-100."),
+                Column("recency_days", "int", "Days between the signal and the enrichment."),
+            ),
+            "Third-party intent signals, one row per account and topic.",
+        ),
+        TableSpec(
+            "account_tech_stack",
+            ("account_id", "category", "product"),
+            (
+                Column("account_id", "text", "The account."),
+                Column("position", "int", "Display order (catalogue category order)."),
+                Column("category", "text", "CRM, Data warehouse, Cloud, Billing, Support…"),
+                Column("product", "text", "The product the account uses."),
+            ),
+            "Technographics, one row per account and product.",
+        ),
+        TableSpec(
+            "user_enrichment",
+            ("user_id",),
+            (
+                Column("user_id", "text", "The user (beton_marts.dim_users.user_id)."),
+                Column("account_id", "text", "The user's account."),
+                Column("email", "text", "The email matched."),
+                Column("provider", "text", "Which provider wrote the row."),
+                Column("seniority", "text", "C-Level, VP, Director, Manager, Senior, Individual Contributor or Entry."),
+                Column("department", "text", "Department (Engineering, Data & Analytics, Sales…)."),
+                Column("buying_role", "text", "Buying role (HubSpot's values: Decision Maker, Champion…)."),
+            ),
+            "Person intel, one row per enriched person.",
+        ),
+    )
+}
 
-RUNS_TABLE = TableSpec("enrichment_runs", ("run_at",), (
-    Column("run_at", "timestamp", "When `beton enrich` wrote the tables (UTC)."),
-    Column("provider", "text", "The provider."),
-    Column("source", "text", "The CRM file names, for crm_csv."),
-    Column("accounts", "int", "Accounts enriched."),
-    Column("users", "int", "Users enriched."),
-), "One row per `beton enrich` run (the only non-deterministic table).")
+RUNS_TABLE = TableSpec(
+    "enrichment_runs",
+    ("run_at",),
+    (
+        Column("run_at", "timestamp", "When `beton enrich` wrote the tables (UTC)."),
+        Column("provider", "text", "The provider."),
+        Column("source", "text", "The CRM file names, for crm_csv."),
+        Column("accounts", "int", "Accounts enriched."),
+        Column("users", "int", "Users enriched."),
+    ),
+    "One row per `beton enrich` run (the only non-deterministic table).",
+)

@@ -10,15 +10,27 @@ import pandas as pd
 
 from ..dbt import run_dbt
 from ..project import Project
-from .model import (ENRICHMENT_LAYER, RUNS_TABLE, TABLES, AccountInput, EnrichError, EnrichmentResult, Provider,
-                    UserInput)
+from .model import (
+    ENRICHMENT_LAYER,
+    RUNS_TABLE,
+    TABLES,
+    AccountInput,
+    EnrichError,
+    EnrichmentResult,
+    Provider,
+    UserInput,
+)
 from .store import Store
 
 ENRICHED_MARTS = ("dim_accounts_enriched", "dim_users_enriched")
 # the views over the enrichment tables: built empty when a table was missing, so every run
 # that writes the tables rebuilds them with the marts
-ENRICHMENT_STAGING = ("stg_enrichment__accounts", "stg_enrichment__account_intent_signals",
-                      "stg_enrichment__account_tech_stack", "stg_enrichment__users")
+ENRICHMENT_STAGING = (
+    "stg_enrichment__accounts",
+    "stg_enrichment__account_intent_signals",
+    "stg_enrichment__account_tech_stack",
+    "stg_enrichment__users",
+)
 
 
 @dataclass
@@ -52,30 +64,52 @@ def read_inputs(store: Store) -> tuple[list[AccountInput], list[UserInput]]:
     store.require("marts", "dim_users")
     accounts = store.query(
         "select account_id, name, domain, industry, employees, country, segment "
-        "from {marts.dim_accounts} order by account_id")
+        "from {marts.dim_accounts} order by account_id"
+    )
     users = store.query(
-        "select user_id, email, name, job_title, account_id "
-        "from {marts.dim_users} where is_person order by user_id")
+        "select user_id, email, name, job_title, account_id from {marts.dim_users} where is_person order by user_id"
+    )
     return (
-        [AccountInput(str(r.account_id), _text(r.name), _text(r.domain), _text(r.industry), _float(r.employees),
-                      _text(r.country), _text(r.segment)) for r in accounts.itertuples(index=False)],
-        [UserInput(str(r.user_id), _text(r.email), _text(r.name), _text(r.job_title), _text(r.account_id))
-         for r in users.itertuples(index=False)],
+        [
+            AccountInput(
+                str(r.account_id),
+                _text(r.name),
+                _text(r.domain),
+                _text(r.industry),
+                _float(r.employees),
+                _text(r.country),
+                _text(r.segment),
+            )
+            for r in accounts.itertuples(index=False)
+        ],
+        [
+            UserInput(str(r.user_id), _text(r.email), _text(r.name), _text(r.job_title), _text(r.account_id))
+            for r in users.itertuples(index=False)
+        ],
     )
 
 
 def write_result(store: Store, result: EnrichmentResult, *, source: str | None = None) -> None:
     rows = result.rows()
     store.replace_tables(ENRICHMENT_LAYER, {TABLES[name]: table_rows for name, table_rows in rows.items()})
-    store.append(ENRICHMENT_LAYER, RUNS_TABLE, [{
-        "run_at": datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0),
-        "provider": result.provider, "source": source,
-        "accounts": len(result.accounts), "users": len(result.users),
-    }])
+    store.append(
+        ENRICHMENT_LAYER,
+        RUNS_TABLE,
+        [
+            {
+                "run_at": datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0),
+                "provider": result.provider,
+                "source": source,
+                "accounts": len(result.accounts),
+                "users": len(result.users),
+            }
+        ],
+    )
 
 
-def run_enrichment(project: Project, provider: Provider, *, refresh_marts: bool = True,
-                   vars: dict | None = None) -> EnrichSummary:
+def run_enrichment(
+    project: Project, provider: Provider, *, refresh_marts: bool = True, vars: dict | None = None
+) -> EnrichSummary:
     """Enrich every account and person, write ``beton_enrichment``, then (by default) rebuild
     the enrichment staging views and ``dim_accounts_enriched``/``dim_users_enriched`` so BI
     tools see the result (a staging view built before the tables existed is an empty one)."""
@@ -90,8 +124,12 @@ def run_enrichment(project: Project, provider: Provider, *, refresh_marts: bool 
         run_dbt(project, ["build"], select=[*ENRICHMENT_STAGING, *ENRICHED_MARTS], vars=vars)
     return EnrichSummary(
         provider=result.provider,
-        accounts=len(result.accounts), accounts_total=len(accounts),
-        users=len(result.users), users_total=len(users),
-        intent_signals=len(result.intent), tech_items=len(result.tech),
-        marts_refreshed=refresh_marts, notes=list(result.notes),
+        accounts=len(result.accounts),
+        accounts_total=len(accounts),
+        users=len(result.users),
+        users_total=len(users),
+        intent_signals=len(result.intent),
+        tech_items=len(result.tech),
+        marts_refreshed=refresh_marts,
+        notes=list(result.notes),
     )

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Sequence, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 from . import catalogue as cat
 from .model import AccountEnrichment, AccountInput, EnrichmentResult, IntentSignal, TechItem, UserEnrichment, UserInput
@@ -48,7 +49,7 @@ class Draw:
 
     def unit(self, field: str) -> float:
         """A number in [0, 1) from sha256(version|key|field)."""
-        digest = hashlib.sha256(f"{SEED_VERSION}|{self.key}|{field}".encode("utf-8")).digest()
+        digest = hashlib.sha256(f"{SEED_VERSION}|{self.key}|{field}".encode()).digest()
         return int.from_bytes(digest[:8], "big") / 2**64
 
     def integer(self, field: str, low: int, high: int) -> int:
@@ -164,13 +165,18 @@ class SimulationProvider:
             description=description,
             linkedin_url=f"https://www.linkedin.com/company/{_slug(name)}",
         )
-        return intel, self._intent(account.account_id, draw, funding), self._tech(account.account_id, draw, cat.tech_size_column(band_index))
+        return (
+            intel,
+            self._intent(account.account_id, draw, funding),
+            self._tech(account.account_id, draw, cat.tech_size_column(band_index)),
+        )
 
     @staticmethod
     def _intent(account_id: str, draw: Draw, funding: str) -> list[IntentSignal]:
         count = draw.integer("intent_count", *cat.INTENT_SIGNALS_PER_ACCOUNT)
-        candidates = [t for t in cat.INTENT_TOPICS
-                      if not (t.key == "event_funding" and funding in ("Bootstrapped", "Public"))]
+        candidates = [
+            t for t in cat.INTENT_TOPICS if not (t.key == "event_funding" and funding in ("Bootstrapped", "Public"))
+        ]
         chosen, competitor_seen = [], False
         for topic in draw.sample("intent_topics", candidates, len(candidates)):
             if topic.category == "competitor":
@@ -180,11 +186,19 @@ class SimulationProvider:
             chosen.append(topic)
             if len(chosen) == count:
                 break
-        scored = [(draw.integer(f"intent_strength|{t.key}", *cat.INTENT_STRENGTH),
-                   draw.integer(f"intent_recency|{t.key}", *cat.INTENT_RECENCY_DAYS), t) for t in chosen]
+        scored = [
+            (
+                draw.integer(f"intent_strength|{t.key}", *cat.INTENT_STRENGTH),
+                draw.integer(f"intent_recency|{t.key}", *cat.INTENT_RECENCY_DAYS),
+                t,
+            )
+            for t in chosen
+        ]
         scored.sort(key=lambda item: (-item[0], item[1], item[2].key))
-        return [IntentSignal(account_id, position, t.key, t.topic, t.category, strength, recency)
-                for position, (strength, recency, t) in enumerate(scored, start=1)]
+        return [
+            IntentSignal(account_id, position, t.key, t.topic, t.category, strength, recency)
+            for position, (strength, recency, t) in enumerate(scored, start=1)
+        ]
 
     @staticmethod
     def _tech(account_id: str, draw: Draw, column: int) -> list[TechItem]:
@@ -205,7 +219,8 @@ class SimulationProvider:
         email = (user.email or "").strip().casefold() or None
         draw = Draw(email or f"user:{user.user_id}")
         seniority = seniority_from_title(user.job_title) or draw.choice(
-            "seniority", cat.SENIORITIES, (2, 4, 8, 14, 18, 40, 14))
+            "seniority", cat.SENIORITIES, (2, 4, 8, 14, 18, 40, 14)
+        )
         department = department_from_title(user.job_title) or draw.choice("department", cat.DEPARTMENTS[1:])
         if seniority == "C-Level" and department_from_title(user.job_title) is None and not user.job_title:
             department = "Executive"

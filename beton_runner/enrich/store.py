@@ -18,12 +18,14 @@ swapped in with ``EXCHANGE TABLES``.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
 from ..project import Project
-from ..warehouse import BUILD_HINT, Column, Connection, TableSpec as WarehouseTable, connect, require
+from ..warehouse import BUILD_HINT, Column, Connection, connect, require
+from ..warehouse import TableSpec as WarehouseTable
 from .model import TableSpec
 
 _TABLE = re.compile(r"\{([a-z_]+)\.([A-Za-z0-9_]+)\}")
@@ -32,8 +34,12 @@ _TABLE = re.compile(r"\{([a-z_]+)\.([A-Za-z0-9_]+)\}")
 def warehouse_table(spec: TableSpec) -> WarehouseTable:
     """An enrichment table as the warehouse writes it: one row per key (enforced), every other
     column nullable."""
-    return WarehouseTable(spec.name, tuple(Column(c.name, c.type, nullable=c.name not in spec.key) for c in spec.columns),
-                          key=spec.key, enforce_key=True)
+    return WarehouseTable(
+        spec.name,
+        tuple(Column(c.name, c.type, nullable=c.name not in spec.key) for c in spec.columns),
+        key=spec.key,
+        enforce_key=True,
+    )
 
 
 def _frame(spec: TableSpec, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
@@ -52,7 +58,7 @@ class Store:
 
     # --- connection -------------------------------------------------------------------------
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         self.open()
         return self
 
@@ -101,25 +107,33 @@ class Store:
         """The column names of a table or view."""
         return [name for name, _ in self.conn.columns(*self.project.relation(layer, table))]
 
-    def read(self, layer: str, table: str, *, where: str = "", params: Mapping[str, Any] | None = None,
-             order_by: str = "") -> pd.DataFrame:
+    def read(
+        self, layer: str, table: str, *, where: str = "", params: Mapping[str, Any] | None = None, order_by: str = ""
+    ) -> pd.DataFrame:
         self.require(layer, table)
-        sql = f"select * from {{{layer}.{table}}}" + (f" where {where}" if where else "") + (
-            f" order by {order_by}" if order_by else "")
+        sql = (
+            f"select * from {{{layer}.{table}}}"
+            + (f" where {where}" if where else "")
+            + (f" order by {order_by}" if order_by else "")
+        )
         return self.query(sql, params)
 
     # --- writes -----------------------------------------------------------------------------
 
     def replace_tables(self, layer: str, tables: Mapping[TableSpec, Iterable[Mapping[str, Any]]]) -> None:
         """Replace each table with these rows (columns as in the spec, in its order)."""
-        self.conn.replace_tables(self.schema(layer),
-                                 {warehouse_table(spec): _frame(spec, rows) for spec, rows in tables.items()})
+        self.conn.replace_tables(
+            self.schema(layer), {warehouse_table(spec): _frame(spec, rows) for spec, rows in tables.items()}
+        )
 
     def append(self, layer: str, spec: TableSpec, rows: Iterable[Mapping[str, Any]]) -> None:
         """Insert rows, creating the table if needed."""
         schema = self.schema(layer)
-        table = WarehouseTable(spec.name, tuple(Column(c.name, c.type, nullable=c.name not in spec.key)
-                                                for c in spec.columns), key=spec.key)
+        table = WarehouseTable(
+            spec.name,
+            tuple(Column(c.name, c.type, nullable=c.name not in spec.key) for c in spec.columns),
+            key=spec.key,
+        )
         self.conn.ensure_schema(schema)
         self.conn.create_table(schema, table)
         self.conn.insert_frame(schema, spec.name, _frame(spec, rows))

@@ -8,5 +8,16 @@ from .facts import gather_facts
 from .playbook import PLAYBOOK, recommend
 from .render import DeterministicEngine, PlayDocument
 
-__all__ = ["DeterministicEngine", "ENGINES", "LLMError", "PLAYBOOK", "PlayDocument", "PlaysError", "gather_facts",
-           "generate_plays", "recommend", "write_play_files", "write_plays"]
+__all__ = [
+    "DeterministicEngine",
+    "ENGINES",
+    "LLMError",
+    "PLAYBOOK",
+    "PlayDocument",
+    "PlaysError",
+    "gather_facts",
+    "generate_plays",
+    "recommend",
+    "write_play_files",
+    "write_plays",
+]

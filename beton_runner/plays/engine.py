@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..project import Project
 from ..secrets import check_texts, write_text
@@ -42,7 +42,9 @@ def write_plays(facts_list: list[dict], engine: str = "deterministic", warn: War
                     documents.append(llm.write(facts))
                     continue
                 except LLMError as exc:
-                    message = f"{label}: the LLM engine failed ({exc}); the deterministic engine wrote this play instead"
+                    message = (
+                        f"{label}: the LLM engine failed ({exc}); the deterministic engine wrote this play instead"
+                    )
                     if exc.reason in _GIVE_UP:
                         given_up = exc.reason
                         remaining = len(facts_list) - len(documents) - 1
@@ -71,8 +73,14 @@ def _fallback(deterministic: DeterministicEngine, facts: dict, warning: str) -> 
     return document
 
 
-def generate_plays(project: Project, accounts: list[str] | None = None, *, all_accounts: bool = False,
-                   engine: str = "deterministic", warn: Warn | None = None) -> list[PlayDocument]:
+def generate_plays(
+    project: Project,
+    accounts: list[str] | None = None,
+    *,
+    all_accounts: bool = False,
+    engine: str = "deterministic",
+    warn: Warn | None = None,
+) -> list[PlayDocument]:
     """Facts from the warehouse, then plays (see :func:`write_plays`)."""
     return write_plays(gather_facts(project, accounts, all_accounts=all_accounts), engine, warn)
 
@@ -101,8 +109,11 @@ def write_play_files(documents: list[PlayDocument], out_dir: Path) -> list[Path]
     Every file is checked for secrets first (:mod:`beton_runner.secrets`): when one would hold
     the value of a secret variable, ``SecretInOutputError`` names it and no file is written."""
     names = file_names(documents)
-    index = environment().get_template("plays_index.md.j2").render(
-        documents=documents, names=names, titles={k: p.title for k, p in PLAYS_BY_KEY.items()})
+    index = (
+        environment()
+        .get_template("plays_index.md.j2")
+        .render(documents=documents, names=names, titles={k: p.title for k, p in PLAYS_BY_KEY.items()})
+    )
     files = [(out_dir / names[doc.account_id], doc.markdown) for doc in documents] + [(out_dir / "index.md", index)]
     check_texts(files)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -16,10 +16,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import ConfigError
-from ..project import Project
 from ..enrich.store import Store
 from ..enrich.titles import department_from_title, is_executive, seniority_from_title
+from ..errors import ConfigError
+from ..project import Project
 
 USAGE_WINDOW_DAYS = 30
 TOP_FEATURES = 5
@@ -74,8 +74,13 @@ def _rules_meta(project: Project) -> dict[str, dict]:
         rules = load_rules(project.rules_dir)
     except Exception:  # noqa: BLE001 - a broken rule file must not stop plays for the rest
         return {}
-    return {r.key: {"description": " ".join(str(r.document.get("description") or "").split()) or None,
-                    "window_days": r.document.get("time_window_days")} for r in rules}
+    return {
+        r.key: {
+            "description": " ".join(str(r.document.get("description") or "").split()) or None,
+            "window_days": r.document.get("time_window_days"),
+        }
+        for r in rules
+    }
 
 
 class FactsReader:
@@ -95,8 +100,10 @@ class FactsReader:
             self.categories = dict(zip(ref["event_name"], ref["category"]))
         store.require("intermediate", "int_events")
         self.event_columns = store.columns("intermediate", "int_events")
-        self.enriched = {t: store.exists("enrichment", t) for t in
-                         ("account_enrichment", "account_intent_signals", "account_tech_stack", "user_enrichment")}
+        self.enriched = {
+            t: store.exists("enrichment", t)
+            for t in ("account_enrichment", "account_intent_signals", "account_tech_stack", "user_enrichment")
+        }
 
     # --- which accounts -----------------------------------------------------------------------
 
@@ -123,8 +130,10 @@ class FactsReader:
         hint = f"; did you mean '{close[0]}'?" if close else "."
         shown = ", ".join(str(v) for v in self.accounts["domain"].dropna().head(20))
         more = " …" if len(self.accounts) > 20 else ""
-        raise ConfigError(f"no account '{wanted}' (by id, domain or name){hint} Accounts: {shown}{more}; "
-                          "`beton plays --all` writes plays for every account")
+        raise ConfigError(
+            f"no account '{wanted}' (by id, domain or name){hint} Accounts: {shown}{more}; "
+            "`beton plays --all` writes plays for every account"
+        )
 
     # --- facts --------------------------------------------------------------------------------
 
@@ -134,7 +143,7 @@ class FactsReader:
             raise ConfigError(f"no account with id '{account_id}' in dim_accounts")
         account = _records(row)[0]
         as_of = pd.Timestamp(row.iloc[0]["as_of"]).to_pydatetime()
-        window_start = as_of.date() - timedelta(days=USAGE_WINDOW_DAYS)      # exclusive
+        window_start = as_of.date() - timedelta(days=USAGE_WINDOW_DAYS)  # exclusive
         previous_start = as_of.date() - timedelta(days=2 * USAGE_WINDOW_DAYS)
 
         events = self.store.query(
@@ -198,29 +207,48 @@ class FactsReader:
                 category = self.categories.get(name, "other")
                 by_category[category] = by_category.get(category, 0) + int(count)
         last_seen_ever = pd.Timestamp(events["last_seen"].max()) if len(events) else None
-        return _clean({
-            "window_days": USAGE_WINDOW_DAYS,
-            "events_30d": current,
-            "events_prev_30d": previous,
-            "trend_pct": round((current - previous) * 100 / previous) if previous else None,
-            "active_users_30d": account.get("active_users_30d"),
-            "active_days_30d": account.get("active_days_30d"),
-            "last_seen_30d": account.get("last_seen"),
-            "events_total": total,
-            "first_seen": events["first_seen"].min() if len(events) else None,
-            "last_seen": last_seen_ever,
-            "days_since_last_seen": (as_of.date() - last_seen_ever.date()).days if last_seen_ever is not None else None,
-            "top_features": [{"event": str(r.event_name), "count": int(r.events_30d),
-                              "category": self.categories.get(str(r.event_name), "other")}
-                             for r in top.head(TOP_FEATURES).itertuples(index=False)],
-            "top_features_ever": [{"event": str(r.event_name), "count": int(r.events_total),
-                                   "category": self.categories.get(str(r.event_name), "other")}
-                                  for r in top_ever.head(TOP_FEATURES).itertuples(index=False)],
-            "events_by_category_30d": dict(sorted(by_category.items())),
-            "event_counts_30d": {str(n): int(c) for n, c in sorted(zip(events["event_name"], events["events_30d"])) if c},
-            "event_categories": {str(n): self.categories.get(str(n), "other")
-                                 for n, c in sorted(zip(events["event_name"], events["events_30d"])) if c},
-        })
+        return _clean(
+            {
+                "window_days": USAGE_WINDOW_DAYS,
+                "events_30d": current,
+                "events_prev_30d": previous,
+                "trend_pct": round((current - previous) * 100 / previous) if previous else None,
+                "active_users_30d": account.get("active_users_30d"),
+                "active_days_30d": account.get("active_days_30d"),
+                "last_seen_30d": account.get("last_seen"),
+                "events_total": total,
+                "first_seen": events["first_seen"].min() if len(events) else None,
+                "last_seen": last_seen_ever,
+                "days_since_last_seen": (as_of.date() - last_seen_ever.date()).days
+                if last_seen_ever is not None
+                else None,
+                "top_features": [
+                    {
+                        "event": str(r.event_name),
+                        "count": int(r.events_30d),
+                        "category": self.categories.get(str(r.event_name), "other"),
+                    }
+                    for r in top.head(TOP_FEATURES).itertuples(index=False)
+                ],
+                "top_features_ever": [
+                    {
+                        "event": str(r.event_name),
+                        "count": int(r.events_total),
+                        "category": self.categories.get(str(r.event_name), "other"),
+                    }
+                    for r in top_ever.head(TOP_FEATURES).itertuples(index=False)
+                ],
+                "events_by_category_30d": dict(sorted(by_category.items())),
+                "event_counts_30d": {
+                    str(n): int(c) for n, c in sorted(zip(events["event_name"], events["events_30d"])) if c
+                },
+                "event_categories": {
+                    str(n): self.categories.get(str(n), "other")
+                    for n, c in sorted(zip(events["event_name"], events["events_30d"]))
+                    if c
+                },
+            }
+        )
 
     def _plan(self, account_id: str, as_of: datetime) -> tuple[str | None, str | None]:
         """The plan named by the account's latest product event, else by the CRM account record."""
@@ -250,8 +278,10 @@ class FactsReader:
             if plan:
                 return plan.strip().lower(), "product events"
         if self.store.exists("staging", "stg_posthog__accounts"):
-            crm = self.store.query("select properties from {staging.stg_posthog__accounts} where account_id = :account_id",
-                                   {"account_id": account_id})
+            crm = self.store.query(
+                "select properties from {staging.stg_posthog__accounts} where account_id = :account_id",
+                {"account_id": account_id},
+            )
             for text in crm["properties"]:
                 plan = _json_key(text, "plan")
                 if plan:
@@ -274,25 +304,29 @@ class FactsReader:
         if self.enriched["user_enrichment"] and len(people):
             rows = self.store.query(
                 "select user_id, seniority, department, buying_role from {enrichment.user_enrichment} "
-                "where account_id = :account_id", {"account_id": account_id})
+                "where account_id = :account_id",
+                {"account_id": account_id},
+            )
             enrichment = {r["user_id"]: r for r in _records(rows)}
         contacts = []
         for person in _records(people):
             extra = enrichment.get(person["user_id"], {})
             title = person.get("job_title")
-            contacts.append({
-                "user_id": person["user_id"],
-                "name": person.get("name"),
-                "email": person.get("email"),
-                "job_title": title,
-                "seniority": extra.get("seniority") or seniority_from_title(title),
-                "department": extra.get("department") or department_from_title(title),
-                "buying_role": extra.get("buying_role"),
-                "events_30d": person.get("events_30d") or 0,
-                "active_days_30d": person.get("active_days_30d") or 0,
-                "last_seen": person.get("last_seen"),
-                "rules_matched": [r.strip() for r in (person.get("rules_matched") or "").split(",") if r.strip()],
-            })
+            contacts.append(
+                {
+                    "user_id": person["user_id"],
+                    "name": person.get("name"),
+                    "email": person.get("email"),
+                    "job_title": title,
+                    "seniority": extra.get("seniority") or seniority_from_title(title),
+                    "department": extra.get("department") or department_from_title(title),
+                    "buying_role": extra.get("buying_role"),
+                    "events_30d": person.get("events_30d") or 0,
+                    "active_days_30d": person.get("active_days_30d") or 0,
+                    "last_seen": person.get("last_seen"),
+                    "rules_matched": [r.strip() for r in (person.get("rules_matched") or "").split(",") if r.strip()],
+                }
+            )
         return contacts, known_users
 
     def _findings(self, account_id: str, contacts: list[dict]) -> list[dict]:
@@ -302,32 +336,38 @@ class FactsReader:
         out = []
         for f in _records(mine.sort_values(["score", "rule_key"], ascending=[False, True], kind="stable")):
             meta = self.rules.get(f["rule_key"], {})
-            who = f.get("entity_name") if f["level"] == "account" else (
-                names.get(f["entity_id"]) or f.get("entity_name") or f["entity_id"])
-            out.append({
-                "rule_key": f["rule_key"],
-                "rule_name": f.get("rule_name"),
-                "description": meta.get("description"),
-                "window_days": meta.get("window_days"),
-                "level": f["level"],
-                "entity_id": f["entity_id"],
-                "who": who,
-                "email": f.get("entity_name") if f["level"] == "user" else None,
-                "score": f.get("score"),
-                "rank": f.get("rank"),
-                "findings_on_rule": int(per_rule.get(f["rule_key"], 0)),
-                "event_count": f.get("event_count"),
-                "active_days": f.get("active_days"),
-                "active_users": f.get("active_users"),
-                "days_since_last_event": f.get("days_since_last_event"),
-            })
+            who = (
+                f.get("entity_name")
+                if f["level"] == "account"
+                else (names.get(f["entity_id"]) or f.get("entity_name") or f["entity_id"])
+            )
+            out.append(
+                {
+                    "rule_key": f["rule_key"],
+                    "rule_name": f.get("rule_name"),
+                    "description": meta.get("description"),
+                    "window_days": meta.get("window_days"),
+                    "level": f["level"],
+                    "entity_id": f["entity_id"],
+                    "who": who,
+                    "email": f.get("entity_name") if f["level"] == "user" else None,
+                    "score": f.get("score"),
+                    "rank": f.get("rank"),
+                    "findings_on_rule": int(per_rule.get(f["rule_key"], 0)),
+                    "event_count": f.get("event_count"),
+                    "active_days": f.get("active_days"),
+                    "active_users": f.get("active_users"),
+                    "days_since_last_event": f.get("days_since_last_event"),
+                }
+            )
         return out
 
     def _enrichment(self, account_id: str) -> dict | None:
         if not self.enriched["account_enrichment"]:
             return None
-        intel = self.store.query("select * from {enrichment.account_enrichment} where account_id = :account_id",
-                                 {"account_id": account_id})
+        intel = self.store.query(
+            "select * from {enrichment.account_enrichment} where account_id = :account_id", {"account_id": account_id}
+        )
         if intel.empty:
             return None
         record = _records(intel)[0]
@@ -337,12 +377,16 @@ class FactsReader:
         if self.enriched["account_intent_signals"]:
             rows = self.store.query(
                 "select topic_key, topic, category, strength, recency_days from {enrichment.account_intent_signals} "
-                "where account_id = :account_id order by position", {"account_id": account_id})
+                "where account_id = :account_id order by position",
+                {"account_id": account_id},
+            )
             record["intent_signals"] = _records(rows)
         if self.enriched["account_tech_stack"]:
             rows = self.store.query(
                 "select category, product from {enrichment.account_tech_stack} where account_id = :account_id "
-                "order by position", {"account_id": account_id})
+                "order by position",
+                {"account_id": account_id},
+            )
             record["tech_stack"] = _records(rows)
         return record
 
@@ -374,12 +418,19 @@ def derive_signals(facts: dict) -> dict:
     arr = account.get("arr") or 0
     counts = usage.get("event_counts_30d") or {}
     categories = usage.get("events_by_category_30d") or {}
-    churn_findings = [f["rule_key"] for f in facts["findings"]
-                      if any(w in (f["rule_key"] + " " + (f.get("rule_name") or "")).casefold() for w in CHURN_WORDS)]
+    churn_findings = [
+        f["rule_key"]
+        for f in facts["findings"]
+        if any(w in (f["rule_key"] + " " + (f.get("rule_name") or "")).casefold() for w in CHURN_WORDS)
+    ]
     enrichment = facts.get("enrichment") or {}
-    competitors = [s for s in enrichment.get("intent_signals") or []
-                   if s.get("category") == "competitor" and (s.get("strength") or 0) >= COMPETITOR_MIN_STRENGTH
-                   and (s.get("recency_days") if s.get("recency_days") is not None else 999) <= COMPETITOR_MAX_DAYS]
+    competitors = [
+        s
+        for s in enrichment.get("intent_signals") or []
+        if s.get("category") == "competitor"
+        and (s.get("strength") or 0) >= COMPETITOR_MIN_STRENGTH
+        and (s.get("recency_days") if s.get("recency_days") is not None else 999) <= COMPETITOR_MAX_DAYS
+    ]
     active_contacts = [c for c in facts["contacts"] if (c.get("events_30d") or 0) > 0]
     employees = account.get("employees") or 0
     return {
@@ -390,14 +441,18 @@ def derive_signals(facts: dict) -> dict:
         "dormant": (usage.get("events_30d") or 0) == 0 and (usage.get("events_total") or 0) > 0,
         "churn_rules": churn_findings,
         "intent_events_30d": int(categories.get("intent", 0)),
-        "expansion_events_30d": int(counts.get("added_seat", 0) + counts.get("invited_teammate", 0)
-                                    + counts.get("teammate_joined", 0)),
+        "expansion_events_30d": int(
+            counts.get("added_seat", 0) + counts.get("invited_teammate", 0) + counts.get("teammate_joined", 0)
+        ),
         "usage_limit_hits_30d": int(counts.get("hit_usage_limit", 0)),
         "risk_events_30d": int(counts.get("viewed_cancellation_page", 0) + counts.get("downgraded_plan", 0)),
         "competitor_intent": competitors,
         "active_contacts_30d": len(active_contacts),
-        "active_executives_30d": [c.get("name") or c.get("email") or c["user_id"] for c in active_contacts
-                                  if is_executive(c.get("seniority") or seniority_from_title(c.get("job_title")))],
+        "active_executives_30d": [
+            c.get("name") or c.get("email") or c["user_id"]
+            for c in active_contacts
+            if is_executive(c.get("seniority") or seniority_from_title(c.get("job_title")))
+        ],
         "large_account": account.get("segment") == "Enterprise" or employees >= 1000 or arr >= 100_000,
     }
 

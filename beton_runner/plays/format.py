@@ -69,5 +69,14 @@ def capfirst(value: Any) -> str:
     return text[:1].upper() + text[1:]
 
 
-FILTERS = {"capfirst": capfirst, "num": num, "score": score, "money": money, "pct": pct, "ts": ts, "day": day, "md": md,
-           "first_name": first_name}
+FILTERS = {
+    "capfirst": capfirst,
+    "num": num,
+    "score": score,
+    "money": money,
+    "pct": pct,
+    "ts": ts,
+    "day": day,
+    "md": md,
+    "first_name": first_name,
+}

@@ -38,10 +38,16 @@ _LIST_MARKER = re.compile(r"^(\s*)\d+[.)](?=\s)", re.MULTILINE)
 _THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
 
 _UNITS = {w: i for i, w in enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"))}
-_TEENS = {w: i + 10 for i, w in enumerate(("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-                                           "seventeen", "eighteen", "nineteen"))}
-_TENS = {w: (i + 2) * 10 for i, w in enumerate(("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty",
-                                                "ninety"))}
+_TEENS = {
+    w: i + 10
+    for i, w in enumerate(
+        ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen")
+    )
+}
+_TENS = {
+    w: (i + 2) * 10
+    for i, w in enumerate(("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"))
+}
 _MULTIPLIERS = {"hundred": 100, "dozen": 12}
 _BIG = {"thousand": 1000, "million": 10**6, "billion": 10**9, "trillion": 10**12}
 _WORD = re.compile(r"[A-Za-z]+")
@@ -84,7 +90,9 @@ def _parse_at(words: list[str], i: int) -> tuple[int, int] | None:
             break
         name, value = kind
         if name in ("unit", "teen"):
-            if prev not in (None, "multiplier", "big", "and", "ten") or (prev == "ten" and (name == "teen" or value == 0)):
+            if prev not in (None, "multiplier", "big", "and", "ten") or (
+                prev == "ten" and (name == "teen" or value == 0)
+            ):
                 break
             current += value
         elif name == "ten":
@@ -115,7 +123,7 @@ def parse_number_words(text: str) -> list[tuple[str, int]]:
     while start < len(matches):
         # the run of words joined only by spaces, hyphens or a line break
         stop = start + 1
-        while stop < len(matches) and _JOINER.fullmatch(text[matches[stop - 1].end():matches[stop].start()]):
+        while stop < len(matches) and _JOINER.fullmatch(text[matches[stop - 1].end() : matches[stop].start()]):
             stop += 1
         run = matches[start:stop]
         words = [m.group(0).lower() for m in run]
@@ -127,7 +135,7 @@ def parse_number_words(text: str) -> list[tuple[str, int]]:
                 continue
             value, end = parsed
             if not (end - i == 1 and words[i] == "one"):
-                found.append((text[run[i].start():run[end - 1].end()], value))
+                found.append((text[run[i].start() : run[end - 1].end()], value))
             i = end
         start = stop
     return found

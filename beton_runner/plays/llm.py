@@ -98,26 +98,34 @@ class LLMSettings:
     max_answer_bytes: int = MAX_ANSWER_BYTES
 
     @classmethod
-    def from_env(cls, environ: dict | None = None) -> "LLMSettings":
+    def from_env(cls, environ: dict | None = None) -> LLMSettings:
         env = os.environ if environ is None else environ
         base_url = (env.get("BETON_LLM_BASE_URL") or "").strip()
         model = (env.get("BETON_LLM_MODEL") or "").strip()
         missing = [name for name, value in (("BETON_LLM_BASE_URL", base_url), ("BETON_LLM_MODEL", model)) if not value]
         if missing:
-            raise ConfigError(f"--engine llm needs {' and '.join(missing)} (an OpenAI-compatible API, e.g. "
-                              "BETON_LLM_BASE_URL=https://api.openai.com/v1 BETON_LLM_MODEL=gpt-4o-mini, plus "
-                              "BETON_LLM_API_KEY); see docs/plays.md")
+            raise ConfigError(
+                f"--engine llm needs {' and '.join(missing)} (an OpenAI-compatible API, e.g. "
+                "BETON_LLM_BASE_URL=https://api.openai.com/v1 BETON_LLM_MODEL=gpt-4o-mini, plus "
+                "BETON_LLM_API_KEY); see docs/plays.md"
+            )
         if not re.match(r"^https?://", base_url):
-            raise ConfigError(f"BETON_LLM_BASE_URL must start with http:// or https:// (got {_redact(base_url) or 'a value without a scheme'})")
+            raise ConfigError(
+                f"BETON_LLM_BASE_URL must start with http:// or https:// (got {_redact(base_url) or 'a value without a scheme'})"
+            )
         try:
             timeout = float(env.get("BETON_LLM_TIMEOUT") or DEFAULT_TIMEOUT_S)
             retries = int(env.get("BETON_LLM_RETRIES") or DEFAULT_RETRIES)
             deadline = float(env["BETON_LLM_DEADLINE"]) if (env.get("BETON_LLM_DEADLINE") or "").strip() else None
         except ValueError:
-            raise ConfigError("BETON_LLM_TIMEOUT and BETON_LLM_DEADLINE must be numbers of seconds and "
-                              "BETON_LLM_RETRIES a whole number") from None
+            raise ConfigError(
+                "BETON_LLM_TIMEOUT and BETON_LLM_DEADLINE must be numbers of seconds and "
+                "BETON_LLM_RETRIES a whole number"
+            ) from None
         if timeout <= 0 or retries < 0 or (deadline is not None and deadline <= 0):
-            raise ConfigError("BETON_LLM_TIMEOUT and BETON_LLM_DEADLINE must be positive and BETON_LLM_RETRIES at least 0")
+            raise ConfigError(
+                "BETON_LLM_TIMEOUT and BETON_LLM_DEADLINE must be positive and BETON_LLM_RETRIES at least 0"
+            )
         return cls(base_url, model, (env.get("BETON_LLM_API_KEY") or "").strip() or None, timeout, retries, deadline)
 
     @property
@@ -125,7 +133,7 @@ class LLMSettings:
         """Seconds one request may take in all (see the module doc)."""
         if self.deadline is not None:
             return self.deadline
-        pauses = sum(min(BACKOFF_MAX_S, BACKOFF_FACTOR * 2 ** n) for n in range(1, self.retries))
+        pauses = sum(min(BACKOFF_MAX_S, BACKOFF_FACTOR * 2**n) for n in range(1, self.retries))
         return 2 * self.timeout * (self.retries + 1) + pauses
 
     @property
@@ -141,9 +149,11 @@ def build_messages(facts: dict, recommendations: list[Recommendation]) -> list[d
     plays = [{"title": r.title, "key": r.key, "goal": r.goal, "why_now": r.evidence} for r in recommendations]
     user = (
         f"Account: {facts['account'].get('name') or facts['account']['account_id']}\n\n"
-        "Facts from the warehouse (JSON):\n```json\n" + json.dumps(facts, indent=1, ensure_ascii=False, sort_keys=True)
+        "Facts from the warehouse (JSON):\n```json\n"
+        + json.dumps(facts, indent=1, ensure_ascii=False, sort_keys=True)
         + "\n```\n\nPlays to write, chosen because their signals hold (JSON, in order):\n```json\n"
-        + json.dumps(plays, indent=1, ensure_ascii=False) + "\n```\n"
+        + json.dumps(plays, indent=1, ensure_ascii=False)
+        + "\n```\n"
     )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
@@ -207,8 +217,7 @@ def _shutdown(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-_CURRENT_DEADLINE: contextvars.ContextVar[_Deadline | None] = contextvars.ContextVar("beton_llm_deadline",
-                                                                                     default=None)
+_CURRENT_DEADLINE: contextvars.ContextVar[_Deadline | None] = contextvars.ContextVar("beton_llm_deadline", default=None)
 
 
 class _DeadlineMixin:
@@ -287,9 +296,17 @@ class _DeadlineAdapter(HTTPAdapter):
 
 def _session(settings: LLMSettings) -> requests.Session:
     retry = _DeadlineRetry(
-        total=settings.retries, connect=settings.retries, read=settings.retries, status=settings.retries,
-        other=0, backoff_factor=BACKOFF_FACTOR, backoff_max=BACKOFF_MAX_S, status_forcelist=RETRY_STATUSES,
-        allowed_methods=frozenset({"POST"}), raise_on_status=False, respect_retry_after_header=True,
+        total=settings.retries,
+        connect=settings.retries,
+        read=settings.retries,
+        status=settings.retries,
+        other=0,
+        backoff_factor=BACKOFF_FACTOR,
+        backoff_max=BACKOFF_MAX_S,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=frozenset({"POST"}),
+        raise_on_status=False,
+        respect_retry_after_header=True,
     )
     session = requests.Session()
     adapter = _DeadlineAdapter(max_retries=retry)
@@ -351,8 +368,11 @@ class LLMEngine:
                 body, status = self._post(messages)
             except (_DeadlinePassed, requests.RequestException, LLMError) as exc:
                 if deadline.expired:
-                    raise LLMError(f"{where} did not answer within its deadline of {s.total_deadline:g} s "
-                                   "(BETON_LLM_DEADLINE: the whole request, retries included)", "timeout") from None
+                    raise LLMError(
+                        f"{where} did not answer within its deadline of {s.total_deadline:g} s "
+                        "(BETON_LLM_DEADLINE: the whole request, retries included)",
+                        "timeout",
+                    ) from None
                 if isinstance(exc, LLMError):
                     raise
                 raise self._request_error(exc) from None
@@ -360,8 +380,11 @@ class LLMEngine:
             data = json.loads(body)
             content = data["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise LLMError(f"{where} answered HTTP {status} with a body that is not a chat completion "
-                           "(expected JSON with choices[0].message.content)", "malformed") from None
+            raise LLMError(
+                f"{where} answered HTTP {status} with a body that is not a chat completion "
+                "(expected JSON with choices[0].message.content)",
+                "malformed",
+            ) from None
         if not isinstance(content, str) or not content.strip():
             raise LLMError(f"{where} answered with an empty message", "malformed")
         return content
@@ -374,18 +397,35 @@ class LLMEngine:
         payload = {"model": s.model, "messages": messages, "temperature": 0.2, "stream": False}
         attempts = s.retries + 1
         where = f"POST {s.safe_endpoint}"
-        response = self.session.post(s.endpoint, json=payload, headers=headers, auth=auth, stream=True,
-                                     timeout=(min(CONNECT_TIMEOUT_S, s.timeout), s.timeout))
+        response = self.session.post(
+            s.endpoint,
+            json=payload,
+            headers=headers,
+            auth=auth,
+            stream=True,
+            timeout=(min(CONNECT_TIMEOUT_S, s.timeout), s.timeout),
+        )
         with response:
             if response.status_code >= 400:
                 kind = "server_error" if response.status_code >= 500 else "http_error"
-                hint = " (check BETON_LLM_API_KEY)" if response.status_code in (401, 403) else (
-                    " (check BETON_LLM_MODEL and BETON_LLM_BASE_URL)" if response.status_code in (400, 404) else "")
-                raise LLMError(f"{where} answered HTTP {response.status_code}" +
-                               (f" after {attempts} attempt(s)" if response.status_code in RETRY_STATUSES else "")
-                               + hint, kind)
-            too_large = LLMError(f"{where} answered more than {s.max_answer_bytes // 1024} KiB; a chat completion "
-                                 "with the plays is a few kB, so the answer was not read further", "too_large")
+                hint = (
+                    " (check BETON_LLM_API_KEY)"
+                    if response.status_code in (401, 403)
+                    else (
+                        " (check BETON_LLM_MODEL and BETON_LLM_BASE_URL)" if response.status_code in (400, 404) else ""
+                    )
+                )
+                raise LLMError(
+                    f"{where} answered HTTP {response.status_code}"
+                    + (f" after {attempts} attempt(s)" if response.status_code in RETRY_STATUSES else "")
+                    + hint,
+                    kind,
+                )
+            too_large = LLMError(
+                f"{where} answered more than {s.max_answer_bytes // 1024} KiB; a chat completion "
+                "with the plays is a few kB, so the answer was not read further",
+                "too_large",
+            )
             declared = (response.headers.get("Content-Length") or "").strip()
             if declared.isdigit() and int(declared) > s.max_answer_bytes:
                 raise too_large
@@ -404,8 +444,9 @@ class LLMEngine:
             cause = _root_cause(exc)
             if "timeout" in type(cause).__name__.lower() or isinstance(exc, requests.Timeout):
                 return LLMError(f"{where} timed out ({s.timeout:g} s per attempt, {attempts} attempt(s))", "timeout")
-            return LLMError(f"{where} failed: cannot connect ({type(cause).__name__}, {attempts} attempt(s))",
-                            "unreachable")
+            return LLMError(
+                f"{where} failed: cannot connect ({type(cause).__name__}, {attempts} attempt(s))", "unreachable"
+            )
         return LLMError(f"{where} failed: {type(exc).__name__}", "unreachable")
 
     def write(self, facts: dict, recommendations: list[Recommendation] | None = None) -> PlayDocument:
@@ -418,8 +459,11 @@ class LLMEngine:
             plays_markdown = sanitise_markdown(plays_markdown).strip()
         except UnsafeMarkdown as exc:
             raise LLMError(f"the model's answer contains {exc}; such answers are refused", "unsafe") from None
-        missing = [r.title for r in recommendations
-                   if not re.search(r"^###\s+" + re.escape(r.title) + r"\s*$", plays_markdown, re.M | re.I)]
+        missing = [
+            r.title
+            for r in recommendations
+            if not re.search(r"^###\s+" + re.escape(r.title) + r"\s*$", plays_markdown, re.M | re.I)
+        ]
         if missing:
             raise LLMError(f"the model's answer has no section for: {', '.join(missing)}", "malformed")
         bad = ungrounded_numbers(plays_markdown, facts)
@@ -427,5 +471,6 @@ class LLMEngine:
             raise LLMError(f"the model wrote numbers that are not in the facts: {', '.join(bad[:10])}", "ungrounded")
         markdown = self.deterministic.render(facts, recommendations, engine=self.name, plays_markdown=plays_markdown)
         a = facts["account"]
-        return PlayDocument(a["account_id"], a.get("name"), a.get("domain"), markdown,
-                            [r.key for r in recommendations], self.name)
+        return PlayDocument(
+            a["account_id"], a.get("name"), a.get("domain"), markdown, [r.key for r in recommendations], self.name
+        )

@@ -8,20 +8,20 @@ per play key. docs/plays.md states every selection rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .facts import PLAN_ORDER, TOP_PLAN, UNPAID_PLANS
 from .format import money, num, pct, score
 
 # Thresholds (documented in docs/plays.md).
-CHURN_MIN_PREVIOUS_EVENTS = 20   # a drop only counts from a real base
-CHURN_DROP_PCT = 50              # events down by at least this much, window on window
-TRIAL_MIN_ACTIVE_DAYS = 3        # an engaged trial without a finding
-UPSELL_MIN_INTENT_EVENTS = 2     # buying-intent events (standard events category 'intent')
+CHURN_MIN_PREVIOUS_EVENTS = 20  # a drop only counts from a real base
+CHURN_DROP_PCT = 50  # events down by at least this much, window on window
+TRIAL_MIN_ACTIVE_DAYS = 3  # an engaged trial without a finding
+UPSELL_MIN_INTENT_EVENTS = 2  # buying-intent events (standard events category 'intent')
 EXPANSION_MIN_ACTIVE_USERS = 3
-EXPANSION_MIN_TEAM_EVENTS = 2    # invited_teammate + teammate_joined + added_seat
-EXPANSION_MAX_DROP_PCT = 25      # no expansion play on an account whose usage is falling
+EXPANSION_MIN_TEAM_EVENTS = 2  # invited_teammate + teammate_joined + added_seat
+EXPANSION_MAX_DROP_PCT = 25  # no expansion play on an account whose usage is falling
 LARGE_MIN_EMPLOYEES = 1000
 LARGE_MIN_ARR = 100_000
 
@@ -51,8 +51,10 @@ def _window(f: Facts) -> int:
 
 def _finding_line(finding: dict) -> str:
     who = f"{finding['who']} matched" if finding["level"] == "user" and finding.get("who") else "Matched"
-    return (f"{who} **{finding['rule_name']}**: score {score(finding['score'])}, "
-            f"rank {finding['rank']} of {finding['findings_on_rule']}.")
+    return (
+        f"{who} **{finding['rule_name']}**: score {score(finding['score'])}, "
+        f"rank {finding['rank']} of {finding['findings_on_rule']}."
+    )
 
 
 def _counts(f: Facts, names: tuple[str, ...]) -> str:
@@ -64,8 +66,10 @@ def _trend_line(f: Facts) -> str | None:
     u = f["usage"]
     if u.get("trend_pct") is None:
         return None
-    return (f"Events went from {num(u['events_prev_30d'])} in the previous {_window(f)} days to "
-            f"{num(u['events_30d'])} in the last {_window(f)} ({pct(u['trend_pct'])}).")
+    return (
+        f"Events went from {num(u['events_prev_30d'])} in the previous {_window(f)} days to "
+        f"{num(u['events_30d'])} in the last {_window(f)} ({pct(u['trend_pct'])})."
+    )
 
 
 def churn_save(f: Facts) -> list[str]:
@@ -73,16 +77,22 @@ def churn_save(f: Facts) -> list[str]:
     if not s["paying"]:
         return []
     evidence = [_finding_line(x) for x in f["findings"] if x["rule_key"] in s["churn_rules"]]
-    dropped = (u["events_prev_30d"] >= CHURN_MIN_PREVIOUS_EVENTS and u.get("trend_pct") is not None
-               and u["trend_pct"] <= -CHURN_DROP_PCT)
+    dropped = (
+        u["events_prev_30d"] >= CHURN_MIN_PREVIOUS_EVENTS
+        and u.get("trend_pct") is not None
+        and u["trend_pct"] <= -CHURN_DROP_PCT
+    )
     if dropped:
         evidence.append(_trend_line(f))
     if s["risk_events_30d"]:
-        evidence.append(f"Risk events in the last {_window(f)} days: "
-                        f"{_counts(f, ('viewed_cancellation_page', 'downgraded_plan'))}.")
+        evidence.append(
+            f"Risk events in the last {_window(f)} days: {_counts(f, ('viewed_cancellation_page', 'downgraded_plan'))}."
+        )
     if s["dormant"]:
-        evidence.append(f"No product events in the last {_window(f)} days; the last one was on "
-                        f"{u['last_seen'][:10]}, {num(u['days_since_last_seen'])} days before as_of.")
+        evidence.append(
+            f"No product events in the last {_window(f)} days; the last one was on "
+            f"{u['last_seen'][:10]}, {num(u['days_since_last_seen'])} days before as_of."
+        )
     if evidence:
         evidence.insert(0, f"Paying account: {_paying_line(f)}.")
     return evidence
@@ -118,9 +128,12 @@ def trial_conversion(f: Facts) -> list[str]:
     engaged = (u.get("active_days_30d") or 0) >= TRIAL_MIN_ACTIVE_DAYS
     if not findings and not engaged:
         return []
-    return [f"On the trial plan (from the {f['account']['plan_source']}).", *findings,
-            f"{num(u['events_30d'])} events on {num(u['active_days_30d'])} active days by "
-            f"{num(u['active_users_30d'])} active user(s) in the last {_window(f)} days."]
+    return [
+        f"On the trial plan (from the {f['account']['plan_source']}).",
+        *findings,
+        f"{num(u['events_30d'])} events on {num(u['active_days_30d'])} active days by "
+        f"{num(u['active_users_30d'])} active user(s) in the last {_window(f)} days.",
+    ]
 
 
 def upsell(f: Facts) -> list[str]:
@@ -132,11 +145,15 @@ def upsell(f: Facts) -> list[str]:
     if s["intent_events_30d"] >= UPSELL_MIN_INTENT_EVENTS:
         intent = [n for n in (u.get("event_counts_30d") or {}) if (u.get("event_categories") or {}).get(n) == "intent"]
         detail = _counts(f, tuple(intent)) if intent else ""
-        evidence.append(f"{num(s['intent_events_30d'])} buying-intent events in the last {_window(f)} days"
-                        + (f": {detail}." if detail else "."))
+        evidence.append(
+            f"{num(s['intent_events_30d'])} buying-intent events in the last {_window(f)} days"
+            + (f": {detail}." if detail else ".")
+        )
     if s["usage_limit_hits_30d"]:
-        evidence.append(f"Hit a plan limit {num(s['usage_limit_hits_30d'])} time(s) in the last {_window(f)} days "
-                        "(`hit_usage_limit`).")
+        evidence.append(
+            f"Hit a plan limit {num(s['usage_limit_hits_30d'])} time(s) in the last {_window(f)} days "
+            "(`hit_usage_limit`)."
+        )
     if not evidence:
         return []
     findings = [_finding_line(x) for x in f["findings"] if x["rule_key"] not in s["churn_rules"]]
@@ -151,11 +168,15 @@ def expansion(f: Facts) -> list[str]:
         return []
     evidence = []
     if (u.get("active_users_30d") or 0) >= EXPANSION_MIN_ACTIVE_USERS:
-        evidence.append(f"{num(u['active_users_30d'])} active users in the last {_window(f)} days "
-                        f"({num(f['account']['known_users'])} known users in the account).")
+        evidence.append(
+            f"{num(u['active_users_30d'])} active users in the last {_window(f)} days "
+            f"({num(f['account']['known_users'])} known users in the account)."
+        )
     if s["expansion_events_30d"] >= EXPANSION_MIN_TEAM_EVENTS:
-        evidence.append(f"Team growth in the last {_window(f)} days: "
-                        f"{_counts(f, ('invited_teammate', 'teammate_joined', 'added_seat'))}.")
+        evidence.append(
+            f"Team growth in the last {_window(f)} days: "
+            f"{_counts(f, ('invited_teammate', 'teammate_joined', 'added_seat'))}."
+        )
     if not evidence:
         return []
     trend = _trend_line(f)
@@ -167,9 +188,10 @@ def competitive_defense(f: Facts) -> list[str]:
     s, u = f["signals"], f["usage"]
     if not s["competitor_intent"] or not u["events_30d"]:
         return []
-    return [f"Intent data: {x['topic']} (strength {x['strength']}, seen {x['recency_days']} days before the enrichment)."
-            for x in s["competitor_intent"]] + [
-        f"Still active: {num(u['events_30d'])} events in the last {_window(f)} days."]
+    return [
+        f"Intent data: {x['topic']} (strength {x['strength']}, seen {x['recency_days']} days before the enrichment)."
+        for x in s["competitor_intent"]
+    ] + [f"Still active: {num(u['events_30d'])} events in the last {_window(f)} days."]
 
 
 def executive_sponsor(f: Facts) -> list[str]:
@@ -186,7 +208,8 @@ def executive_sponsor(f: Facts) -> list[str]:
     return [
         f"Large account: {', '.join(size)}.",
         f"{num(u['active_users_30d'])} active user(s) in the last {_window(f)} days, none of them at VP or C-level"
-        + ("" if s["active_contacts_30d"] else " (and none identified by name yet)") + ".",
+        + ("" if s["active_contacts_30d"] else " (and none identified by name yet)")
+        + ".",
     ]
 
 
@@ -197,10 +220,18 @@ PLAYBOOK: tuple[Play, ...] = (
     Play("trial_conversion", "Trial conversion", "Turn an engaged trial into a paying customer.", trial_conversion),
     Play("upsell", "Upsell to a higher plan", "Move an account that is outgrowing its plan up a tier.", upsell),
     Play("expansion", "Expansion / seat growth", "Grow a healthy paying account to more users and teams.", expansion),
-    Play("competitive_defense", "Competitive defense", "Protect an active account that is looking at a competitor.",
-         competitive_defense),
-    Play("executive_sponsor", "Executive sponsor", "Get a senior sponsor into a large account with real usage.",
-         executive_sponsor),
+    Play(
+        "competitive_defense",
+        "Competitive defense",
+        "Protect an active account that is looking at a competitor.",
+        competitive_defense,
+    ),
+    Play(
+        "executive_sponsor",
+        "Executive sponsor",
+        "Get a senior sponsor into a large account with real usage.",
+        executive_sponsor,
+    ),
 )
 PLAYS_BY_KEY = {p.key: p for p in PLAYBOOK}
 

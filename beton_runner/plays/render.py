@@ -18,21 +18,45 @@ BUYER_ROLES = ("Decision Maker", "Budget Holder", "Executive Sponsor")
 # How the copy names a standard event when it talks about a feature; None = not a feature
 # (sessions, sign-up steps, buying intent, risk). Other events: their name with spaces.
 FEATURE_PHRASES: dict[str, str | None] = {
-    "signed_up": None, "email_verified": None, "completed_onboarding": None, "logged_in": None,
-    "created_project": "projects", "connected_data_source": "connected data sources", "installed_sdk": "the SDK",
-    "created_api_key": "the API", "used_api": "the API", "viewed_dashboard": "dashboards",
-    "created_dashboard": "dashboards", "ran_query": "queries", "created_report": "reports",
-    "exported_data": "data exports", "created_alert": "alerts", "shared_dashboard": "shared dashboards",
-    "commented": "comments", "invited_teammate": "team invites", "teammate_joined": None,
-    "added_seat": None, "enabled_integration": "integrations", "hit_usage_limit": None, "upgraded_plan": None,
-    "viewed_pricing_page": None, "started_checkout": None, "requested_demo": None, "contacted_sales": None,
-    "viewed_enterprise_features": None, "downgraded_plan": None, "submitted_support_ticket": None,
+    "signed_up": None,
+    "email_verified": None,
+    "completed_onboarding": None,
+    "logged_in": None,
+    "created_project": "projects",
+    "connected_data_source": "connected data sources",
+    "installed_sdk": "the SDK",
+    "created_api_key": "the API",
+    "used_api": "the API",
+    "viewed_dashboard": "dashboards",
+    "created_dashboard": "dashboards",
+    "ran_query": "queries",
+    "created_report": "reports",
+    "exported_data": "data exports",
+    "created_alert": "alerts",
+    "shared_dashboard": "shared dashboards",
+    "commented": "comments",
+    "invited_teammate": "team invites",
+    "teammate_joined": None,
+    "added_seat": None,
+    "enabled_integration": "integrations",
+    "hit_usage_limit": None,
+    "upgraded_plan": None,
+    "viewed_pricing_page": None,
+    "started_checkout": None,
+    "requested_demo": None,
+    "contacted_sales": None,
+    "viewed_enterprise_features": None,
+    "downgraded_plan": None,
+    "submitted_support_ticket": None,
     "viewed_cancellation_page": None,
 }
 NOT_FEATURE_CATEGORIES = ("intent", "risk")
 INTENT_PHRASES = {
-    "viewed_pricing_page": "pricing", "started_checkout": "checkout", "requested_demo": "a demo",
-    "contacted_sales": "a conversation with sales", "viewed_enterprise_features": "enterprise features",
+    "viewed_pricing_page": "pricing",
+    "started_checkout": "checkout",
+    "requested_demo": "a demo",
+    "contacted_sales": "a conversation with sales",
+    "viewed_enterprise_features": "enterprise features",
 }
 
 
@@ -94,13 +118,17 @@ def view(facts: dict) -> dict:
     champion_name = (champion.get("name") or champion.get("email")) if champion else None
     title = champion.get("job_title") if champion else None
     buyer = next((c for c in contacts if c.get("buying_role") in BUYER_ROLES and c is not champion), None) or next(
-        (c for c in contacts if c.get("seniority") in ("C-Level", "VP") and c is not champion), None)
+        (c for c in contacts if c.get("seniority") in ("C-Level", "VP") and c is not champion), None
+    )
     features = feature_phrases(u.get("top_features") or [])
     ever = feature_phrases(u.get("top_features_ever") or [])
     enrichment = facts.get("enrichment") or {}
     industry = enrichment.get("industry") or a.get("industry")
-    intent = [INTENT_PHRASES.get(n, n.replace("_", " ")) for n, c in (u.get("event_categories") or {}).items()
-              if c == "intent"]
+    intent = [
+        INTENT_PHRASES.get(n, n.replace("_", " "))
+        for n, c in (u.get("event_categories") or {}).items()
+        if c == "intent"
+    ]
     if s.get("usage_limit_hits_30d"):
         intent.append("higher usage limits")
     intent_text = _plain_list(list(dict.fromkeys(intent)))
@@ -113,10 +141,15 @@ def view(facts: dict) -> dict:
         "owner_name": name_from_email(a.get("owner_email")) or "Your account team",
         "owner_email": a.get("owner_email"),
         "contact_text": champion_name or "the most active user (not identified yet)",
-        "champion_text": (f"{champion_name} ({title})" if title else champion_name) if champion_name
+        "champion_text": (f"{champion_name} ({title})" if title else champion_name)
+        if champion_name
         else "the most active user (not identified yet)",
-        "buyer_text": ((buyer.get("name") or buyer.get("email")) + (f", {buyer['buying_role']}" if buyer.get("buying_role") else ""))
-        if buyer else None,
+        "buyer_text": (
+            (buyer.get("name") or buyer.get("email"))
+            + (f", {buyer['buying_role']}" if buyer.get("buying_role") else "")
+        )
+        if buyer
+        else None,
         "features_text": _plain_list(features) or "the product",
         "features_pair": _plain_list(features[:2]) or "the product",
         "features_ever_text": _plain_list(ever) or "the product",
@@ -126,8 +159,7 @@ def view(facts: dict) -> dict:
         "intent_text": intent_text or "the next plan's features",
         "departments_text": _plain_list(departments) or "several teams",
         "competitors_text": _plain_list(competitors) or "a competitor",
-        "roles_text": "who signs, who pays, who evaluates" + (
-            f"; start from {champion_name}" if champion_name else ""),
+        "roles_text": "who signs, who pays, who evaluates" + (f"; start from {champion_name}" if champion_name else ""),
     }
 
 
@@ -139,11 +171,24 @@ class DeterministicEngine:
     def __init__(self):
         self.env = environment()
 
-    def render(self, facts: dict, recommendations: list[Recommendation], *, engine: str | None = None,
-               plays_markdown: str | None = None, fallback: bool = False) -> str:
+    def render(
+        self,
+        facts: dict,
+        recommendations: list[Recommendation],
+        *,
+        engine: str | None = None,
+        plays_markdown: str | None = None,
+        fallback: bool = False,
+    ) -> str:
         template = self.env.get_template("play.md.j2")
-        text = template.render(f=facts, v=view(facts), recommendations=recommendations,
-                               plays_markdown=plays_markdown, engine=engine or self.name, fallback=fallback)
+        text = template.render(
+            f=facts,
+            v=view(facts),
+            recommendations=recommendations,
+            plays_markdown=plays_markdown,
+            engine=engine or self.name,
+            fallback=fallback,
+        )
         return _tidy(text)
 
     def write(self, facts: dict, recommendations: list[Recommendation] | None = None) -> PlayDocument:
@@ -151,11 +196,14 @@ class DeterministicEngine:
         markdown = self.render(facts, recommendations)
         bad = ungrounded_numbers(markdown, facts)
         if bad:  # a template bug, never the data: fail loudly in tests and for users
-            raise PlaysError(f"the deterministic play for {facts['account']['account_id']} has numbers not in the "
-                                 f"facts: {', '.join(bad)}; this is a template bug, please report it")
+            raise PlaysError(
+                f"the deterministic play for {facts['account']['account_id']} has numbers not in the "
+                f"facts: {', '.join(bad)}; this is a template bug, please report it"
+            )
         a = facts["account"]
-        return PlayDocument(a["account_id"], a.get("name"), a.get("domain"), markdown,
-                            [r.key for r in recommendations], self.name)
+        return PlayDocument(
+            a["account_id"], a.get("name"), a.get("domain"), markdown, [r.key for r in recommendations], self.name
+        )
 
 
 def _tidy(text: str) -> str:

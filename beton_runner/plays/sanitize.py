@@ -33,8 +33,28 @@ import re
 ALLOWED_LINK = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 
 _IMAGE_TAGS = ("img", "image", "picture", "svg", "video", "audio", "source", "track", "canvas")
-_ACTIVE_TAGS = ("script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "form", "input",
-                "button", "textarea", "select", "link", "meta", "base", "math", "template", "noscript", "portal")
+_ACTIVE_TAGS = (
+    "script",
+    "style",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "form",
+    "input",
+    "button",
+    "textarea",
+    "select",
+    "link",
+    "meta",
+    "base",
+    "math",
+    "template",
+    "noscript",
+    "portal",
+)
 _MD_IMAGE = re.compile(r"!\[[^\]\n]*\]")
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)(?=[\s/>])([^<>]*)>")
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)|<![A-Za-z\[][^>]*>|<\?.*?(?:\?>|$)", re.S)

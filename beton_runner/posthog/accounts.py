@@ -36,9 +36,7 @@ class AccountSource:
         return f"the '{self.property}' property of persons and events"
 
 
-def pick_group_type(
-    group_types: list[dict[str, Any]], wanted: str | None = None
-) -> dict[str, Any] | None:
+def pick_group_type(group_types: list[dict[str, Any]], wanted: str | None = None) -> dict[str, Any] | None:
     """The group type that holds accounts: ``wanted`` by name if given, else the most
     company-like one, else ``None``."""
 
@@ -93,9 +91,7 @@ def group_to_account(key: Any, properties: Any) -> list[Any]:
         props = {}
     key = str(key)
     domain = (
-        _domain(_first(props, "domain", "company_domain"))
-        or _domain(_first(props, "website", "url"))
-        or _domain(key)
+        _domain(_first(props, "domain", "company_domain")) or _domain(_first(props, "website", "url")) or _domain(key)
     )
     arr = _first(props, "arr", "ARR", "annual_recurring_revenue")
     try:

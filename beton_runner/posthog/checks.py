@@ -23,9 +23,7 @@ class Check:
     detail: str
 
 
-def run_checks(
-    client: PostHogClient, account_property: str = DEFAULT_ACCOUNT_PROPERTY
-) -> list[Check]:
+def run_checks(client: PostHogClient, account_property: str = DEFAULT_ACCOUNT_PROPERTY) -> list[Check]:
     cfg = client.config
     checks: list[Check] = []
     now = _utc_now()
@@ -38,11 +36,7 @@ def run_checks(
         events = int(answer.results[0][0]) if answer.results else 0
         checks.append(Check("Host", True, f"{cfg.host} answers"))
         checks.append(Check("API key", True, "accepted"))
-        checks.append(
-            Check(
-                "Project", True, f"project {cfg.project_id}: {events:,} events in the last 7 days"
-            )
-        )
+        checks.append(Check("Project", True, f"project {cfg.project_id}: {events:,} events in the last 7 days"))
         checks.append(Check("Scope query:read", True, "can read events"))
     except PostHogUnavailableError as exc:
         label = "Host" if exc.kind in ("unreachable", "timeout") else "Query"

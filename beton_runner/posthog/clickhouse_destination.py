@@ -39,8 +39,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from beton_runner.errors import BetonError, ConfigError, WarehouseError
 from beton_runner.posthog.stream import (
@@ -168,10 +169,7 @@ def _floats(values: Sequence[Any]) -> list[float | None]:
 
 
 def _bools(values: Sequence[Any]) -> list[bool]:
-    return [
-        v.strip().lower() in ("1", "true", "t", "yes") if isinstance(v, str) else bool(v)
-        for v in values
-    ]
+    return [v.strip().lower() in ("1", "true", "t", "yes") if isinstance(v, str) else bool(v) for v in values]
 
 
 def _nonnull(values: Sequence[Any]) -> list[str]:
@@ -294,13 +292,9 @@ class ClickHouseDestination:
         )
 
     def _rows(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
-        return self._do(
-            "reading", lambda: self.connection.rows(sql, parameters)
-        )
+        return self._do("reading", lambda: self.connection.rows(sql, parameters))
 
-    def _insert(
-        self, table: str, data: list[list[Any]], columns, types, column_oriented: bool = False
-    ) -> None:
+    def _insert(self, table: str, data: list[list[Any]], columns, types, column_oriented: bool = False) -> None:
         self._do(
             f"writing {table}",
             lambda: self.connection.insert_rows(
@@ -339,9 +333,7 @@ class ClickHouseDestination:
                     "CLICKHOUSE_PORT, CLICKHOUSE_USER and CLICKHOUSE_PASSWORD."
                 )
             ) from None
-        self._command(
-            f"create database if not exists `{self.database}`", what="creating the database"
-        )
+        self._command(f"create database if not exists `{self.database}`", what="creating the database")
         for table, columns in TABLE_COLUMNS.items():
             cols = ", ".join(f"`{c}` {t}" for c, t in zip(columns, COLUMN_TYPES[table]))
             self._command(
@@ -356,8 +348,7 @@ class ClickHouseDestination:
         )
         # a state table made by an older version gains the column that names its cursor
         self._command(
-            f"alter table {self._t(STATE_TABLE)} add column if not exists "
-            "`cursor_column` Nullable(String)",
+            f"alter table {self._t(STATE_TABLE)} add column if not exists `cursor_column` Nullable(String)",
             what=f"updating table {STATE_TABLE}",
         )
         ((others, last),) = self._rows(
@@ -509,8 +500,7 @@ class ClickHouseDestination:
 
         def fill(swap: str) -> None:
             self._command(
-                f"insert into {swap} ({columns}) select {columns} from {staging} "
-                f"limit 1 by `{SNAPSHOT_KEYS[table]}`",
+                f"insert into {swap} ({columns}) select {columns} from {staging} limit 1 by `{SNAPSHOT_KEYS[table]}`",
                 what=f"building the new {table}",
             )
 
@@ -571,10 +561,7 @@ class ClickHouseDestination:
     # -- misc ------------------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        return {
-            table: int(self._rows(f"select count() from {self._t(table)}")[0][0])
-            for table in TABLE_COLUMNS
-        }
+        return {table: int(self._rows(f"select count() from {self._t(table)}")[0][0]) for table in TABLE_COLUMNS}
 
     def close(self) -> None:
         if self._conn is not None:

@@ -16,8 +16,9 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import urllib3
 from urllib3.exceptions import (
@@ -66,9 +67,7 @@ class PostHogAccessError(ConfigError):
     ``forbidden``.
     """
 
-    def __init__(
-        self, kind: str, message: str, status: int | None = None, scope: str | None = None
-    ):
+    def __init__(self, kind: str, message: str, status: int | None = None, scope: str | None = None):
         self.kind = kind
         self.status = status
         self.scope = scope
@@ -99,15 +98,13 @@ class _Retry(Retry):
     max_retry_after: float = 600.0
     on_retry: Callable[[str], None] | None = None
 
-    def new(self, **kw: Any) -> "_Retry":
+    def new(self, **kw: Any) -> _Retry:
         new = super().new(**kw)
         new.max_retry_after = self.max_retry_after
         new.on_retry = self.on_retry
         return new
 
-    def increment(
-        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
-    ):
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if response is not None and response.status == 429:
             wait = self.get_retry_after(response)
             if wait is not None and wait > self.max_retry_after:
@@ -116,9 +113,7 @@ class _Retry(Retry):
         if self.on_retry is not None:
             if response is not None:
                 wait = self.get_retry_after(response) if self.respect_retry_after_header else None
-                what = f"HTTP {response.status}" + (
-                    f", waiting {wait:.0f}s as asked" if wait else ""
-                )
+                what = f"HTTP {response.status}" + (f", waiting {wait:.0f}s as asked" if wait else "")
             else:
                 what = type(error).__name__ if error is not None else "error"
             self.on_retry(what)
@@ -173,7 +168,7 @@ class PostHogClient:
     def close(self) -> None:
         self._pool.clear()
 
-    def __enter__(self) -> "PostHogClient":
+    def __enter__(self) -> PostHogClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -211,9 +206,7 @@ class PostHogClient:
         if self.on_retry is not None:
             self.on_retry(what)
 
-    def request_json(
-        self, method: str, path: str, body: dict | None = None, fields: dict | None = None
-    ) -> Any:
+    def request_json(self, method: str, path: str, body: dict | None = None, fields: dict | None = None) -> Any:
         """Send one request (with retries) and return the decoded JSON, or raise a BetonError."""
         url = self.config.host + path
         payload = json.dumps(body).encode() if body is not None else None
@@ -249,16 +242,12 @@ class PostHogClient:
                     raise self._unreachable(path, exc) from None
 
                 if response.status >= 400:
-                    raise self._http_error(
-                        path, response.status, response.data, retry_count=self.settings.retries
-                    )
+                    raise self._http_error(path, response.status, response.data, retry_count=self.settings.retries)
                 try:
                     return json.loads(response.data)
                 except (ValueError, UnicodeDecodeError):
                     try:
-                        retry = retry.increment(
-                            method, url, error=ProtocolError("the answer was not valid JSON")
-                        )
+                        retry = retry.increment(method, url, error=ProtocolError("the answer was not valid JSON"))
                     except MaxRetryError:
                         raise PostHogUnavailableError(
                             "bad_response",
@@ -322,11 +311,7 @@ class PostHogClient:
                     status=status,
                     scope=scope,
                 )
-            if (
-                "project" in detail.lower()
-                or "organization" in detail.lower()
-                or "team" in detail.lower()
-            ):
+            if "project" in detail.lower() or "organization" in detail.lower() or "team" in detail.lower():
                 return PostHogAccessError(
                     "wrong_project",
                     f"The personal API key has no access to project {project} ({where}): PostHog "
@@ -358,9 +343,7 @@ class PostHogClient:
                 status=status,
             )
         if status >= 500:
-            what = {503: "is at capacity", 504: "timed out running the query"}.get(
-                status, "had an internal error"
-            )
+            what = {503: "is at capacity", 504: "timed out running the query"}.get(status, "had an internal error")
             return PostHogUnavailableError(
                 "server_error",
                 f"PostHog {what} (HTTP {status}) and kept failing after {retry_count} retries "
@@ -413,9 +396,7 @@ class PostHogClient:
                 f"PostHog answered the query without results ({self._where(self.project_path('query/'))}).",
             )
         if answer.get("error"):
-            raise PostHogUnavailableError(
-                "query_rejected", f"PostHog reported a query error: {answer['error']}"
-            )
+            raise PostHogUnavailableError("query_rejected", f"PostHog reported a query error: {answer['error']}")
         return QueryResult(columns=list(answer.get("columns") or []), results=answer["results"])
 
     def group_types(self) -> list[dict[str, Any]]:

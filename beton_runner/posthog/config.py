@@ -103,8 +103,7 @@ def normalize_host(raw: str) -> tuple[str, list[str], str | None]:
         )
     if parts.username or parts.password:
         raise ConfigError(
-            "The PostHog host must not contain a user name or password; put the personal API "
-            f"key in {ENV_KEY}."
+            f"The PostHog host must not contain a user name or password; put the personal API key in {ENV_KEY}."
         )
     netloc = parts.netloc.lower()
     project_in_url = None
@@ -159,9 +158,7 @@ def resolve_config(
         base, host_notes, project_in_url = normalize_host(host)
         notes.extend(host_notes)
         if region is not None and base != REGION_HOSTS[region]:
-            raise ConfigError(
-                f"{host_source} ({base}) and --region {region} disagree; give only one of them."
-            )
+            raise ConfigError(f"{host_source} ({base}) and --region {region} disagree; give only one of them.")
     else:
         base, project_in_url = REGION_HOSTS[region or "us"], None
 

@@ -26,9 +26,10 @@ Contract for loss-free, duplicate-free loading:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from beton_runner.errors import ConfigError, WarehouseError
 from beton_runner.posthog.stream import (  # noqa: F401 - StreamState/Destination re-exported
@@ -173,9 +174,7 @@ class DuckDBDestination:
 
     name = "duckdb"
 
-    def __init__(
-        self, path: str | Path, schema: str | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT
-    ):
+    def __init__(self, path: str | Path, schema: str | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT):
         self.path = Path(path)
         self.schema = schema or raw_schema("duckdb")
         self.memory_limit = memory_limit
@@ -320,8 +319,7 @@ class DuckDBDestination:
     def start_snapshot(self, table: str) -> None:
         _sql(
             self.con,
-            f"create or replace table {self._staging(table)} as "
-            f"select * from {self.schema}.{table} limit 0",
+            f"create or replace table {self._staging(table)} as select * from {self.schema}.{table} limit 0",
         )
 
     def write_snapshot(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -400,8 +398,7 @@ class DuckDBDestination:
 
     def counts(self) -> dict[str, int]:
         return {
-            table: int(_sql(self.con, f"select count(*) from {self.schema}.{table}")[0][0])
-            for table in TABLE_COLUMNS
+            table: int(_sql(self.con, f"select count(*) from {self.schema}.{table}")[0][0]) for table in TABLE_COLUMNS
         }
 
     def close(self) -> None:

@@ -59,9 +59,7 @@ def uuid(value: str) -> str:
     return f"toUUID({string(value)})"
 
 
-def _events_where(
-    window_start: datetime, received_from: datetime | None, received_before: datetime
-) -> list[str]:
+def _events_where(window_start: datetime, received_from: datetime | None, received_before: datetime) -> list[str]:
     """Events of the window (by ``timestamp``) that PostHog received in ``[from, before)``.
 
     No upper bound on ``timestamp``: an event stamped in the future (a device with a wrong
@@ -97,9 +95,7 @@ def events_page(
     )
 
 
-def events_count(
-    window_start: datetime, received_from: datetime | None, received_before: datetime
-) -> str:
+def events_count(window_start: datetime, received_from: datetime | None, received_before: datetime) -> str:
     where = _events_where(window_start, received_from, received_before)
     return f"select count() from events where {' and '.join(where)}"
 
@@ -121,7 +117,4 @@ def groups_page(group_type_index: int, after: str | None, limit: int) -> str:
     where = [f"index = {int(group_type_index)}"]
     if after is not None:
         where.append(f"key > {string(after)}")
-    return (
-        f"select {', '.join(GROUP_COLUMNS)} from groups where {' and '.join(where)} "
-        f"order by key limit {int(limit)}"
-    )
+    return f"select {', '.join(GROUP_COLUMNS)} from groups where {' and '.join(where)} order by key limit {int(limit)}"

@@ -22,9 +22,10 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from beton_runner.errors import BetonError, IngestError, WarehouseError
 from beton_runner.posthog import hogql
@@ -94,9 +95,7 @@ def _ordered(columns: list[str], rows: list[list[Any]], expected: Sequence[str])
     lookup = {c.lower(): i for i, c in enumerate(columns)}
     missing = [c for c in expected if c not in lookup]
     if missing:
-        raise PostHogUnavailableError(
-            "bad_response", f"PostHog's answer lacks the column(s) {', '.join(missing)}."
-        )
+        raise PostHogUnavailableError("bad_response", f"PostHog's answer lacks the column(s) {', '.join(missing)}.")
     idx = [lookup[c] for c in expected]
     return [[row[i] for i in idx] for row in rows]
 
@@ -151,11 +150,7 @@ class _Run:
         cursor = None
         fetched = 0
         while not self.stop.is_set():
-            size = (
-                self.options.page_size
-                if limit is None
-                else min(self.options.page_size, limit - fetched)
-            )
+            size = self.options.page_size if limit is None else min(self.options.page_size, limit - fetched)
             if size <= 0:
                 return
             answer = self.client.query(build(cursor, size), name=f"beton-inspector {stream} export")
@@ -196,9 +191,7 @@ def _events_window(
     return wanted_start, wanted_start, None, now
 
 
-def resolve_account_source(
-    client: PostHogClient, options: IngestOptions, notes: list[str]
-) -> AccountSource:
+def resolve_account_source(client: PostHogClient, options: IngestOptions, notes: list[str]) -> AccountSource:
     try:
         types = client.group_types()
     except PostHogAccessError as exc:
@@ -213,9 +206,7 @@ def resolve_account_source(
     if chosen is None:
         if options.group_type:
             names = ", ".join(sorted(str(t.get("group_type")) for t in types)) or "none"
-            raise IngestError(
-                f"PostHog project has no group type named '{options.group_type}' (it has: {names})."
-            )
+            raise IngestError(f"PostHog project has no group type named '{options.group_type}' (it has: {names}).")
         return AccountSource("property", property=options.account_property)
     return AccountSource(
         "group",
@@ -290,9 +281,7 @@ def run_ingest(
             return run.put(_Item("done", "events"))
         if options.max_events is not None and fetched >= options.max_events:
             return run.put(_Item("done", "events", state=None))
-        final = StreamState(
-            "events", window_start, end, None, complete=True, cursor_column=hogql.CURSOR_COLUMN
-        )
+        final = StreamState("events", window_start, end, None, complete=True, cursor_column=hogql.CURSOR_COLUMN)
         run.put(_Item("done", "events", state=final))
 
     def snapshot(
@@ -401,9 +390,7 @@ def run_ingest(
                     elif not run.stop.is_set():
                         result.stopped_at_max = True
                 elif item.state is not None and item.state.complete:
-                    result.snapshots[item.stream] = destination.finish_snapshot(
-                        snapshot_tables[item.stream]
-                    )
+                    result.snapshots[item.stream] = destination.finish_snapshot(snapshot_tables[item.stream])
     except BaseException as exc:
         run.stop.set()
         run.abandon.set()
@@ -443,9 +430,7 @@ def run_ingest(
 def _with_progress(error: BaseException, result: IngestResult) -> BaseException:
     """The error, re-raised with what was loaded before it (same class, same kind)."""
     if not isinstance(error, BetonError):
-        return IngestError(
-            f"The PostHog export failed unexpectedly: {type(error).__name__}: {error}"
-        )
+        return IngestError(f"The PostHog export failed unexpectedly: {type(error).__name__}: {error}")
     if result.event_pages == 0 and not result.snapshots:
         return error
     loaded = f"{result.events_new:,} new events"

@@ -8,7 +8,6 @@ import threading
 from typing import Protocol
 
 
-
 class Reporter(Protocol):
     def start(self, stream: str, label: str, total: int | None = None) -> None: ...
 

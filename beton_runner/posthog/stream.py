@@ -7,9 +7,10 @@ module and never each other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 STATE_TABLE = "posthog_sync_state"
 
@@ -102,11 +103,7 @@ def time_spans(
     if not ordered:
         return []
     gaps = sorted(
-        (
-            (ordered[i + 1] - ordered[i], i)
-            for i in range(len(ordered) - 1)
-            if ordered[i + 1] - ordered[i] > gap
-        ),
+        ((ordered[i + 1] - ordered[i], i) for i in range(len(ordered) - 1) if ordered[i + 1] - ordered[i] > gap),
         reverse=True,
     )[: max(0, max_spans - 1)]
     spans, start = [], 0

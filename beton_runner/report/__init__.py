@@ -25,8 +25,14 @@ class ReportResult:
     data: ReportData
 
 
-def build_report(project: Project, out_path: Path, *, max_rows: int = DEFAULT_MAX_ROWS,
-                 plays_dir: Path | None = None, compile_missing_sql: bool = True) -> ReportResult:
+def build_report(
+    project: Project,
+    out_path: Path,
+    *,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    plays_dir: Path | None = None,
+    compile_missing_sql: bool = True,
+) -> ReportResult:
     out_path = Path(out_path).expanduser().resolve()
     if out_path.exists() and out_path.is_dir():
         raise ConfigError(f"--out {out_path} is a folder; give a file name, e.g. {out_path / 'report.html'}")

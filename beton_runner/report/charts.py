@@ -57,8 +57,12 @@ def events_per_day(daily: pd.DataFrame, volume: pd.DataFrame) -> dict | None:
         vol["series"] = vol["event_name"].where(vol["event_name"].isin(top), "other events")
         pivot = vol.pivot_table(index="day", columns="series", values="events", aggfunc="sum").reindex(dates).fillna(0)
         for name in top + (["other events"] if "other events" in pivot.columns else []):
-            fig.add_bar(x=dates, y=[int(v) for v in pivot[name]], name=label(name),
-                        hovertemplate="%{x}<br>%{fullData.name}: %{y:,}<extra></extra>")
+            fig.add_bar(
+                x=dates,
+                y=[int(v) for v in pivot[name]],
+                name=label(name),
+                hovertemplate="%{x}<br>%{fullData.name}: %{y:,}<extra></extra>",
+            )
     else:
         fig.add_bar(x=dates, y=[int(v) for v in daily["events"]], name="events")
     fig.update_layout(**_layout(barmode="stack", yaxis=dict(title="events"), xaxis=dict(type="date")))
@@ -77,9 +81,16 @@ def active_per_day(daily: pd.DataFrame) -> dict | None:
     return _figure(fig)
 
 
-def ranked_bars(frame: pd.DataFrame, label_column: str, value_column: str, *, fallback_label: str | None = None,
-                color_column: str | None = None, colors: tuple[str, str] = ("not in library", "standard event"),
-                value_label: str = "events") -> dict | None:
+def ranked_bars(
+    frame: pd.DataFrame,
+    label_column: str,
+    value_column: str,
+    *,
+    fallback_label: str | None = None,
+    color_column: str | None = None,
+    colors: tuple[str, str] = ("not in library", "standard event"),
+    value_label: str = "events",
+) -> dict | None:
     """Horizontal bars of the first TOP_BARS rows (already ranked), #1 at the top."""
     if frame is None or frame.empty:
         return None
@@ -88,7 +99,11 @@ def ranked_bars(frame: pd.DataFrame, label_column: str, value_column: str, *, fa
     if fallback_label is not None:
         labels = labels.where(labels.notna() & (labels.astype(str) != ""), top[fallback_label])
     labels = [str(v) for v in labels]
-    ids = [str(v) for v in top[fallback_label]] if fallback_label is not None else [str(i + 1) for i in range(len(labels))]
+    ids = (
+        [str(v) for v in top[fallback_label]]
+        if fallback_label is not None
+        else [str(i + 1) for i in range(len(labels))]
+    )
     labels = [f"{text} ({ids[i]})" if labels.count(text) > 1 else text for i, text in enumerate(labels)]  # one bar each
     labels = [label(text) for text in labels]
     values = [int(v) for v in top[value_column]]
@@ -99,14 +114,32 @@ def ranked_bars(frame: pd.DataFrame, label_column: str, value_column: str, *, fa
         for flag, name, color in ((True, colors[1], PALETTE[0]), (False, colors[0], PALETTE[3])):
             xs = [v for v, f in zip(values, flags) if f == flag]
             if xs:
-                fig.add_bar(x=xs, y=[text for text, f in zip(labels, flags) if f == flag], orientation="h", name=name,
-                            marker_color=color, hovertemplate="%{y}: %{x:,} " + value_label + "<extra></extra>")
+                fig.add_bar(
+                    x=xs,
+                    y=[text for text, f in zip(labels, flags) if f == flag],
+                    orientation="h",
+                    name=name,
+                    marker_color=color,
+                    hovertemplate="%{y}: %{x:,} " + value_label + "<extra></extra>",
+                )
     else:
-        fig.add_bar(x=values, y=labels, orientation="h", name=value_label, marker_color=PALETTE[0],
-                    hovertemplate="%{y}: %{x:,} " + value_label + "<extra></extra>")
-    fig.update_layout(**_layout(height=max(220, 26 * len(labels) + 60), showlegend=two_groups,
-                                yaxis=dict(autorange="reversed", automargin=True, categoryorder="array", categoryarray=labels),
-                                xaxis=dict(title=value_label), barmode="overlay"))
+        fig.add_bar(
+            x=values,
+            y=labels,
+            orientation="h",
+            name=value_label,
+            marker_color=PALETTE[0],
+            hovertemplate="%{y}: %{x:,} " + value_label + "<extra></extra>",
+        )
+    fig.update_layout(
+        **_layout(
+            height=max(220, 26 * len(labels) + 60),
+            showlegend=two_groups,
+            yaxis=dict(autorange="reversed", automargin=True, categoryorder="array", categoryarray=labels),
+            xaxis=dict(title=value_label),
+            barmode="overlay",
+        )
+    )
     return _figure(fig)
 
 
@@ -125,8 +158,15 @@ def score_distribution(frame: pd.DataFrame) -> dict | None:
     centers = (edges[:-1] + edges[1:]) / 2
     labels = [f"{a:.2f} to {b:.2f}" for a, b in zip(edges[:-1], edges[1:])]
     fig = go.Figure()
-    fig.add_bar(x=centers.tolist(), y=counts.tolist(), width=float(edges[1] - edges[0]) * 0.95, customdata=labels,
-                name="findings", marker_color=PALETTE[0], hovertemplate="score %{customdata}<br>%{y} finding(s)<extra></extra>")
+    fig.add_bar(
+        x=centers.tolist(),
+        y=counts.tolist(),
+        width=float(edges[1] - edges[0]) * 0.95,
+        customdata=labels,
+        name="findings",
+        marker_color=PALETTE[0],
+        hovertemplate="score %{customdata}<br>%{y} finding(s)<extra></extra>",
+    )
     yaxis = dict(title="findings", rangemode="tozero")
     if counts.max() <= 10:
         yaxis["dtick"] = 1
@@ -139,7 +179,10 @@ def health_shares(health: pd.Series) -> dict | None:
     if health is None:
         return None
     items = []
-    for label, column in (("linked to a person", "share_linked_to_person"), ("linked to an account", "share_linked_to_account")):
+    for label, column in (
+        ("linked to a person", "share_linked_to_person"),
+        ("linked to an account", "share_linked_to_account"),
+    ):
         value = health.get(column)
         if value is not None and pd.notna(value):
             items.append((label, float(value)))
@@ -149,10 +192,21 @@ def health_shares(health: pd.Series) -> dict | None:
     if not items:
         return None
     fig = go.Figure()
-    fig.add_bar(x=[round(v * 100, 2) for _, v in items], y=[label for label, _ in items], orientation="h",
-                marker_color=[PALETTE[2] if v >= 0.9 else PALETTE[1] if v >= 0.5 else PALETTE[3] for _, v in items],
-                text=[f"{v * 100:.1f}%" for _, v in items], textposition="auto",
-                hovertemplate="%{y}: %{x:.1f}% of events<extra></extra>")
-    fig.update_layout(**_layout(height=170, showlegend=False, xaxis=dict(range=[0, 100], title="% of events"),
-                                yaxis=dict(autorange="reversed", automargin=True)))
+    fig.add_bar(
+        x=[round(v * 100, 2) for _, v in items],
+        y=[label for label, _ in items],
+        orientation="h",
+        marker_color=[PALETTE[2] if v >= 0.9 else PALETTE[1] if v >= 0.5 else PALETTE[3] for _, v in items],
+        text=[f"{v * 100:.1f}%" for _, v in items],
+        textposition="auto",
+        hovertemplate="%{y}: %{x:.1f}% of events<extra></extra>",
+    )
+    fig.update_layout(
+        **_layout(
+            height=170,
+            showlegend=False,
+            xaxis=dict(range=[0, 100], title="% of events"),
+            yaxis=dict(autorange="reversed", automargin=True),
+        )
+    )
     return _figure(fig)

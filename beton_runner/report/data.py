@@ -91,7 +91,7 @@ class TableReader:
         self._conn: Connection | None = None
         self._columns: dict[tuple[str, str], list[str]] = {}
 
-    def __enter__(self) -> "TableReader":
+    def __enter__(self) -> TableReader:
         schemas = sorted({self.project.relation(layer, "")[0] for layer in ("explore", "marts", "inspections")})
         self._conn = connect(self.project)
         self._columns = self._conn.columns_of(schemas)
@@ -105,15 +105,17 @@ class TableReader:
     def exists(self, layer: str, table: str) -> bool:
         return self.project.relation(layer, table) in self._columns
 
-    def read(self, layer: str, table: str, *, order_by: str | None = None, descending: bool = False,
-             limit: int | None = None) -> TableRead | None:
+    def read(
+        self, layer: str, table: str, *, order_by: str | None = None, descending: bool = False, limit: int | None = None
+    ) -> TableRead | None:
         """Up to ``limit`` rows of a table (ordered, nulls last), or None when it does not exist."""
         schema, name = self.project.relation(layer, table)
         columns = self._columns.get((schema, name))
         if columns is None or self._conn is None:
             return None
-        frame = self._conn.read_table(schema, name, order_by=order_by if order_by in columns else None,
-                                      descending=descending, limit=limit)
+        frame = self._conn.read_table(
+            schema, name, order_by=order_by if order_by in columns else None, descending=descending, limit=limit
+        )
         total = len(frame) if limit is None or len(frame) < limit else self._conn.count(schema, name)
         return TableRead(schema, name, frame, total)
 
@@ -126,8 +128,13 @@ def _rules_of(project: Project) -> list[Rule]:
     return load_rules(project.rules_dir, known_events=project.known_events(), display_root=project.dir)
 
 
-def collect(project: Project, *, max_rows: int = DEFAULT_MAX_ROWS, plays_dir: Path | None = None,
-            compile_missing_sql: bool = True) -> ReportData:
+def collect(
+    project: Project,
+    *,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    plays_dir: Path | None = None,
+    compile_missing_sql: bool = True,
+) -> ReportData:
     """Everything the report shows. Missing tables become notes, not errors; a missing
     warehouse is an error (nothing to report)."""
     if project.target == "duckdb" and not project.duckdb_path.exists():
@@ -155,23 +162,39 @@ def collect(project: Project, *, max_rows: int = DEFAULT_MAX_ROWS, plays_dir: Pa
                 notes.append(f"punch list {rule.model_name} not built: run `beton run`")
                 summary = Summary(0, None, None, None)
             else:  # over every finding, also when the table shows only the first max_rows
-                summary = summarise(table.frame if not table.truncated else reader.read_all("inspections", rule.model_name))
+                summary = summarise(
+                    table.frame if not table.truncated else reader.read_all("inspections", rule.model_name)
+                )
             punch_lists.append(PunchList(rule, table, summary, None))
 
     # the reader is closed: dbt may open the DuckDB file now
     as_of = _as_of_text(explore, punch_lists)
-    sql, sql_note = rule_sql(project, [p.rule.model_name for p in punch_lists if p.table is not None],
-                             as_of=as_of, compile_missing=compile_missing_sql)
+    sql, sql_note = rule_sql(
+        project,
+        [p.rule.model_name for p in punch_lists if p.table is not None],
+        as_of=as_of,
+        compile_missing=compile_missing_sql,
+    )
     for punch_list in punch_lists:
         punch_list.sql = sql.get(punch_list.rule.model_name)
         if punch_list.sql is None:
             punch_list.sql_note = sql_note or "the compiled SQL is not available: run `beton run`"
 
-    plays = find_plays(plays_dir if plays_dir is not None else project.dir / "output" / "plays",
-                       accounts.frame if accounts is not None else None)
-    return ReportData(project=project, generated_at=datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None),
-                      explore=explore, accounts=accounts, users=users, punch_lists=punch_lists, plays=plays,
-                      max_rows=max_rows, notes=notes)
+    plays = find_plays(
+        plays_dir if plays_dir is not None else project.dir / "output" / "plays",
+        accounts.frame if accounts is not None else None,
+    )
+    return ReportData(
+        project=project,
+        generated_at=datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None),
+        explore=explore,
+        accounts=accounts,
+        users=users,
+        punch_lists=punch_lists,
+        plays=plays,
+        max_rows=max_rows,
+        notes=notes,
+    )
 
 
 def _first_table(reader: TableReader, tables: list[str], order_by: str, limit: int) -> TableRead | None:

@@ -22,12 +22,47 @@ from .tables import Table, format_cell, to_table
 ASSETS = Path(__file__).resolve().parent / "assets"
 
 # Columns shown per table, in order (others the table has are left out).
-TOP_EVENT_COLUMNS = ["event_rank", "event_name", "category", "is_standard", "events", "share_of_events", "users",
-                     "accounts", "active_days", "first_seen", "last_seen"]
-TOP_USER_COLUMNS = ["activity_rank", "user_id", "email", "name", "job_title", "account_id", "events",
-                    "share_of_events", "distinct_events", "active_days", "first_seen", "last_seen"]
-TOP_ACCOUNT_COLUMNS = ["usage_rank", "account_id", "name", "domain", "segment", "arr", "events",
-                       "share_of_account_events", "active_users", "distinct_events", "active_days", "last_seen"]
+TOP_EVENT_COLUMNS = [
+    "event_rank",
+    "event_name",
+    "category",
+    "is_standard",
+    "events",
+    "share_of_events",
+    "users",
+    "accounts",
+    "active_days",
+    "first_seen",
+    "last_seen",
+]
+TOP_USER_COLUMNS = [
+    "activity_rank",
+    "user_id",
+    "email",
+    "name",
+    "job_title",
+    "account_id",
+    "events",
+    "share_of_events",
+    "distinct_events",
+    "active_days",
+    "first_seen",
+    "last_seen",
+]
+TOP_ACCOUNT_COLUMNS = [
+    "usage_rank",
+    "account_id",
+    "name",
+    "domain",
+    "segment",
+    "arr",
+    "events",
+    "share_of_account_events",
+    "active_users",
+    "distinct_events",
+    "active_days",
+    "last_seen",
+]
 HEALTH_FACTS = [  # (column, label, kind)
     ("events", "events", "int"),
     ("events_in_window", "events in the window", "int"),
@@ -82,8 +117,9 @@ def _frame(read: TableRead | None) -> pd.DataFrame | None:
 def _table(key: str, read: TableRead | None, columns: list[str] | None = None, **kwargs) -> Table | None:
     if read is None:
         return None
-    table = to_table(key, read.frame, total_rows=read.total_rows, columns=columns,
-                     caption=f"{read.schema}.{read.table}", **kwargs)
+    table = to_table(
+        key, read.frame, total_rows=read.total_rows, columns=columns, caption=f"{read.schema}.{read.table}", **kwargs
+    )
     table.payload_json = jinja2.utils.markupsafe.Markup(_script_safe_json(table.rows_payload()))
     return table
 
@@ -140,12 +176,18 @@ def render(data: ReportData, out_path: Path) -> str:
     activity_charts = {
         "events_per_day": add_figure("events-per-day", charts.events_per_day(daily, _frame(explore.get("volume")))),
         "active_per_day": add_figure("active-per-day", charts.active_per_day(daily)),
-        "top_events": add_figure("top-events-chart", charts.ranked_bars(_frame(explore.get("top_events")), "event_name",
-                                                                        "events", color_column="is_standard")),
-        "top_users": add_figure("top-users-chart", charts.ranked_bars(_frame(explore.get("top_users")), "email", "events",
-                                                                      fallback_label="user_id")),
-        "top_accounts": add_figure("top-accounts-chart", charts.ranked_bars(_frame(explore.get("top_accounts")), "name",
-                                                                            "events", fallback_label="account_id")),
+        "top_events": add_figure(
+            "top-events-chart",
+            charts.ranked_bars(_frame(explore.get("top_events")), "event_name", "events", color_column="is_standard"),
+        ),
+        "top_users": add_figure(
+            "top-users-chart",
+            charts.ranked_bars(_frame(explore.get("top_users")), "email", "events", fallback_label="user_id"),
+        ),
+        "top_accounts": add_figure(
+            "top-accounts-chart",
+            charts.ranked_bars(_frame(explore.get("top_accounts")), "name", "events", fallback_label="account_id"),
+        ),
     }
 
     punch_lists = [_punch_list_view(p, plays_links) for p in data.punch_lists]
@@ -154,8 +196,11 @@ def render(data: ReportData, out_path: Path) -> str:
 
     accounts_links = None
     if data.accounts is not None and plays_links and "account_id" in data.accounts.frame.columns:
-        accounts_links = {"sales play": {i: plays_links[str(a)] for i, a in enumerate(data.accounts.frame["account_id"])
-                                         if str(a) in plays_links}}
+        accounts_links = {
+            "sales play": {
+                i: plays_links[str(a)] for i, a in enumerate(data.accounts.frame["account_id"]) if str(a) in plays_links
+            }
+        }
     accounts_frame = data.accounts.frame if data.accounts is not None else pd.DataFrame()
     plays_list = []
     names = {}
@@ -164,8 +209,14 @@ def render(data: ReportData, out_path: Path) -> str:
     by_file = {path: account for account, path in data.plays.by_account.items()}
     for path in data.plays.files:
         account = by_file.get(path)
-        plays_list.append({"file": path.name, "href": _href(path, out_dir), "account_id": account,
-                           "account_name": names.get(account) if account else None})
+        plays_list.append(
+            {
+                "file": path.name,
+                "href": _href(path, out_dir),
+                "account_id": account,
+                "account_name": names.get(account) if account else None,
+            }
+        )
 
     window_days = int(health["window_days"]) if health is not None and "window_days" in health.index else None
     context = {
@@ -175,8 +226,11 @@ def render(data: ReportData, out_path: Path) -> str:
         "as_of": data.as_of.strftime("%Y-%m-%d %H:%M:%S") if data.as_of is not None else None,
         "generated_at": data.generated_at.strftime("%Y-%m-%d %H:%M:%S"),
         "window_days": window_days,
-        "window_start": (pd.Timestamp(health["window_start_date"]).strftime("%Y-%m-%d")
-                         if health is not None and "window_start_date" in health.index else None),
+        "window_start": (
+            pd.Timestamp(health["window_start_date"]).strftime("%Y-%m-%d")
+            if health is not None and "window_start_date" in health.index
+            else None
+        ),
         "notes": data.notes,
         "health_facts": _health_facts(health),
         "health_chart": health_chart,
@@ -195,8 +249,13 @@ def render(data: ReportData, out_path: Path) -> str:
         # the chart's box keeps the figure's height when the window resizes (responsive charts fill their box)
         "chart_heights": {key: int(figure["layout"].get("height", 320)) for key, figure in figures.items()},
     }
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(ASSETS)), autoescape=True,
-                             trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(ASSETS)),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
     template = env.get_template("report.html.j2")
     return template.render(
         **context,

@@ -29,8 +29,9 @@ def manifest_sql(manifest_path: Path, adapter_type: str, model_names: list[str])
     return out
 
 
-def rule_sql(project: Project, model_names: list[str], *, as_of: str | None,
-             compile_missing: bool = True) -> tuple[dict[str, str], str | None]:
+def rule_sql(
+    project: Project, model_names: list[str], *, as_of: str | None, compile_missing: bool = True
+) -> tuple[dict[str, str], str | None]:
     """(SQL per model, a note when some could not be had)."""
     manifest = project.dbt_target_path / "manifest.json"
     found = manifest_sql(manifest, project.target, model_names)

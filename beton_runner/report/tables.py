@@ -11,15 +11,34 @@ import pandas as pd
 
 HIDDEN = {"as_of", "computed_at", "properties"}
 LABELS = {
-    "event_count": "events", "distinct_events": "distinct events", "active_days": "active days",
-    "days_since_last_event": "days since last event", "last_seen": "last seen", "first_seen": "first seen",
-    "active_users": "active users", "account_events": "account events", "user_id": "user id",
-    "account_id": "account id", "event_name": "event", "is_standard": "in library",
-    "share_of_events": "share of events", "share_of_account_events": "share of events",
-    "events_30d": "events 30d", "active_users_30d": "active users 30d", "active_days_30d": "active days 30d",
-    "distinct_events_30d": "distinct events 30d", "rules_matched": "rules matched", "best_score": "best score",
-    "account_findings": "findings", "owner_email": "owner", "job_title": "job title", "is_person": "person",
-    "activity_rank": "rank", "usage_rank": "rank", "event_rank": "rank", "arr": "ARR",
+    "event_count": "events",
+    "distinct_events": "distinct events",
+    "active_days": "active days",
+    "days_since_last_event": "days since last event",
+    "last_seen": "last seen",
+    "first_seen": "first seen",
+    "active_users": "active users",
+    "account_events": "account events",
+    "user_id": "user id",
+    "account_id": "account id",
+    "event_name": "event",
+    "is_standard": "in library",
+    "share_of_events": "share of events",
+    "share_of_account_events": "share of events",
+    "events_30d": "events 30d",
+    "active_users_30d": "active users 30d",
+    "active_days_30d": "active days 30d",
+    "distinct_events_30d": "distinct events 30d",
+    "rules_matched": "rules matched",
+    "best_score": "best score",
+    "account_findings": "findings",
+    "owner_email": "owner",
+    "job_title": "job title",
+    "is_person": "person",
+    "activity_rank": "rank",
+    "usage_rank": "rank",
+    "event_rank": "rank",
+    "arr": "ARR",
 }
 NUMERIC_KINDS = {"int", "year", "float", "score", "share", "money"}
 
@@ -96,8 +115,9 @@ def column_kind(name: str, series: pd.Series) -> str:
     ):
         return "bool"
     if pd.api.types.is_datetime64_any_dtype(series):
-        if name.endswith("_date") or (len(values) and (values.dt.normalize() == values).all() and "seen" not in name
-                                      and not name.endswith("_at")):
+        if name.endswith("_date") or (
+            len(values) and (values.dt.normalize() == values).all() and "seen" not in name and not name.endswith("_at")
+        ):
             return "date"
         return "datetime"
     if len(values) and all(isinstance(v, dt.datetime) for v in values.head(50)):
@@ -143,9 +163,16 @@ def format_cell(kind: str, value) -> Cell:
     return Cell(str(value))
 
 
-def to_table(key: str, frame: pd.DataFrame, *, total_rows: int | None = None, caption: str = "",
-             columns: list[str] | None = None, links: dict[str, dict[int, str]] | None = None,
-             link_columns: dict[str, str] | None = None) -> Table:
+def to_table(
+    key: str,
+    frame: pd.DataFrame,
+    *,
+    total_rows: int | None = None,
+    caption: str = "",
+    columns: list[str] | None = None,
+    links: dict[str, dict[int, str]] | None = None,
+    link_columns: dict[str, str] | None = None,
+) -> Table:
     """A report table from a frame. ``links``: column -> {row position -> href} turns cells into
     links; ``link_columns``: extra columns (label -> {row position: href}) are added as "open" links."""
     names = [c for c in (columns or list(frame.columns)) if c in frame.columns and c not in HIDDEN]

@@ -5,6 +5,13 @@ from .normalise import FORMAT, Rule, normalise
 from .validate import CheckResult, check_rules, find_rule, load_rules, rule_files, rule_schema
 
 __all__ = [
-    "FORMAT", "CheckResult", "Rule", "check_rules", "find_rule", "load_rules", "normalise", "rule_files",
+    "FORMAT",
+    "CheckResult",
+    "Rule",
+    "check_rules",
+    "find_rule",
+    "load_rules",
+    "normalise",
+    "rule_files",
     "rule_schema",
 ]

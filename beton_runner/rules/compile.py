@@ -97,12 +97,17 @@ def jinja_literal(value: Any, indent: int = 0, *, expand: bool = True) -> str:
         chunks.append(current)
         return "(\n" + "".join(f"{inner}{jinja_string_literal(c)}\n" for c in chunks) + f"{pad})"
     if isinstance(value, dict):
-        inline = "{" + ", ".join(f"{jinja_string_literal(str(k))}: {jinja_literal(v, expand=False)}"
-                                 for k, v in value.items()) + "}"
+        inline = (
+            "{"
+            + ", ".join(f"{jinja_string_literal(str(k))}: {jinja_literal(v, expand=False)}" for k, v in value.items())
+            + "}"
+        )
         if not value or (not expand and "\n" not in inline and indent + len(inline) <= WIDTH):
             return inline
-        lines = [f"{inner}{jinja_string_literal(str(k))}: {jinja_literal(v, indent + 4, expand=isinstance(v, dict))},"
-                 for k, v in value.items()]
+        lines = [
+            f"{inner}{jinja_string_literal(str(k))}: {jinja_literal(v, indent + 4, expand=isinstance(v, dict))},"
+            for k, v in value.items()
+        ]
         return "{\n" + "\n".join(lines) + f"\n{pad}}}"
     if isinstance(value, (list, tuple)):
         inline = "[" + ", ".join(jinja_literal(v, expand=False) for v in value) + "]"
@@ -136,8 +141,10 @@ class GeneratedFile:
 
 
 def _header(source_display: str) -> str:
-    return (f"{GENERATED_MARK} from {source_display}; do not edit by hand:\n"
-            "-- edit the rule file, then run `beton rules compile` (or `beton run`).\n")
+    return (
+        f"{GENERATED_MARK} from {source_display}; do not edit by hand:\n"
+        "-- edit the rule file, then run `beton rules compile` (or `beton run`).\n"
+    )
 
 
 def rule_model_body(rule: Rule) -> str:
@@ -209,7 +216,9 @@ def _columns_macro() -> GeneratedFile:
         if c.source == "punch_list":
             findings.append({"name": c.name, "type": punch[c.name].sql_type, "levels": list(punch[c.name].levels)})
         else:
-            findings.append({"name": c.name, "type": None if c.name == "computed_at" else "string", "levels": list(LEVELS)})
+            findings.append(
+                {"name": c.name, "type": None if c.name == "computed_at" else "string", "levels": list(LEVELS)}
+            )
     content = (
         f"{_MACRO_MARK} from beton_runner/columns.py; do not edit by hand. -#}}\n"
         "{#- The punch-list columns per level, in table order: name, where the inspection's final select\n"
@@ -234,15 +243,16 @@ def _findings_properties() -> GeneratedFile:
     model = {
         "name": "insp_findings",
         "description": "Every rule's findings in one table for BI tools: one row per (rule, entity). Generated "
-                       "from the rule files (`beton rules compile`).",
+        "from the rule files (`beton rules compile`).",
         "columns": [
             {"name": c.name, "description": c.description, **({"data_tests": _tests(c.tests)} if c.tests else {})}
             for c in FINDINGS_COLUMNS
         ],
     }
     body = yaml.safe_dump({"version": 2, "models": [model]}, sort_keys=False, allow_unicode=True, width=100)
-    return GeneratedFile(FINDINGS_PROPERTIES,
-                         f"{_YAML_MARK} from beton_runner/columns.py; do not edit by hand.\n" + body)
+    return GeneratedFile(
+        FINDINGS_PROPERTIES, f"{_YAML_MARK} from beton_runner/columns.py; do not edit by hand.\n" + body
+    )
 
 
 def _punch_list_columns(level: str) -> list[dict]:
@@ -260,36 +270,47 @@ def _properties(rules: list[Rule], sources: dict[str, str]) -> list[GeneratedFil
     models, filtered = [], []
     for rule in rules:
         description = rule.document.get("description") or ""
-        models.append({
-            "name": rule.model_name,
-            "description": _doc_text(
-                f"Punch list of rule \"{rule.name}\" ({rule.level} level, {sources[rule.key]}). {description}".strip()
-            ),
-            "columns": _punch_list_columns(rule.level),
-        })
-        if rule.has_property_filters:
-            filtered.append({
-                "name": rule.filtered_model_name,
+        models.append(
+            {
+                "name": rule.model_name,
                 "description": _doc_text(
-                    f"Daily rollup of the events passing the per-event filters of rule \"{rule.name}\" "
-                    f"({sources[rule.key]}): incremental, read by {rule.model_name}."
+                    f'Punch list of rule "{rule.name}" ({rule.level} level, {sources[rule.key]}). {description}'.strip()
                 ),
-                "columns": [
-                    {"name": "activity_date", "description": "The UTC date.", "data_tests": ["not_null"]},
-                    {"name": "distinct_id", "description": "The distinct id."},
-                    {"name": "account_key", "description": "The account-link key ('' when the event has none)."},
-                    {"name": "event_name", "description": "The event name."},
-                    {"name": "event_count", "description": "Matching events that day."},
-                    {"name": "last_at", "description": "The last of them (UTC)."},
-                    {"name": "filter_fingerprint", "description": "Which filter built the row (a filter change rebuilds)."},
-                    {"name": "input_fingerprint",
-                     "description": "Which input built the row (mode, relations, mapping, account link; a change rebuilds)."},
-                ],
-            })
+                "columns": _punch_list_columns(rule.level),
+            }
+        )
+        if rule.has_property_filters:
+            filtered.append(
+                {
+                    "name": rule.filtered_model_name,
+                    "description": _doc_text(
+                        f'Daily rollup of the events passing the per-event filters of rule "{rule.name}" '
+                        f"({sources[rule.key]}): incremental, read by {rule.model_name}."
+                    ),
+                    "columns": [
+                        {"name": "activity_date", "description": "The UTC date.", "data_tests": ["not_null"]},
+                        {"name": "distinct_id", "description": "The distinct id."},
+                        {"name": "account_key", "description": "The account-link key ('' when the event has none)."},
+                        {"name": "event_name", "description": "The event name."},
+                        {"name": "event_count", "description": "Matching events that day."},
+                        {"name": "last_at", "description": "The last of them (UTC)."},
+                        {
+                            "name": "filter_fingerprint",
+                            "description": "Which filter built the row (a filter change rebuilds).",
+                        },
+                        {
+                            "name": "input_fingerprint",
+                            "description": "Which input built the row (mode, relations, mapping, account link; a change rebuilds).",
+                        },
+                    ],
+                }
+            )
     header = f"{_YAML_MARK} from the files in rules/; do not edit by hand.\n"
 
     def dump(entries: list[dict]) -> str:
-        return header + yaml.safe_dump({"version": 2, "models": entries}, sort_keys=False, allow_unicode=True, width=100)
+        return header + yaml.safe_dump(
+            {"version": 2, "models": entries}, sort_keys=False, allow_unicode=True, width=100
+        )
 
     files = [GeneratedFile(PROPERTIES_FILE, dump(models))]
     if filtered:
@@ -397,8 +418,10 @@ def rule_sql(project: Project, rule: Rule, vars: dict | None = None) -> str:
         needed.append(FILTERED_MODELS_DIR / f"{rule.filtered_model_name}.sql")
     missing = [str(p) for p in needed if not (project.dir / p).is_file()]
     if missing:
-        raise BetonError(f"rule {rule.key} has no generated model ({', '.join(missing)} missing): "
-                         "run `beton rules compile`, then show it again")
+        raise BetonError(
+            f"rule {rule.key} has no generated model ({', '.join(missing)} missing): "
+            "run `beton rules compile`, then show it again"
+        )
     compiled: list[str] = []
 
     def on_event(event: dict) -> None:

@@ -33,13 +33,27 @@ FORMAT = 1
 LEVELS = ("user", "account")
 ACCOUNT_ONLY_CONDITIONS = ("min_active_users", "min_account_events")
 FILTER_OPERATORS = (
-    "eq", "neq", "in", "not_in", "contains", "regex",
-    "gt", "gte", "lt", "lte", "is_set", "is_not_set",
+    "eq",
+    "neq",
+    "in",
+    "not_in",
+    "contains",
+    "regex",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "is_set",
+    "is_not_set",
 )
 THRESHOLD_CONDITIONS = (
-    "min_event_count", "min_distinct_events", "min_active_days",
-    "max_days_since_last_event", "min_days_since_last_event",
-    "min_active_users", "min_account_events",
+    "min_event_count",
+    "min_distinct_events",
+    "min_active_days",
+    "max_days_since_last_event",
+    "min_days_since_last_event",
+    "min_active_users",
+    "min_account_events",
 )
 DEFAULT_WEIGHTS = {"event_count_weight": 1.0, "active_days_weight": 1.0, "recency_weight": 0.0}
 

@@ -12,11 +12,12 @@ import difflib
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 import re2
@@ -40,7 +41,7 @@ MAX_DEPTH = 10
 # enough that scores keep their 2 decimals (doubles have ~16 significant digits). ln(1 + 2^63):
 # event_count's largest value in the score.
 MAX_SCORE = 1e12
-_MAX_LOG_EVENTS = math.log1p(2.0 ** 63)
+_MAX_LOG_EVENTS = math.log1p(2.0**63)
 _INTEGER_FIELDS = (("time_window_days",),) + tuple(("conditions", c) for c in THRESHOLD_CONDITIONS)
 
 
@@ -58,6 +59,7 @@ def rule_schema() -> dict[str, Any]:
 
 # --- YAML 1.2, without aliases ---------------------------------------------------------------
 
+
 class Yaml12Loader(yaml.SafeLoader):
     """PyYAML's safe loader with the YAML 1.2 core schema instead of YAML 1.1's.
 
@@ -74,8 +76,12 @@ for _tag, _pattern, _first in (
     ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
     ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", list("tTfF")),
     ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", list("-+0123456789")),
-    ("float", r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", list("-+0123456789.")),
+    (
+        "float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        list("-+0123456789."),
+    ),
 ):
     Yaml12Loader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_pattern), _first)
 
@@ -86,7 +92,9 @@ def _construct_bool_12(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
         return True
     if value in ("false", "False", "FALSE"):
         return False
-    raise yaml.constructor.ConstructorError(None, None, f"{value!r} is not a YAML 1.2 boolean (true or false)", node.start_mark)
+    raise yaml.constructor.ConstructorError(
+        None, None, f"{value!r} is not a YAML 1.2 boolean (true or false)", node.start_mark
+    )
 
 
 def _construct_int_12(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
@@ -98,7 +106,9 @@ def _construct_int_12(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
             return int(value[2:], 16)
         return int(value, 10)
     except ValueError:
-        raise yaml.constructor.ConstructorError(None, None, f"{value!r} is not a whole number", node.start_mark) from None
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{value!r} is not a whole number", node.start_mark
+        ) from None
 
 
 def _construct_float_12(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
@@ -153,6 +163,7 @@ class _Container:
 
 
 # --- YAML with line numbers ------------------------------------------------------------------
+
 
 class _Located:
     """Maps a path of keys/indexes in a YAML document to the line it is written on."""
@@ -241,12 +252,17 @@ def _describe(value: Any) -> str:
 
 
 _TYPE_WORDS = {
-    "integer": "a whole number", "number": "a number", "string": "text", "boolean": "true or false",
-    "array": "a list", "object": "a mapping of keys to values",
+    "integer": "a whole number",
+    "number": "a number",
+    "string": "text",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping of keys to values",
 }
 
 
 # --- checking --------------------------------------------------------------------------------
+
 
 class _FileChecker:
     def __init__(self, path: Path, display: str):
@@ -267,13 +283,21 @@ class _FileChecker:
     def load(self) -> dict[str, Any] | None:
         size = self.path.stat().st_size
         if size > MAX_FILE_BYTES:
-            self.issues.append(RuleIssue(self.display, None, None,
-                f"is {size:,} bytes; a rule file may be at most {MAX_FILE_BYTES:,} bytes (one rule is a few hundred)"))
+            self.issues.append(
+                RuleIssue(
+                    self.display,
+                    None,
+                    None,
+                    f"is {size:,} bytes; a rule file may be at most {MAX_FILE_BYTES:,} bytes (one rule is a few hundred)",
+                )
+            )
             return None
         try:
             text = self.path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
-            self.issues.append(RuleIssue(self.display, None, None, f"is not UTF-8 text ({exc.reason} at byte {exc.start})"))
+            self.issues.append(
+                RuleIssue(self.display, None, None, f"is not UTF-8 text ({exc.reason} at byte {exc.start})")
+            )
             return None
         try:
             if not self.scan(text):
@@ -289,15 +313,22 @@ class _FileChecker:
         documents = [d for d in documents if d is not None]
         nodes = [n for n in nodes if n is not None]
         if not documents:
-            self.issues.append(RuleIssue(self.display, None, None, "is empty; a rule file holds one rule (see docs/rules.md)"))
+            self.issues.append(
+                RuleIssue(self.display, None, None, "is empty; a rule file holds one rule (see docs/rules.md)")
+            )
             return None
         if len(documents) > 1:
             line = nodes[1].start_mark.line + 1
-            self.issues.append(RuleIssue(self.display, line, None, "holds more than one YAML document; put one rule per file"))
+            self.issues.append(
+                RuleIssue(self.display, line, None, "holds more than one YAML document; put one rule per file")
+            )
             return None
         self.located = _Located(nodes[0])
         if not isinstance(documents[0], dict):
-            self.issue((), f"must be a mapping with name, level, time_window_days and conditions, not {_describe(documents[0])}")
+            self.issue(
+                (),
+                f"must be a mapping with name, level, time_window_days and conditions, not {_describe(documents[0])}",
+            )
             return None
         for dup_path, line in _duplicate_keys(nodes[0]):
             self.issues.append(RuleIssue(self.display, line, _dotted(dup_path), "is written twice; keep one"))
@@ -336,21 +367,34 @@ class _FileChecker:
             line = event.start_mark.line + 1
             if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
                 what = f"alias *{event.anchor}" if isinstance(event, yaml.AliasEvent) else f"anchor &{event.anchor}"
-                self.issues.append(RuleIssue(self.display, line, _dotted(path) or None,
-                    f"uses the YAML {what}; rule files take no anchors or aliases: write each value out"))
+                self.issues.append(
+                    RuleIssue(
+                        self.display,
+                        line,
+                        _dotted(path) or None,
+                        f"uses the YAML {what}; rule files take no anchors or aliases: write each value out",
+                    )
+                )
                 return False
             if isinstance(event, yaml.CollectionStartEvent):
                 stack.append(_Container(path, isinstance(event, yaml.MappingStartEvent)))
                 if len(stack) > MAX_DEPTH:
-                    self.issues.append(RuleIssue(self.display, line, _dotted(path) or None,
-                        f"nests lists and mappings more than {MAX_DEPTH} levels deep; a rule needs at most 5 (see docs/rules.md)"))
+                    self.issues.append(
+                        RuleIssue(
+                            self.display,
+                            line,
+                            _dotted(path) or None,
+                            f"nests lists and mappings more than {MAX_DEPTH} levels deep; a rule needs at most 5 (see docs/rules.md)",
+                        )
+                    )
                     return False
             elif event.implicit[0]:
                 self._check_plain(event.value, path, line, is_key, loader11, loader12)
         return True
 
-    def _check_plain(self, text: str, path: tuple, line: int, is_key: bool,
-                     loader11: yaml.SafeLoader, loader12: yaml.SafeLoader) -> None:
+    def _check_plain(
+        self, text: str, path: tuple, line: int, is_key: bool, loader11: yaml.SafeLoader, loader12: yaml.SafeLoader
+    ) -> None:
         """An unquoted scalar must mean the same in YAML 1.1 (PyYAML, older tools) and 1.2."""
         try:
             old = _plain_value(loader11, text)
@@ -366,9 +410,15 @@ class _FileChecker:
                 values.append(word)
         alternatives = "".join(f", or {w}" for w in values[:1]) + "".join(f" or {w}" for w in values[1:])
         what = "key" if is_key else "value"
-        self.issues.append(RuleIssue(self.display, line, _dotted(path) or None,
-            f"the unquoted {what} {text} means {_yaml_word(old)} in YAML 1.1 but {_yaml_word(new)} in YAML 1.2; "
-            f"write \"{text}\" (in quotes) for the text{alternatives}"))
+        self.issues.append(
+            RuleIssue(
+                self.display,
+                line,
+                _dotted(path) or None,
+                f"the unquoted {what} {text} means {_yaml_word(old)} in YAML 1.1 but {_yaml_word(new)} in YAML 1.2; "
+                f'write "{text}" (in quotes) for the text{alternatives}',
+            )
+        )
 
     def check_schema(self, doc: dict[str, Any]) -> None:
         validator = jsonschema.Draft202012Validator(rule_schema())
@@ -425,13 +475,20 @@ class _FileChecker:
                     self.issue(here, "needs an operator, e.g. {eq: value}", key=False)
                 for op, value in spec.items():
                     if op not in FILTER_OPERATORS:
-                        self.issue(here + (op,), f"unknown operator{_did_you_mean(str(op), FILTER_OPERATORS)} (operators: {', '.join(FILTER_OPERATORS)})")
+                        self.issue(
+                            here + (op,),
+                            f"unknown operator{_did_you_mean(str(op), FILTER_OPERATORS)} (operators: {', '.join(FILTER_OPERATORS)})",
+                        )
                         continue
                     self._check_operator(here + (op,), op, value)
             elif isinstance(spec, list):
                 self.issue(here, "a list is not a value; write {in: [...]} to match any of several values", key=False)
             elif spec is None:
-                self.issue(here, "has no value; write {is_not_set: true} to require a missing property, or give a value", key=False)
+                self.issue(
+                    here,
+                    "has no value; write {is_not_set: true} to require a missing property, or give a value",
+                    key=False,
+                )
             else:
                 self._check_scalar(here, spec)
 
@@ -462,7 +519,11 @@ class _FileChecker:
             reason = _re2_error(value)
             if reason is None:
                 if _NAMED_GROUP_WITHOUT_P.search(value):
-                    self.issue(path, "names a group as (?<name>...), which DuckDB's RE2 does not accept; write (?P<name>...)", key=False)
+                    self.issue(
+                        path,
+                        "names a group as (?<name>...), which DuckDB's RE2 does not accept; write (?P<name>...)",
+                        key=False,
+                    )
                 return
             try:
                 re.compile(value)
@@ -470,20 +531,27 @@ class _FileChecker:
                 self.issue(path, f"is not a valid regular expression: {exc}", key=False)
                 return
             if _NOT_RE2.search(value):
-                self.issue(path, "uses look-around or a back-reference, which RE2 (DuckDB, ClickHouse) does not support", key=False)
+                self.issue(
+                    path,
+                    "uses look-around or a back-reference, which RE2 (DuckDB, ClickHouse) does not support",
+                    key=False,
+                )
             else:
-                self.issue(path, f"is not valid in RE2, the regular-expression engine of DuckDB and ClickHouse: {reason} "
-                                 "(RE2 has no atomic groups, possessive or conditional patterns, back-references, "
-                                 "\\Z or (?x), and repeats at most 1000 times)", key=False)
+                self.issue(
+                    path,
+                    f"is not valid in RE2, the regular-expression engine of DuckDB and ClickHouse: {reason} "
+                    "(RE2 has no atomic groups, possessive or conditional patterns, back-references, "
+                    "\\Z or (?x), and repeats at most 1000 times)",
+                    key=False,
+                )
         elif op in ("gt", "gte", "lt", "lte"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 self.issue(path, f"must be a number, not {_describe(value)}", key=False)
             elif not math.isfinite(value):
                 self.issue(path, "must be a finite number", key=False)
-        elif op in ("is_set", "is_not_set"):
-            if value is not True:
-                other = "is_not_set" if op == "is_set" else "is_set"
-                self.issue(path, f"must be true (to say the opposite, use {other}: true)", key=False)
+        elif op in ("is_set", "is_not_set") and value is not True:
+            other = "is_not_set" if op == "is_set" else "is_set"
+            self.issue(path, f"must be true (to say the opposite, use {other}: true)", key=False)
 
     def check_semantics(self, doc: dict[str, Any], known_events: set[str] | None) -> None:
         conditions = doc.get("conditions") if isinstance(doc.get("conditions"), dict) else {}
@@ -501,25 +569,39 @@ class _FileChecker:
                     self.issue(("conditions", name), "applies to account rules only; remove it or set level: account")
         lo, hi = num("min_days_since_last_event"), num("max_days_since_last_event")
         if lo is not None and hi is not None and lo > hi:
-            self.issue(("conditions", "min_days_since_last_event"),
-                       f"is {lo}, above max_days_since_last_event ({hi}): no entity can match", key=False)
+            self.issue(
+                ("conditions", "min_days_since_last_event"),
+                f"is {lo}, above max_days_since_last_event ({hi}): no entity can match",
+                key=False,
+            )
         if window is not None:
             if (v := num("min_active_days")) is not None and v > window:
-                self.issue(("conditions", "min_active_days"),
-                           f"is {v} but the window has only {window} day(s) (time_window_days): no entity can match", key=False)
+                self.issue(
+                    ("conditions", "min_active_days"),
+                    f"is {v} but the window has only {window} day(s) (time_window_days): no entity can match",
+                    key=False,
+                )
             if lo is not None and lo >= window:
-                self.issue(("conditions", "min_days_since_last_event"),
-                           f"is {lo} but days since the last event in a {window}-day window is at most {window - 1}: no entity can match; widen time_window_days", key=False)
+                self.issue(
+                    ("conditions", "min_days_since_last_event"),
+                    f"is {lo} but days since the last event in a {window}-day window is at most {window - 1}: no entity can match; widen time_window_days",
+                    key=False,
+                )
         names = conditions.get("event_names")
         if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
             if (v := num("min_distinct_events")) is not None and v > len(names):
-                self.issue(("conditions", "min_distinct_events"),
-                           f"is {v} but only {len(names)} event name(s) are listed: no entity can match", key=False)
+                self.issue(
+                    ("conditions", "min_distinct_events"),
+                    f"is {v} but only {len(names)} event name(s) are listed: no entity can match",
+                    key=False,
+                )
             if known_events:
                 for i, n in enumerate(names):
                     if n not in known_events:
-                        self.warn(("conditions", "event_names", i),
-                                  f"'{n}' is not in the standard events library{_did_you_mean(n, known_events)} (fine if your product sends it)")
+                        self.warn(
+                            ("conditions", "event_names", i),
+                            f"'{n}' is not in the standard events library{_did_you_mean(n, known_events)} (fine if your product sends it)",
+                        )
         weights = doc.get("scoring_weights")
         if isinstance(weights, dict):
             for name, value in weights.items():
@@ -535,16 +617,22 @@ class _FileChecker:
         A weight of 1e308 made scores inf (and ranks arbitrary) without any error.
         """
         w = {**DEFAULT_WEIGHTS, **weights}
-        if window is None or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                                     for v in w.values()):
+        if window is None or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in w.values()
+        ):
             return  # reported elsewhere
-        largest = (abs(w["event_count_weight"]) * _MAX_LOG_EVENTS + abs(w["active_days_weight"]) * window
-                   + abs(w["recency_weight"]) * (window - 1))
+        largest = (
+            abs(w["event_count_weight"]) * _MAX_LOG_EVENTS
+            + abs(w["active_days_weight"]) * window
+            + abs(w["recency_weight"]) * (window - 1)
+        )
         if not largest <= MAX_SCORE:
             size = "overflow to infinity" if not math.isfinite(largest) else f"reach {largest:.3g}"
-            self.issue(("scoring_weights",),
-                       f"let scores {size} (|event_count_weight|·ln(1 + 2^63) + |active_days_weight|·{window} + "
-                       f"|recency_weight|·{window - 1}); scores are limited to {MAX_SCORE:.0e}: use smaller weights")
+            self.issue(
+                ("scoring_weights",),
+                f"let scores {size} (|event_count_weight|·ln(1 + 2^63) + |active_days_weight|·{window} + "
+                f"|recency_weight|·{window - 1}); scores are limited to {MAX_SCORE:.0e}: use smaller weights",
+            )
 
 
 def _re2_error(pattern: str) -> str | None:
@@ -560,10 +648,16 @@ def _re2_error(pattern: str) -> str | None:
 
 
 def rule_files(rules_dir: Path) -> list[Path]:
-    return sorted(p for p in rules_dir.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml")) if rules_dir.is_dir() else []
+    return (
+        sorted(p for p in rules_dir.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml"))
+        if rules_dir.is_dir()
+        else []
+    )
 
 
-def check_rules(rules_dir: Path, *, known_events: set[str] | None = None, display_root: Path | None = None) -> CheckResult:
+def check_rules(
+    rules_dir: Path, *, known_events: set[str] | None = None, display_root: Path | None = None
+) -> CheckResult:
     """Validate every rule file in ``rules_dir``; collect every problem rather than stopping."""
     result = CheckResult()
     names: dict[str, tuple[str, int | None]] = {}
@@ -573,12 +667,32 @@ def check_rules(rules_dir: Path, *, known_events: set[str] | None = None, displa
         checker = _FileChecker(path, display)
         key = path.stem
         if not RULE_KEY_PATTERN.match(key):
-            checker.issues.append(RuleIssue(display, None, None,
-                f"file name '{path.name}' cannot name a model: use lowercase letters, digits and _ (starting with a letter, at most 63), e.g. '{_suggest_key(key)}{path.suffix}'"))
+            checker.issues.append(
+                RuleIssue(
+                    display,
+                    None,
+                    None,
+                    f"file name '{path.name}' cannot name a model: use lowercase letters, digits and _ (starting with a letter, at most 63), e.g. '{_suggest_key(key)}{path.suffix}'",
+                )
+            )
         elif key in RESERVED_KEYS:
-            checker.issues.append(RuleIssue(display, None, None, f"file name '{path.name}' is reserved (insp_{key} is the unified table); rename the file"))
+            checker.issues.append(
+                RuleIssue(
+                    display,
+                    None,
+                    None,
+                    f"file name '{path.name}' is reserved (insp_{key} is the unified table); rename the file",
+                )
+            )
         elif key in keys:
-            checker.issues.append(RuleIssue(display, None, None, f"file name collides with {keys[key]} (both would be model insp_{key}); keep one"))
+            checker.issues.append(
+                RuleIssue(
+                    display,
+                    None,
+                    None,
+                    f"file name collides with {keys[key]} (both would be model insp_{key}); keep one",
+                )
+            )
         keys.setdefault(key, display)
         doc = checker.load()
         if doc is not None:
@@ -594,10 +708,14 @@ def check_rules(rules_dir: Path, *, known_events: set[str] | None = None, displa
                 if folded in names:
                     other_file, other_line = names[folded]
                     where = f"{other_file}:{other_line}" if other_line else other_file
-                    checker.issue(("name",), f"'{name}' is already the name of the rule in {where}; rule names must be unique", key=False)
+                    checker.issue(
+                        ("name",),
+                        f"'{name}' is already the name of the rule in {where}; rule names must be unique",
+                        key=False,
+                    )
                 else:
                     names[folded] = (display, line)
-        result.issues.extend(sorted(checker.issues, key=lambda i: (i.line or 0)))
+        result.issues.extend(sorted(checker.issues, key=lambda i: i.line or 0))
         result.warnings.extend(checker.warnings)
         if doc is not None and not checker.issues:
             result.rules.append(Rule(key=key, path=path, document=doc, normalised=normalise(key, doc)))
@@ -619,7 +737,9 @@ def find_rule(rules: list[Rule], wanted: str) -> Rule:
         if folded in (rule.key, rule.model_name, rule.name.casefold()):
             return rule
     options = [r.key for r in rules]
-    raise ConfigError(f"no rule called '{wanted}'{_did_you_mean(wanted, options + [r.name for r in rules])}; rules: {', '.join(options) or '(none)'}")
+    raise ConfigError(
+        f"no rule called '{wanted}'{_did_you_mean(wanted, options + [r.name for r in rules])}; rules: {', '.join(options) or '(none)'}"
+    )
 
 
 def _suggest_key(stem: str) -> str:

@@ -49,5 +49,14 @@ def read_built_table(project: Project, layer: str, table: str, *, order_by: str 
         return conn.read_table(schema, name, order_by=order_by)
 
 
-__all__ = ["BUILD_HINT", "Column", "Connection", "EngineError", "TableSpec", "clickhouse_settings", "connect",
-           "read_built_table", "require"]
+__all__ = [
+    "BUILD_HINT",
+    "Column",
+    "Connection",
+    "EngineError",
+    "TableSpec",
+    "clickhouse_settings",
+    "connect",
+    "read_built_table",
+    "require",
+]

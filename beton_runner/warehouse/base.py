@@ -15,10 +15,10 @@ from __future__ import annotations
 import math
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, Union
+from typing import TYPE_CHECKING, Any, Union
 
 import pandas as pd
 
@@ -119,7 +119,7 @@ class Connection(ABC):
 
     # --- lifetime ----------------------------------------------------------------------------
 
-    def __enter__(self) -> "Connection":
+    def __enter__(self) -> Connection:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -170,8 +170,15 @@ class Connection(ABC):
         """Column names of every table in these schemas, in one round trip (the report reads
         dozens of tables; on ClickHouse each lookup is a network call)."""
 
-    def read_table(self, schema: str, table: str, *, order_by: str | Sequence[str] | None = None,
-                   descending: bool = False, limit: int | None = None) -> pd.DataFrame:
+    def read_table(
+        self,
+        schema: str,
+        table: str,
+        *,
+        order_by: str | Sequence[str] | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
         """A table (or its first ``limit`` rows by ``order_by``, nulls last) as a DataFrame.
 
         Raises ``WarehouseError`` naming the table when it does not exist."""
@@ -182,8 +189,15 @@ class Connection(ABC):
     def missing_table(self, schema: str, table: str) -> WarehouseError:
         return WarehouseError(f"table {schema}.{table} does not exist in the {self.describe()} warehouse")
 
-    def select_table_sql(self, schema: str, table: str, *, order_by: str | Sequence[str] | None = None,
-                         descending: bool = False, limit: int | None = None) -> str:
+    def select_table_sql(
+        self,
+        schema: str,
+        table: str,
+        *,
+        order_by: str | Sequence[str] | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> str:
         """The query behind :meth:`read_table`: every column, ``order_by`` keys nulls last, ``limit``."""
         sql = f"select * from {self.table(schema, table)}"
         if order_by:
@@ -239,4 +253,14 @@ class Connection(ABC):
         yield
 
 
-__all__ = ["Column", "Connection", "EngineError", "PORTABLE_TYPES", "Rows", "TableSpec", "first_line", "param_names", "plain"]
+__all__ = [
+    "Column",
+    "Connection",
+    "EngineError",
+    "PORTABLE_TYPES",
+    "Rows",
+    "TableSpec",
+    "first_line",
+    "param_names",
+    "plain",
+]

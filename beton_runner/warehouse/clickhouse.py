@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from ..errors import BetonError, ConfigError, WarehouseError
 from .base import PARAM, Connection, EngineError, Rows, TableSpec, first_line, plain
 
-TYPES = {"text": "String", "int": "Int64", "float": "Float64", "date": "Date32",
-         "timestamp": "DateTime64(6, 'UTC')", "bool": "Bool"}
+TYPES = {
+    "text": "String",
+    "int": "Int64",
+    "float": "Float64",
+    "date": "Date32",
+    "timestamp": "DateTime64(6, 'UTC')",
+    "bool": "Bool",
+}
 # Views are evaluated with the reader's settings: read them as dbt builds them (profiles.yml).
 READ_SETTINGS = {"join_use_nulls": 1}
 NEW_SUFFIX = "__new"
@@ -82,8 +89,14 @@ class ClickHouseConnection(Connection):
 
     engine = "clickhouse"
 
-    def __init__(self, settings: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None,
-                 write: bool = False, options: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        settings: Mapping[str, Any] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        write: bool = False,
+        options: Mapping[str, Any] | None = None,
+    ):
         super().__init__(write=write)
         clickhouse_connect = load_driver()
         self.settings = dict(settings) if settings is not None else settings_from_env(environ)
@@ -148,11 +161,11 @@ class ClickHouseConnection(Connection):
             key = match.group(1)
             if key not in values:
                 raise KeyError(f"SQL parameter :{key} has no value")
-            return "{%s:%s}" % (key, param_type(values[key]))
+            return f"{{{key}:{param_type(values[key])}}}"
 
         text = PARAM.sub(name, sql)
         # the names the SQL binds, written as :name or natively as {name:Type}
-        return text, {k: v for k, v in values.items() if "{%s:" % k in text}
+        return text, {k: v for k, v in values.items() if f"{{{k}:" in text}
 
     def query(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> pd.DataFrame:
         text, bound = self._bind(sql, params)
@@ -171,32 +184,60 @@ class ClickHouseConnection(Connection):
 
     def rows(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> list[tuple]:
         text, bound = self._bind(sql, params)
-        return self._call("reading", lambda: self._live.query(text, parameters=bound, settings=READ_SETTINGS).result_rows)
+        return self._call(
+            "reading", lambda: self._live.query(text, parameters=bound, settings=READ_SETTINGS).result_rows
+        )
 
     def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None) -> Any:
         text, bound = self._bind(sql, params)
-        return self._call(f"running `{' '.join(text.split())[:60]}`", lambda: self._live.command(text, parameters=bound))
+        return self._call(
+            f"running `{' '.join(text.split())[:60]}`", lambda: self._live.command(text, parameters=bound)
+        )
 
     def exists(self, schema: str, table: str) -> bool:
-        return bool(self._call("checking a table", lambda: self._live.command(
-            "exists table {db:Identifier}.{t:Identifier}", parameters={"db": schema, "t": table})))
+        return bool(
+            self._call(
+                "checking a table",
+                lambda: self._live.command(
+                    "exists table {db:Identifier}.{t:Identifier}", parameters={"db": schema, "t": table}
+                ),
+            )
+        )
 
     def columns(self, schema: str, table: str) -> list[tuple[str, str]]:
-        return [(name, kind) for name, kind in self.rows(
-            "select name, type from system.columns where database = :db and table = :t order by position",
-            {"db": schema, "t": table})]
+        return [
+            (name, kind)
+            for name, kind in self.rows(
+                "select name, type from system.columns where database = :db and table = :t order by position",
+                {"db": schema, "t": table},
+            )
+        ]
 
     def columns_of(self, schemas: Sequence[str]) -> dict[tuple[str, str], list[str]]:
         found: dict[tuple[str, str], list[str]] = {}
-        rows = self._call("listing tables", lambda: self._live.query(
-            "select database, table, name from system.columns where database in {dbs:Array(String)} "
-            "order by database, table, position", parameters={"dbs": list(schemas)}).result_rows)
+        rows = self._call(
+            "listing tables",
+            lambda: (
+                self._live.query(
+                    "select database, table, name from system.columns where database in {dbs:Array(String)} "
+                    "order by database, table, position",
+                    parameters={"dbs": list(schemas)},
+                ).result_rows
+            ),
+        )
         for schema, table, column in rows:
             found.setdefault((schema, table), []).append(column)
         return found
 
-    def read_table(self, schema: str, table: str, *, order_by: str | Sequence[str] | None = None,
-                   descending: bool = False, limit: int | None = None) -> pd.DataFrame:
+    def read_table(
+        self,
+        schema: str,
+        table: str,
+        *,
+        order_by: str | Sequence[str] | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
         """As :meth:`Connection.read_table`, through the driver's typed frames; timestamps as
         naive UTC wall time, as DuckDB gives them."""
         columns = [name for name, _ in self.columns(schema, table)]
@@ -225,8 +266,11 @@ class ClickHouseConnection(Connection):
         """``create table`` for ``spec``: key columns never Nullable (ClickHouse refuses nullable
         sorting keys by default), the key as the MergeTree sorting key."""
         columns = ", ".join(
-            f"{quote(c.name)} {TYPES[c.type]}" if (c.name in spec.key or not c.nullable)
-            else f"{quote(c.name)} Nullable({TYPES[c.type]})" for c in spec.columns)
+            f"{quote(c.name)} {TYPES[c.type]}"
+            if (c.name in spec.key or not c.nullable)
+            else f"{quote(c.name)} Nullable({TYPES[c.type]})"
+            for c in spec.columns
+        )
         key = ", ".join(quote(k) for k in spec.key) if spec.key else "tuple()"
         return f"create table {target} ({columns}) engine = MergeTree order by ({key})"
 
@@ -237,14 +281,26 @@ class ClickHouseConnection(Connection):
             self.execute(f"drop table if exists {target}")
         self.execute(self.ddl(spec, target).replace("create table", "create table if not exists", 1))
 
-    def insert_rows(self, schema: str, table: str, data: Sequence[Sequence[Any]], column_names: Sequence[str],
-                    column_types: Sequence[str] | None = None, *, column_oriented: bool = False) -> None:
+    def insert_rows(
+        self,
+        schema: str,
+        table: str,
+        data: Sequence[Sequence[Any]],
+        column_names: Sequence[str],
+        column_types: Sequence[str] | None = None,
+        *,
+        column_oriented: bool = False,
+    ) -> None:
         """Insert plain Python rows (or, ``column_oriented``, columns) in the Native format;
         with ``column_types`` the driver skips asking the server for them."""
         self._writable()
         extra = {"column_type_names": list(column_types)} if column_types is not None else {}
-        self._call(f"writing {table}", lambda: self._live.insert(
-            table, data, column_names=list(column_names), database=schema, column_oriented=column_oriented, **extra))
+        self._call(
+            f"writing {table}",
+            lambda: self._live.insert(
+                table, data, column_names=list(column_names), database=schema, column_oriented=column_oriented, **extra
+            ),
+        )
 
     def insert_frame(self, schema: str, table: str, rows: Rows) -> int:
         self._writable()
@@ -257,7 +313,7 @@ class ClickHouseConnection(Connection):
         written = 0
         target = self.table(schema, table)
         for batch in rows:  # an Arrow stream: one insert per batch, never all in memory
-            self._call(f"writing {table}", lambda: self._live.insert_arrow(target, batch))
+            self._call(f"writing {table}", lambda batch=batch: self._live.insert_arrow(target, batch))
             written += batch.num_rows
         return written
 
@@ -280,14 +336,20 @@ class ClickHouseConnection(Connection):
             self.execute(f"drop table if exists {new}")
             self.execute(f"create table {new} as {target}")
             written = self.insert_frame(schema, table + NEW_SUFFIX, rows)
-            partitions = [pid for (pid,) in self.rows(
-                "select distinct partition_id from system.parts where database = :db and table = :t and active",
-                {"db": schema, "t": table + NEW_SUFFIX})]
+            partitions = [
+                pid
+                for (pid,) in self.rows(
+                    "select distinct partition_id from system.parts where database = :db and table = :t and active",
+                    {"db": schema, "t": table + NEW_SUFFIX},
+                )
+            ]
         except BaseException as exc:
             drop_new()
             if isinstance(exc, Exception):
-                raise WarehouseError(f"appending to ClickHouse table {schema}.{table} failed, the table is "
-                                     f"unchanged: {getattr(exc, 'detail', exc)}") from None
+                raise WarehouseError(
+                    f"appending to ClickHouse table {schema}.{table} failed, the table is "
+                    f"unchanged: {getattr(exc, 'detail', exc)}"
+                ) from None
             raise
         try:
             for pid in partitions:  # an id is hex digits, "all" or "<prefix>_<n>": no quoting needed
@@ -317,8 +379,10 @@ class ClickHouseConnection(Connection):
                 except WarehouseError:
                     pass
             if isinstance(exc, Exception):
-                raise WarehouseError(f"writing ClickHouse database {schema} failed, the previous tables are "
-                                     f"unchanged: {getattr(exc, 'detail', exc)}") from None
+                raise WarehouseError(
+                    f"writing ClickHouse database {schema} failed, the previous tables are "
+                    f"unchanged: {getattr(exc, 'detail', exc)}"
+                ) from None
             raise
         counts: dict[str, int] = {}
         for spec in staged:

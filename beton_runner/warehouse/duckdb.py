@@ -8,21 +8,29 @@ and :meth:`transaction` commit all or nothing.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pandas as pd
 
 from ..errors import ConfigError, WarehouseError
+
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow
 
 from .base import PARAM, Connection, EngineError, Rows, TableSpec, first_line, plain
 
-TYPES = {"text": "varchar", "int": "bigint", "float": "double", "date": "date",
-         "timestamp": "timestamp", "bool": "boolean"}
+TYPES = {
+    "text": "varchar",
+    "int": "bigint",
+    "float": "double",
+    "date": "date",
+    "timestamp": "timestamp",
+    "bool": "boolean",
+}
 _INCOMING = "_beton_incoming"
 
 
@@ -39,8 +47,14 @@ class DuckDBConnection(Connection):
 
     engine = "duckdb"
 
-    def __init__(self, path: str | Path | None, *, write: bool = False, create: bool = False,
-                 settings: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        path: str | Path | None,
+        *,
+        write: bool = False,
+        create: bool = False,
+        settings: Mapping[str, str] | None = None,
+    ):
         super().__init__(write=write or path is None)
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self.path = Path(path) if path is not None else None
@@ -48,11 +62,14 @@ class DuckDBConnection(Connection):
             if not self.path.exists() and not (write and create):
                 raise WarehouseError(f"no warehouse at {self.path}: run `beton demo` or `beton run` first")
             if write and not self.path.parent.exists():
-                raise ConfigError(f"the folder for the DuckDB file {self.path} does not exist; create it or set "
-                                  "BETON_DUCKDB_PATH (or --duckdb) to another path")
+                raise ConfigError(
+                    f"the folder for the DuckDB file {self.path} does not exist; create it or set "
+                    "BETON_DUCKDB_PATH (or --duckdb) to another path"
+                )
         try:
-            self._con = duckdb.connect(str(self.path) if self.path is not None else ":memory:",
-                                       read_only=self.path is not None and not write)
+            self._con = duckdb.connect(
+                str(self.path) if self.path is not None else ":memory:", read_only=self.path is not None and not write
+            )
         except duckdb.Error as exc:
             text = str(exc)
             if "lock" in text.lower():
@@ -65,11 +82,11 @@ class DuckDBConnection(Connection):
             self._run(f"set {name} = '{str(value).replace(chr(39), chr(39) * 2)}'")
 
     @classmethod
-    def memory(cls) -> "DuckDBConnection":
+    def memory(cls) -> DuckDBConnection:
         """A private in-memory database in UTC (nothing is shared with any file)."""
         return cls(None, settings={"TimeZone": "UTC"})
 
-    def stream(self, sql: str, batch_rows: int = 500_000) -> "pyarrow.RecordBatchReader":
+    def stream(self, sql: str, batch_rows: int = 500_000) -> pyarrow.RecordBatchReader:
         """The rows of ``sql`` as an Arrow stream of ``batch_rows``-row batches, computed as they
         are read. Each stream runs on its own cursor, so several can be open at once."""
         cursor = self._live.cursor()
@@ -151,13 +168,22 @@ class DuckDBConnection(Connection):
         self._run(sql, params).fetchall()
 
     def exists(self, schema: str, table: str) -> bool:
-        return bool(self.rows("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                              [schema, table])[0][0])
+        return bool(
+            self.rows(
+                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                [schema, table],
+            )[0][0]
+        )
 
     def columns(self, schema: str, table: str) -> list[tuple[str, str]]:
-        return [(name, kind) for name, kind in self.rows(
-            "select column_name, data_type from information_schema.columns "
-            "where table_schema = ? and table_name = ? order by ordinal_position", [schema, table])]
+        return [
+            (name, kind)
+            for name, kind in self.rows(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, table],
+            )
+        ]
 
     def columns_of(self, schemas: Sequence[str]) -> dict[tuple[str, str], list[str]]:
         found: dict[tuple[str, str], list[str]] = {}
@@ -165,8 +191,10 @@ class DuckDBConnection(Connection):
             return found
         marks = ", ".join("?" for _ in schemas)
         for schema, table, column in self.rows(
-                "select table_schema, table_name, column_name from information_schema.columns "
-                f"where table_schema in ({marks}) order by table_schema, table_name, ordinal_position", list(schemas)):
+            "select table_schema, table_name, column_name from information_schema.columns "
+            f"where table_schema in ({marks}) order by table_schema, table_name, ordinal_position",
+            list(schemas),
+        ):
             found.setdefault((schema, table), []).append(column)
         return found
 
@@ -203,8 +231,10 @@ class DuckDBConnection(Connection):
     def ddl(spec: TableSpec) -> str:
         """The column list of ``spec``: key columns are NOT NULL and the primary key only where
         the spec enforces its key."""
-        columns = [f"{quote(c.name)} {TYPES[c.type]}" + (" not null" if spec.enforce_key and c.name in spec.key else "")
-                   for c in spec.columns]
+        columns = [
+            f"{quote(c.name)} {TYPES[c.type]}" + (" not null" if spec.enforce_key and c.name in spec.key else "")
+            for c in spec.columns
+        ]
         if spec.enforce_key:
             columns.append(f"primary key ({', '.join(quote(k) for k in spec.key)})")
         return ", ".join(columns)
@@ -227,8 +257,10 @@ class DuckDBConnection(Connection):
             return 0
         casts = ", ".join(f"cast({quote(n)} as {types[n]})" for n in names)
         with self.registered(_INCOMING, rows):
-            inserted = self.rows(f"insert into {self.table(schema, table)} ({', '.join(quote(n) for n in names)}) "
-                                 f"select {casts} from {_INCOMING}")
+            inserted = self.rows(
+                f"insert into {self.table(schema, table)} ({', '.join(quote(n) for n in names)}) "
+                f"select {casts} from {_INCOMING}"
+            )
         return int(inserted[0][0]) if inserted else 0
 
     def append_rows(self, schema: str, table: str, rows: Rows) -> int:
@@ -238,8 +270,10 @@ class DuckDBConnection(Connection):
             with self.transaction():
                 return self.insert_frame(schema, table, rows)
         except WarehouseError as exc:
-            raise WarehouseError(f"appending to {schema}.{table} of {self.describe()} failed, the table is "
-                                 f"unchanged: {getattr(exc, 'detail', exc)}") from None
+            raise WarehouseError(
+                f"appending to {schema}.{table} of {self.describe()} failed, the table is "
+                f"unchanged: {getattr(exc, 'detail', exc)}"
+            ) from None
 
     def replace_tables(self, schema: str, tables: Mapping[TableSpec, Rows]) -> dict[str, int]:
         """One transaction: the new tables appear together, or (on any failure) not at all."""
@@ -253,8 +287,10 @@ class DuckDBConnection(Connection):
                     self.insert_frame(schema, spec.name, rows)
                     counts[spec.name] = self.count(schema, spec.name)
         except WarehouseError as exc:
-            raise WarehouseError(f"writing schema {schema} of {self.describe()} failed, the previous tables are "
-                                 f"unchanged: {getattr(exc, 'detail', exc)}") from None
+            raise WarehouseError(
+                f"writing schema {schema} of {self.describe()} failed, the previous tables are "
+                f"unchanged: {getattr(exc, 'detail', exc)}"
+            ) from None
         return counts
 
 

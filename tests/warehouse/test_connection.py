@@ -17,21 +17,32 @@ from beton_runner.warehouse import Column, TableSpec
 from beton_runner.warehouse.clickhouse import ClickHouseConnection
 from beton_runner.warehouse.duckdb import DuckDBConnection
 
-PEOPLE = TableSpec("people", (
-    Column("id", "text"),
-    Column("name", "text"),
-    Column("score", "float"),
-    Column("visits", "int"),
-    Column("seen_at", "timestamp"),
-), key=("id",))
+PEOPLE = TableSpec(
+    "people",
+    (
+        Column("id", "text"),
+        Column("name", "text"),
+        Column("score", "float"),
+        Column("visits", "int"),
+        Column("seen_at", "timestamp"),
+    ),
+    key=("id",),
+)
 
-FRAME = pd.DataFrame({
-    "id": ["a", "b", "c", "d"],
-    "name": ["Ann", "O'Brien \"Bob\"", None, "Dee"],
-    "score": [3.5, 1.0, None, 7.25],
-    "visits": [2, 5, 1, 9],
-    "seen_at": [datetime(2026, 1, 2, 3, 4, 5), datetime(2026, 2, 1), datetime(2026, 3, 1, 12), datetime(2026, 1, 1)],
-})
+FRAME = pd.DataFrame(
+    {
+        "id": ["a", "b", "c", "d"],
+        "name": ["Ann", 'O\'Brien "Bob"', None, "Dee"],
+        "score": [3.5, 1.0, None, 7.25],
+        "visits": [2, 5, 1, 9],
+        "seen_at": [
+            datetime(2026, 1, 2, 3, 4, 5),
+            datetime(2026, 2, 1),
+            datetime(2026, 3, 1, 12),
+            datetime(2026, 1, 1),
+        ],
+    }
+)
 
 
 @pytest.fixture(params=["duckdb", pytest.param("clickhouse", marks=pytest.mark.clickhouse)])
@@ -58,14 +69,18 @@ def conn(request, tmp_path):
 def test_query_binds_parameters_including_quotes(conn):
     connection, schema = conn
     table = connection.table(schema, "people")
-    got = connection.query(f"select id, visits from {table} where name = :name", {"name": "O'Brien \"Bob\""})
+    got = connection.query(f"select id, visits from {table} where name = :name", {"name": 'O\'Brien "Bob"'})
     assert got.to_dict("records") == [{"id": "b", "visits": 5}]
     # a value that looks like SQL stays a value
     assert connection.query(f"select id from {table} where name = :name", {"name": "x' or '1'='1"}).empty
-    counted = connection.rows(f"select count(*) from {table} where visits >= :low and id <> :skip", {"low": 2, "skip": "d"})
+    counted = connection.rows(
+        f"select count(*) from {table} where visits >= :low and id <> :skip", {"low": 2, "skip": "d"}
+    )
     assert int(counted[0][0]) == 2  # a (2) and b (5)
     # names that prefix one another, and a value the SQL does not use
-    both = connection.query(f"select id from {table} where id = :id or visits > :id_min", {"id": "a", "id_min": 6, "x": 1})
+    both = connection.query(
+        f"select id from {table} where id = :id or visits > :id_min", {"id": "a", "id_min": 6, "x": 1}
+    )
     assert sorted(both["id"]) == ["a", "d"]
 
 
@@ -102,8 +117,9 @@ def test_insert_frame_appends_by_column_name(conn):
     connection, schema = conn
     more = pd.DataFrame({"visits": [4], "id": ["e"], "name": ["Eve"]})  # other order, fewer columns
     assert connection.insert_frame(schema, "people", more) == 1
-    got = connection.query(f"select id, name, visits, score from {connection.table(schema, 'people')} where id = :id",
-                           {"id": "e"})
+    got = connection.query(
+        f"select id, name, visits, score from {connection.table(schema, 'people')} where id = :id", {"id": "e"}
+    )
     assert got.iloc[0]["name"] == "Eve" and int(got.iloc[0]["visits"]) == 4 and pd.isna(got.iloc[0]["score"])
     assert connection.count(schema, "people") == len(FRAME) + 1
 
@@ -153,8 +169,15 @@ def test_duckdb_lock_held_by_another_process_names_the_file(tmp_path):
     path = tmp_path / "locked.duckdb"
     DuckDBConnection(path, write=True, create=True).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-         "time.sleep(60)", str(path)], stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(WarehouseError) as error:
@@ -170,11 +193,10 @@ def test_duckdb_transaction_rolls_back(tmp_path):
     with DuckDBConnection(tmp_path / "t.duckdb", write=True, create=True) as connection:
         connection.ensure_schema("s")
         connection.create_table("s", PEOPLE)
-        with pytest.raises(WarehouseError):
-            with connection.transaction():
-                connection.insert_frame("s", "people", FRAME)
-                connection.execute("insert into s.people (id) values (:id)", {"id": None})
-                connection.execute("select * from no_such_table")
+        with pytest.raises(WarehouseError), connection.transaction():
+            connection.insert_frame("s", "people", FRAME)
+            connection.execute("insert into s.people (id) values (:id)", {"id": None})
+            connection.execute("select * from no_such_table")
         assert connection.count("s", "people") == 0
 
 

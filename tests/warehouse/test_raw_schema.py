@@ -21,8 +21,13 @@ EVENTS = 4_000
 
 
 def beton(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "beton_runner.cli", "--project-dir", str(REPO), *args],
-                          capture_output=True, text=True, env={**os.environ, "TZ": "UTC", **env}, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-m", "beton_runner.cli", "--project-dir", str(REPO), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TZ": "UTC", **env},
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return done
 
@@ -38,8 +43,12 @@ def test_raw_schema_follows_the_schema_prefix(monkeypatch):
 @pytest.mark.clickhouse
 def test_generate_then_run_on_clickhouse_reads_what_generate_wrote(clickhouse_server, tmp_path):
     prefix = f"rawx_{uuid.uuid4().hex[:8]}"
-    ch = {"CLICKHOUSE_HOST": clickhouse_server.host, "CLICKHOUSE_PORT": str(clickhouse_server.port),
-          "CLICKHOUSE_DATABASE": prefix, "BETON_TARGET_PATH": str(tmp_path / "ch-target")}
+    ch = {
+        "CLICKHOUSE_HOST": clickhouse_server.host,
+        "CLICKHOUSE_PORT": str(clickhouse_server.port),
+        "CLICKHOUSE_DATABASE": prefix,
+        "BETON_TARGET_PATH": str(tmp_path / "ch-target"),
+    }
     duck = {"BETON_DUCKDB_PATH": str(tmp_path / "w.duckdb"), "BETON_TARGET_PATH": str(tmp_path / "duck-target")}
     generate = ["generate", "--events", str(EVENTS), "--days", "30"]
     assert f"events: {EVENTS:,}" in beton([*generate, "--target", "clickhouse"], ch).stdout
@@ -52,8 +61,10 @@ def test_generate_then_run_on_clickhouse_reads_what_generate_wrote(clickhouse_se
     try:
         raw_events = client.command(f"select count() from `{prefix}_raw`.events")
         staged = client.command(f"select count() from `{prefix}_staging`.stg_posthog__events")
-        on_clickhouse = client.query_df(f"select rule_key, count() as findings from `{prefix}_inspections`.insp_findings "
-                                        "group by rule_key order by rule_key")
+        on_clickhouse = client.query_df(
+            f"select rule_key, count() as findings from `{prefix}_inspections`.insp_findings "
+            "group by rule_key order by rule_key"
+        )
     finally:
         client.close()
     assert raw_events == EVENTS and staged == EVENTS  # dbt read exactly the generated events
@@ -62,11 +73,14 @@ def test_generate_then_run_on_clickhouse_reads_what_generate_wrote(clickhouse_se
 
     con = duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True)
     try:
-        on_duckdb = con.execute("select rule_key, count(*) as findings from beton_inspections.insp_findings "
-                                "group by rule_key order by rule_key").df()
+        on_duckdb = con.execute(
+            "select rule_key, count(*) as findings from beton_inspections.insp_findings "
+            "group by rule_key order by rule_key"
+        ).df()
     finally:
         con.close()
     assert on_duckdb["findings"].sum() > 0
+
     def per_rule(frame: pd.DataFrame) -> list[tuple[str, int]]:
         return [(str(key), int(n)) for key, n in zip(frame["rule_key"], frame["findings"])]
 

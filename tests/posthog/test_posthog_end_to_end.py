@@ -1,0 +1,129 @@
+"""End to end, per destination: `beton ingest posthog` loads the local PostHog server's project,
+then `beton run` (a subprocess, as a user runs it) builds every shipped rule's punch list on
+that data, and each punch list equals the pandas oracle (tests/oracle.py) computed straight
+from the server's own dataset."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pandas as pd
+from click.testing import CliRunner
+from test_punch_lists_mock import assert_same_punch_list
+
+from beton_runner.cli.posthog import ingest_posthog
+from conftest import REPO, rule_documents
+from oracle import punch_list
+from posthog_server.dataset import DatasetSpec
+from posthog_server.fixture import BOTH_TARGETS, posthog_server_factory, target  # noqa: F401
+from posthog_server.helpers import assert_exact_events
+
+RULES = rule_documents()
+# Every event name the shipped rules look for, plus two they ignore.
+RULE_EVENTS = tuple(sorted({name for rule in RULES.values() for name in rule["conditions"].get("event_names", [])}))
+SPEC = DatasetSpec(
+    events=10_000,
+    persons=60,
+    companies=6,
+    days=75,
+    event_names=RULE_EVENTS + ("$pageview", "dashboard_viewed"),
+    skew=3.0,
+    usage_properties=True,
+    quiet_companies=1,  # company5.com went quiet: churn risk
+)
+
+
+def server_frames(server) -> dict[str, pd.DataFrame]:
+    """The input data model, read from the server's dataset (not from the warehouse)."""
+    cur = server.dataset.cursor()
+
+    def frame(sql: str, columns: list[str]) -> pd.DataFrame:
+        return pd.DataFrame(cur.execute(sql).fetchall(), columns=columns)
+
+    events = frame(
+        "select uuid, event, distinct_id, ts, properties, person_id from srv_events",
+        ["uuid", "event", "distinct_id", "timestamp", "properties", "person_id"],
+    )
+    persons = frame(
+        "select id, created_at, properties, is_identified from srv_persons",
+        ["id", "created_at", "properties", "is_identified"],
+    )
+    pdi = frame("select person_id, distinct_id from srv_pdi", ["person_id", "distinct_id"])
+    # accounts: the "company" group type (index 1), its properties by name
+    rows = []
+    for key, props in cur.execute("select group_key, properties from srv_groups where group_index = 1").fetchall():
+        p = json.loads(props)
+        rows.append([key, p["name"], p["domain"], p["arr"], p["segment"], p["owner_email"], props])
+    accounts = pd.DataFrame(
+        rows,
+        columns=["account_id", "name", "domain", "arr", "segment", "owner_email", "properties"],
+    )
+    return {"events": events, "persons": persons, "person_distinct_id": pdi, "accounts": accounts}
+
+
+def read_inspection(target, table: str) -> pd.DataFrame:
+    if target.kind == "duckdb":
+        return target.query_df(f'select * from "beton_inspections"."{table}"')
+    return target.query_df(f"select * from `{target.prefix}_inspections`.`{table}`")
+
+
+@BOTH_TARGETS
+def test_ingest_then_beton_run_builds_every_punch_list(posthog_server_factory, target, tmp_path):
+    server = posthog_server_factory(SPEC, max_rows=2_500)
+    env = {
+        "POSTHOG_PERSONAL_API_KEY": server.api_key,
+        "POSTHOG_PROJECT_ID": server.project_id,
+        "POSTHOG_HOST": server.url,
+        **target.env(),
+    }
+    ingested = CliRunner().invoke(ingest_posthog, ["--days", "90", *target.cli_args()], env=env)
+    assert ingested.exit_code == 0, ingested.output
+    assert_exact_events(target, server)
+
+    as_of = (server.dataset.end + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
+    dbt_vars = {"beton_input": "source", "beton_as_of": as_of}
+    if target.kind == "clickhouse":
+        dbt_vars["beton_source_schema"] = target.raw
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "beton_runner.cli",
+            "--project-dir",
+            str(REPO),
+            "run",
+            "--target",
+            target.kind,
+            "--vars",
+            json.dumps(dbt_vars),
+        ],
+        env={**os.environ, **target.env(), "BETON_TARGET_PATH": str(tmp_path / "dbt-target")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert f"built {len(RULES)} punch list(s) on {target.kind}" in run.stdout
+
+    frames = server_frames(server)
+    found = {}
+    for key, rule in sorted(RULES.items()):
+        expected = punch_list(
+            rule,
+            frames["events"],
+            frames["persons"],
+            frames["person_distinct_id"],
+            frames["accounts"],
+            pd.Timestamp(as_of).to_pydatetime(),
+        )
+        actual = read_inspection(target, f"insp_{key}")
+        assert_same_punch_list(actual, expected, f"{target.kind}: {key}")
+        found[key] = len(expected)
+    # the dataset is made so that most rules find someone
+    assert sum(1 for n in found.values() if n) >= 6, found
+    assert found["churn_risk_previously_active_now_quiet"] >= 1, found

@@ -1,0 +1,237 @@
+"""`beton report` without a browser: the file is self-contained, shows every punch list with the
+SQL its model compiled to and the rule file, links the sales plays, falls back to the plain
+marts, keeps tables to --max-rows while summaries stay over every finding, and the command
+prints what it wrote or one clean error. (What the page does in a browser: test_report_browser.py.)"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import unquote
+
+import click
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from beton_runner.cli.report import report_command
+from beton_runner.project import Project
+from beton_runner.report import build_report
+from beton_runner.report.sql import manifest_sql
+from conftest import MOCK_AS_OF, REPO, read_table, rule_documents
+from oracle import load_mock, punch_list
+
+RULES = rule_documents()
+
+
+def make_plays(folder: Path) -> Path:
+    """Play files as `beton plays` names them: by account id, by domain, an index, one for no account."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "acc_001.md").write_text("# Acme Analytics\n", encoding="utf-8")
+    (folder / "lumenlabs.ai.md").write_text("# Lumen Labs\n", encoding="utf-8")
+    (folder / "index.md").write_text("# Plays\n", encoding="utf-8")
+    (folder / "someone-else.md").write_text("# ?\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def report(mock_build, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("report")
+    plays = make_plays(tmp / "output" / "plays")
+    result = build_report(mock_build, tmp / "output" / "report.html", plays_dir=plays)
+    return result, result.path.read_text(encoding="utf-8")
+
+
+def shown_sql(page: str, key: str) -> str:
+    return html.unescape(re.search(rf'<code id="sql-{key}">(.*?)</code>', page, re.S).group(1))
+
+
+def rows_of(page: str, table: str) -> list[list]:
+    """A table's rows as the page carries them (JSON; per cell text, [text, raw] or [text, raw, href])."""
+    found = re.search(
+        rf'<div class="bt-wrap" data-table-wrap="{re.escape(table)}">.*?'
+        r'<script type="application/json" class="bt-data">(.*?)</script>',
+        page,
+        re.S,
+    )
+    assert found, f"table {table} not in the page"
+    return json.loads(found.group(1))
+
+
+def text_of(cell) -> str:
+    return cell[0] if isinstance(cell, list) else cell
+
+
+def href_of(cell) -> str | None:
+    return cell[2] if isinstance(cell, list) and len(cell) > 2 else None
+
+
+def test_the_report_is_one_self_contained_file(report):
+    result, page = report
+    assert result.size_bytes == len(page.encode("utf-8"))
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", page, re.I), "an external asset"
+    markup = re.sub(r"<script\b[^>]*>.*?</script>", "", page, flags=re.S)  # (plotly.js names URLs it never loads)
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", markup, re.I), "a link to the network"
+    assert page.count("<script>") == 2  # plotly.js and the report's own script; the rest is JSON data
+    assert page.count("<script") == page.count('<script type="application/json"') + 2
+    assert "plotly.js v" in page and "Plotly.newPlot" in page
+    figures = json.loads(
+        re.search(r'<script type="application/json" id="beton-figures">(.*?)</script>', page, re.S).group(1)
+    )
+    with_findings = sum(1 for r in result.data.punch_lists if r.summary.findings)
+    assert set(figures) >= {
+        "health-shares",
+        "events-per-day",
+        "active-per-day",
+        "top-events-chart",
+        "top-users-chart",
+        "top-accounts-chart",
+    }
+    assert len(figures) == 6 + with_findings
+    assert 4_000_000 < result.size_bytes < 8_000_000
+
+
+def test_every_punch_list_shows_its_summary_sql_and_rule(report, mock_build):
+    _, page = report
+    manifest = json.loads((mock_build.dbt_target_path / "manifest.json").read_text())
+    frames = load_mock(REPO / "seeds")
+    for key, doc in RULES.items():
+        expected = punch_list(
+            doc, frames["events"], frames["persons"], frames["person_distinct_id"], frames["accounts"], MOCK_AS_OF
+        )
+        article = re.search(rf'<article class="punch-list" id="pl-{key}".*?</article>', page, re.S).group(0)
+        assert html.escape(doc["name"]) in article
+        assert f'data-metric="findings"><b>{len(expected):,}</b> findings' in article
+        if len(expected):
+            assert f"median <b>{expected['score'].median():.2f}</b>" in article
+            assert f"max <b>{expected['score'].max():.2f}</b>" in article
+        assert len(rows_of(page, f"pl-{key}")) == len(expected)
+        compiled = manifest["nodes"][f"model.beton.insp_{key}"]["compiled_code"].strip()
+        assert shown_sql(article, key).strip() == compiled, f"{key}: the SQL shown is not the compiled model"
+        assert (REPO / "rules" / f"{key}.yml").read_text().strip() in html.unescape(article)
+
+
+def test_sales_plays_are_linked_from_the_accounts_and_the_plays_section(report):
+    result, page = report
+    out_dir = result.path.parent
+    links = dict(re.findall(r'<li data-account="([^"]*)"><a href="([^"]+)">', page))
+    assert set(links) == {"acc_001", "acc_007", ""}  # by id, by domain (lumenlabs.ai), and one for no account
+    for href in re.findall(r'<li data-account="[^"]*"><a href="([^"]+)">', page):
+        assert (out_dir / unquote(href)).is_file()
+    assert 'href="plays/index.md"' in page
+    links = {text_of(row[0]): [href_of(c) for c in row if href_of(c)] for row in rows_of(page, "accounts")}
+    assert {account: hrefs for account, hrefs in links.items() if hrefs} == {
+        "acc_001": ["plays/acc_001.md"],
+        "acc_007": ["plays/lumenlabs.ai.md"],
+    }  # by id and by domain
+
+
+def test_explorer_uses_enriched_marts_when_they_exist_and_plain_ones_otherwise(report, mock_build, tmp_path):
+    _, page = report
+    con = duckdb.connect(str(mock_build.duckdb_path), read_only=True)
+    try:
+        tables = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'beton_marts'"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    expected = "dim_accounts_enriched" if "dim_accounts_enriched" in tables else "dim_accounts"
+    assert f"beton_marts.{expected}</span>" in page
+
+    plain = tmp_path / "plain.duckdb"
+    shutil.copy(mock_build.duckdb_path, plain)
+    con = duckdb.connect(str(plain))
+    try:
+        for table in ("dim_accounts_enriched", "dim_users_enriched"):
+            con.execute(f"drop table if exists beton_marts.{table}")
+            con.execute(f"drop view if exists beton_marts.{table}")
+        con.execute("drop view beton_explore.explore_top_users")
+    finally:
+        con.close()
+    project = Project(dir=REPO, target="duckdb", duckdb_path=plain, target_path=mock_build.dbt_target_path)
+    result = build_report(project, tmp_path / "plain.html", plays_dir=tmp_path / "no-plays")
+    page = result.path.read_text()
+    assert "beton_marts.dim_accounts</span>" in page and "beton_marts.dim_users</span>" in page
+    assert len(rows_of(page, "accounts")) == len(read_table(plain, "beton_marts", "dim_accounts"))
+    assert any("explore_top_users" in note for note in result.data.notes)
+    assert 'id="plays"' not in page
+
+
+def test_max_rows_caps_tables_but_not_summaries(mock_build, tmp_path):
+    result = build_report(mock_build, tmp_path / "small.html", max_rows=2, plays_dir=tmp_path / "none")
+    page = result.path.read_text()
+    users = read_table(mock_build.duckdb_path, "beton_marts", result.data.users.table)
+    assert len(rows_of(page, "users")) == 2
+    assert f"Showing the first 2 of {len(users):,} rows" in page
+    shown = [text_of(row[0]) for row in rows_of(page, "users")]
+    events = users.set_index("user_id")["events_30d"]
+    assert all(events[u] >= sorted(events, reverse=True)[1] for u in shown)  # the most active first
+    power = read_table(mock_build.duckdb_path, "beton_inspections", "insp_pql_power_users")
+    assert len(power) > 2
+    article = re.search(r'<article class="punch-list" id="pl-pql_power_users".*?</article>', page, re.S).group(0)
+    assert f'data-metric="findings"><b>{len(power):,}</b> findings' in article
+    assert f"max <b>{power['score'].max():.2f}</b>" in article
+
+
+def test_manifest_sql_is_only_taken_from_a_manifest_of_the_same_warehouse(tmp_path):
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(
+        json.dumps(
+            {"metadata": {"adapter_type": "clickhouse"}, "nodes": {"model.beton.insp_x": {"compiled_code": "select 1"}}}
+        )
+    )
+    assert manifest_sql(manifest, "clickhouse", ["insp_x", "insp_y"]) == {"insp_x": "select 1\n"}
+    assert manifest_sql(manifest, "duckdb", ["insp_x"]) == {}
+    assert manifest_sql(tmp_path / "missing.json", "duckdb", ["insp_x"]) == {}
+
+
+class _Obj:
+    """What the CLI hands its commands: a project per --target."""
+
+    def __init__(self, project: Project):
+        self._project = project
+        self.debug = False
+
+    def project(self, target=None) -> Project:
+        return self._project
+
+
+def _run(obj, *args):
+    @click.group()
+    @click.pass_context
+    def group(ctx):
+        ctx.obj = obj
+
+    group.add_command(report_command)
+    return CliRunner().invoke(group, ["report", *args], catch_exceptions=False)
+
+
+def test_command_writes_the_report_and_compiles_sql_missing_from_the_manifest(mock_build, tmp_path):
+    # a target folder without a manifest: the command compiles the rule models itself
+    project = Project(dir=REPO, target="duckdb", duckdb_path=mock_build.duckdb_path, target_path=tmp_path / "target")
+    out = tmp_path / "r" / "report.html"
+    result = _run(_Obj(project), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"wrote {out}" in result.output.replace("\n", "")
+    assert f"{len(RULES)} punch list(s)" in result.output
+    page = out.read_text()
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    for key in RULES:
+        compiled = manifest["nodes"][f"model.beton.insp_{key}"]["compiled_code"].strip()
+        assert shown_sql(page, key).strip() == compiled
+        assert "2026-10-01 12:00:00" in compiled  # compiled at the punch lists' as_of
+
+
+def test_command_without_a_warehouse_says_what_to_do(tmp_path):
+    project = Project(dir=REPO, target="duckdb", duckdb_path=tmp_path / "none.duckdb", target_path=tmp_path / "t")
+    result = _run(_Obj(project), "--out", str(tmp_path / "r.html"))
+    assert result.exit_code == 1
+    assert "error:" in result.output and "no warehouse at" in result.output and "beton demo" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "r.html").exists()

@@ -1,0 +1,125 @@
+"""The exploratory views and the report on the real ClickHouse engine (chdb behind the test
+HTTP server), through the project's own `clickhouse` profile: the views build with their dbt
+tests and equal the independent pandas computation on the mock data, and `beton report
+--target clickhouse` shows ClickHouse's numbers and the ClickHouse SQL each punch list ran."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+
+import clickhouse_connect
+import pandas as pd
+import pytest
+from test_explore import EXPLORE_MODELS, assert_matches, explore
+
+from beton_runner.dbt import run_dbt
+from beton_runner.project import Project
+from beton_runner.report import build_report
+from conftest import MOCK_AS_OF, REPO
+from oracle import load_mock
+
+pytestmark = [
+    pytest.mark.clickhouse,
+    pytest.mark.skipif(
+        "clickhouse:" not in (REPO / "profiles.yml").read_text()
+        or "env" not in {f.name for f in dataclasses.fields(Project)},
+        reason="the project has no clickhouse profile yet",
+    ),
+]
+DATABASE = "beton_report_ch"
+
+
+@pytest.fixture(scope="module")
+def ch_build(clickhouse_server, tmp_path_factory):
+    env = {
+        "CLICKHOUSE_HOST": clickhouse_server.host,
+        "CLICKHOUSE_PORT": str(clickhouse_server.port),
+        "CLICKHOUSE_DATABASE": DATABASE,
+    }
+    project = Project(
+        dir=REPO, target="clickhouse", schema=DATABASE, target_path=tmp_path_factory.mktemp("ch_target"), env=env
+    )
+    result = run_dbt(
+        project,
+        ["build"],
+        vars={"beton_input": "mock"},
+        select=["+path:models/explore", "+path:models/inspections", "+dim_accounts", "+dim_users"],
+    )
+    return project, result
+
+
+# what profiles.yml sets for dbt's own sessions (views are evaluated with the reader's settings)
+PROFILE_SETTINGS = {"join_use_nulls": 1}
+
+
+def ch_query(server, sql: str, settings: dict | None = PROFILE_SETTINGS) -> pd.DataFrame:
+    client = clickhouse_connect.get_client(host=server.host, port=server.port, compress=False)
+    try:
+        frame = client.query_df(sql, settings=settings)
+    finally:
+        client.close()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            frame[column] = frame[column].dt.tz_convert("UTC").dt.tz_localize(None)
+    return frame
+
+
+def test_explore_views_build_on_clickhouse_and_equal_the_oracle(ch_build, clickhouse_server):
+    _, result = ch_build
+    explore_tests = [
+        r
+        for r in result.node_results
+        if r.unique_id.startswith(("test.beton.", "unit_test.beton.")) and "explore" in r.unique_id
+    ]
+    assert len(explore_tests) >= 15 and {r.status for r in explore_tests} == {"pass"}
+    expected = explore(load_mock(REPO / "seeds"), MOCK_AS_OF, days=30)
+    for model in EXPLORE_MODELS:
+        assert_matches(
+            ch_query(clickhouse_server, f"select * from `{DATABASE}_explore`.`{model}`"), expected[model], model
+        )
+    engines = ch_query(
+        clickhouse_server, f"select name, engine from system.tables where database = '{DATABASE}_explore'"
+    )
+    assert set(engines["name"]) == set(EXPLORE_MODELS) and set(engines["engine"]) == {"View"}
+
+
+def test_explore_views_read_the_same_without_the_profiles_settings(ch_build, clickhouse_server):
+    """A BI tool reads the views with its own session settings (join_use_nulls=0 by default):
+    they, and the views they read, must not depend on it."""
+    for model in EXPLORE_MODELS:
+        sql = f"select * from `{DATABASE}_explore`.`{model}`"
+        as_dbt, plain = ch_query(clickhouse_server, sql), ch_query(clickhouse_server, sql, settings={})
+        if len(as_dbt):
+            key = list(as_dbt.columns[:2])
+            pd.testing.assert_frame_equal(
+                plain.sort_values(key).reset_index(drop=True),
+                as_dbt.sort_values(key).reset_index(drop=True),
+                check_dtype=False,
+                obj=model,
+            )
+        else:
+            assert len(plain) == 0, model
+
+
+def test_report_on_clickhouse_shows_clickhouse_numbers_and_sql(ch_build, clickhouse_server, tmp_path):
+    project, _ = ch_build
+    result = build_report(project, tmp_path / "report.html", plays_dir=tmp_path / "no-plays")
+    page = result.path.read_text()
+    assert result.data.notes == []
+    health = ch_query(clickhouse_server, f"select * from `{DATABASE}_explore`.explore_data_health").iloc[0]
+    for fact in ("events", "events_in_window", "persons", "accounts"):
+        assert f'data-fact="{fact}" data-v="{int(health[fact])}"' in page
+    assert f'data-fact="share_linked_to_account" data-v="{float(health["share_linked_to_account"])!r}"' in page
+    for punch_list in result.data.punch_lists:
+        table = ch_query(clickhouse_server, f"select * from `{DATABASE}_inspections`.`{punch_list.rule.model_name}`")
+        article = re.search(
+            rf'<article class="punch-list" id="pl-{punch_list.rule.key}".*?</article>', page, re.S
+        ).group(0)
+        assert f'data-metric="findings"><b>{len(table):,}</b> findings' in article
+        if len(table):
+            assert f"max <b>{table['score'].max():.2f}</b>" in article
+        sql = html.unescape(re.search(rf'<code id="sql-{punch_list.rule.key}">(.*?)</code>', article, re.S).group(1))
+        assert "toDateTime64(" in sql and f"`{DATABASE}_intermediate`" in sql  # what ClickHouse ran, not DuckDB's SQL
+    assert "beton_marts" not in page and f"{DATABASE}_marts.dim_accounts</span>" in page
