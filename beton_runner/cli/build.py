@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import click
+import pandas as pd
 
 from ..csvfile import write_csv
 from ..dbt import DbtResult, run_dbt
@@ -15,7 +16,7 @@ from ..export import ExportSummary, export_all
 from ..project import Project
 from ..punch_lists import read_punch_list
 from ..rules import Rule
-from ..warehouse import connect, read_built_table
+from ..warehouse import read_built_table
 from . import console
 from .console import esc
 from .export import print_summary
@@ -79,17 +80,23 @@ def _built_summary(result: DbtResult, project: Project) -> str:
     )
 
 
+def _rebuilt_row(project: Project, result: DbtResult, layer: str, model: str) -> pd.Series | None:
+    """The one row of a one-row model (a run's facts), when this build rebuilt it: a row left by an
+    earlier run would describe other data. None when it was not rebuilt or is empty."""
+    if not any(r.unique_id.split(".")[-1] == model for r in result.built("model")):
+        return None
+    frame = read_built_table(project, layer, model)
+    return None if frame.empty else frame.iloc[0]
+
+
 def data_health_notes(project: Project, result: DbtResult) -> list[str]:
     """What the run's data-health facts say a user must know, read through the warehouse layer
     after the build — only when this build rebuilt explore_data_health (a stale row from an
     earlier run would describe other data). Events after as_of are counted, never read by a rule:
     many of them mean as_of is too early or devices' clocks are wrong."""
-    if not any(r.unique_id.split(".")[-1] == "explore_data_health" for r in result.built("model")):
+    row = _rebuilt_row(project, result, "explore", "explore_data_health")
+    if row is None:
         return []
-    health = read_built_table(project, "explore", "explore_data_health")
-    if health.empty:
-        return []
-    row = health.iloc[0]
     notes = []
     after = int(row["events_after_as_of"] or 0)
     if after:
@@ -133,14 +140,10 @@ def dropped_events_note(project: Project, result: DbtResult) -> str | None:
     """What the staging left out of the events input (null keys, repeated uuids), read from
     stg_posthog__event_quality when this build rebuilt it; None when nothing was dropped. The
     punch lists are right without those rows, but a load that sends them is worth knowing about."""
-    if not any(r.unique_id.split(".")[-1] == "stg_posthog__event_quality" for r in result.built("model")):
+    row = _rebuilt_row(project, result, "staging", "stg_posthog__event_quality")
+    if row is None:
         return None
     schema, table = project.relation("staging", "stg_posthog__event_quality")
-    with connect(project) as warehouse:
-        frame = warehouse.read_table(schema, table)
-    if frame.empty:
-        return None
-    row = frame.iloc[0]
     null_key, duplicates = int(row["null_key_rows"]), int(row["duplicate_rows"])
     if not null_key and not duplicates:
         return None
