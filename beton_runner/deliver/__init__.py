@@ -1,0 +1,1 @@
+"""Delivery of punch-list changes to the tools sales people live in (`beton deliver`)."""
