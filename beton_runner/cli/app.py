@@ -6,6 +6,7 @@ import click
 
 from .. import __version__
 from .build import demo, run_command
+from .changes import changes_command
 from .enrich import enrich_command
 from .export import export_command
 from .generate import generate_command
@@ -43,6 +44,7 @@ for _command in (
     rules,
     run_command,
     punch_list_command,
+    changes_command,
     demo,
     generate_command,
     posthog_group,

@@ -65,12 +65,16 @@ def rule_selectors(select: tuple[str, ...], rules: list[Rule]) -> tuple[str, ...
     return tuple(" ".join(",".join(translate(a) for a in part.split(",")) for part in s.split()) for s in select)
 
 
+# The inspections models that are not one rule's punch list.
+NOT_PUNCH_LISTS = frozenset({"insp_findings", "insp_rule_runs", "insp_finding_history", "insp_finding_changes"})
+
+
 def _built_summary(result: DbtResult, project: Project) -> str:
     models = result.built("model")
     punch_lists = sorted(
         r.unique_id.split(".")[-1]
         for r in models
-        if r.unique_id.split(".")[-1].startswith("insp_") and r.unique_id.split(".")[-1] != "insp_findings"
+        if r.unique_id.split(".")[-1].startswith("insp_") and r.unique_id.split(".")[-1] not in NOT_PUNCH_LISTS
     )
     tests = result.built("test")
     named = f" ({', '.join(punch_lists)})" if 0 < len(punch_lists) <= 3 else ""
@@ -134,6 +138,29 @@ def run_command(
     note = dropped_events_note(project, result)
     if note:
         console.note(note)
+    note = changes_note(project, result)
+    if note:
+        console.say(note)
+
+
+def changes_note(project: Project, result: DbtResult) -> str | None:
+    """What changed on the punch lists at this run (insp_finding_changes), when this build rebuilt
+    it: "changes at <as_of>: 3 entered, 1 exited (`beton changes`)"."""
+    if not any(r.unique_id.split(".")[-1] == "insp_finding_changes" for r in result.built("model")):
+        return None
+    frame = read_built_table(project, "inspections", "insp_finding_changes")
+    runs = read_built_table(project, "inspections", "insp_rule_runs")
+    if runs.empty:
+        return None
+    latest = runs["computed_at"].max()
+    as_of = runs.loc[runs["computed_at"] == latest, "as_of"].max()
+    now = frame[frame["as_of"] == as_of]
+    entered, exited = int((now["change"] == "entered").sum()), int((now["change"] == "exited").sum())
+    first = as_of == runs["as_of"].min()  # also a backfill before every recorded run
+    what = "first recorded run" if first else f"{entered} entered, {exited} exited"
+    if first:
+        return f"  history: {what} at {str(as_of)[:19]} UTC; later runs list who entered and left (`beton changes`)."
+    return f"  changes at {str(as_of)[:19]} UTC: {what} since the run before (`beton changes`)."
 
 
 def dropped_events_note(project: Project, result: DbtResult) -> str | None:

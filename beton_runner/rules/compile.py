@@ -39,6 +39,7 @@ RULE_MODELS_DIR = Path("models/inspections/rules")
 FILTERED_MODELS_DIR = Path("models/intermediate/rules")
 GENERATED_DIRS = (RULE_MODELS_DIR, FILTERED_MODELS_DIR)
 FINDINGS_MODEL = Path("models/inspections/insp_findings.sql")
+RULE_RUNS_MODEL = Path("models/inspections/history/insp_rule_runs.sql")
 FINDINGS_PROPERTIES = Path("models/inspections/_inspections__models.yml")
 PROPERTIES_FILE = RULE_MODELS_DIR / "_rules__models.yml"
 FILTERED_PROPERTIES_FILE = FILTERED_MODELS_DIR / "_rules__models.yml"
@@ -204,6 +205,33 @@ def _findings_model(rules: list[Rule]) -> GeneratedFile:
     return GeneratedFile(FINDINGS_MODEL, content)
 
 
+def _rule_runs_model(rules: list[Rule]) -> GeneratedFile:
+    """insp_rule_runs: which rules each run evaluated (the history's run index). Incremental and
+    never rebuilt from scratch, like insp_finding_history."""
+    entries = [
+        "    {\n"
+        f"        'key': {jinja_string_literal(r.key)},\n"
+        f"        'name': {jinja_literal(r.name, 8)},\n"
+        f"        'level': {jinja_string_literal(r.level)},\n"
+        "    },"
+        for r in rules
+    ]
+    content = (
+        f"{GENERATED_MARK} from every file in rules/; do not edit by hand.\n"
+        "{{ config(\n"
+        "    materialized='incremental',\n"
+        "    incremental_strategy='append',\n"
+        "    full_refresh=false,\n"
+        "    on_schema_change='append_new_columns',\n"
+        "    order_by=['as_of', 'rule_key'],\n"
+        '    pre_hook="{{ beton.delete_this_as_of() }}",\n'
+        ") }}\n"
+        + ("{%- set rules = [\n" + "\n".join(entries) + "\n] -%}\n" if rules else "{%- set rules = [] -%}\n")
+        + "{{ beton.rule_runs(rules) }}\n"
+    )
+    return GeneratedFile(RULE_RUNS_MODEL, content)
+
+
 def _columns_macro() -> GeneratedFile:
     """The punch-list and findings columns of beton_runner/columns.py, for the macros to read."""
     by_level = {
@@ -336,6 +364,7 @@ def generate(rules: list[Rule], project_dir: Path) -> list[GeneratedFile]:
     files += [_filtered_model(r, sources[r.key]) for r in rules if r.has_property_filters]
     files += _properties(rules, sources)
     files.append(_findings_model(rules))
+    files.append(_rule_runs_model(rules))
     files.append(_findings_properties())
     files.append(_columns_macro())
     return files

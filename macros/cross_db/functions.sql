@@ -274,3 +274,18 @@
 {% macro default__ratio(numerator, denominator) -%}
     cast({{ numerator }} as {{ beton.type_double() }}) / nullif(cast({{ denominator }} as {{ beton.type_double() }}), 0)
 {%- endmacro %}
+
+
+{#- A timestamp as ISO 8601 text in UTC to the microsecond: 'YYYY-MM-DDTHH:MM:SS.ffffffZ'
+    (the same text on every engine, e.g. in ids). -#}
+{% macro timestamp_text(expr) -%}
+    {{ return(adapter.dispatch('timestamp_text', 'beton')(expr)) }}
+{%- endmacro %}
+
+{% macro default__timestamp_text(expr) -%}
+    strftime({{ expr }}, '%Y-%m-%dT%H:%M:%S.%fZ')
+{%- endmacro %}
+
+{% macro clickhouse__timestamp_text(expr) -%}
+    formatDateTime(toDateTime64({{ expr }}, 6, 'UTC'), '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC')
+{%- endmacro %}
