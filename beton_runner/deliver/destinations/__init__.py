@@ -10,3 +10,8 @@ KINDS: dict[str, type[Destination]] = {}
 def register(cls: type[Destination]) -> type[Destination]:
     KINDS[cls.kind] = cls
     return cls
+
+
+# The destination modules register themselves on import (after `register` exists); one line each.
+import beton_runner.deliver.destinations.slack  # noqa: E402,F401
+import beton_runner.deliver.destinations.webhook  # noqa: E402,F401

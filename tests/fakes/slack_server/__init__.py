@@ -1,0 +1,1 @@
+"""A local stand-in for Slack incoming webhooks for tests (real HTTP on a free port)."""
