@@ -209,6 +209,13 @@ class HubSpotTestServer:
         with self._lock:
             self.faults.extend(faults)
 
+    def set_rate_limit(self, requests: int, window: float, retry_after: float | None = None) -> None:
+        """A burst limit of ``requests`` per ``window`` seconds from now on (earlier requests no
+        longer count), e.g. small so a test sees it without sending a hundred requests."""
+        with self._lock:
+            self.rate_max, self.rate_window, self.rate_retry_after = requests, window, retry_after
+            self._hits = {}
+
     def record(self, obj: str, key: str, id_property: str | None = None) -> dict | None:
         """The stored properties of the record whose ``id_property`` (default: beton_domain for
         companies, email for contacts) equals ``key``."""
