@@ -13,5 +13,7 @@ def register(cls: type[Destination]) -> type[Destination]:
 
 
 # The destination modules register themselves on import (after `register` exists); one line each.
+import beton_runner.deliver.destinations.hubspot  # noqa: E402,F401
+import beton_runner.deliver.destinations.salesforce  # noqa: E402,F401
 import beton_runner.deliver.destinations.slack  # noqa: E402,F401
 import beton_runner.deliver.destinations.webhook  # noqa: E402,F401
