@@ -134,3 +134,18 @@ def write_rules(project_dir: Path, rules: dict[str, dict]) -> None:
             yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8"
         )
     write(generate(load_rules(project_dir / "rules"), project_dir), project_dir)
+
+
+HISTORY_T1 = datetime(2026, 9, 24, 12, 0, 0)
+
+
+@pytest.fixture(scope="session")
+def mock_two_runs(tmp_path_factory) -> Path:
+    """A DuckDB file after `dbt build` on the mock data at 2026-09-24 12:00 and then at
+    2026-10-01 12:00 (MOCK_AS_OF): the findings history holds two runs. Copy it before writing."""
+    tmp = tmp_path_factory.mktemp("mock_two_runs")
+    path = tmp / "two_runs.duckdb"
+    for instant in (HISTORY_T1, MOCK_AS_OF):
+        project = Project(dir=REPO, target="duckdb", duckdb_path=path, target_path=tmp / "target")
+        run_dbt(project, ["build"], vars={"beton_input": "mock", "beton_as_of": instant.isoformat(sep=" ")})
+    return path

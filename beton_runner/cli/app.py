@@ -7,6 +7,7 @@ import click
 from .. import __version__
 from .build import demo, run_command
 from .changes import changes_command
+from .deliver import deliver_command, pipeline_command
 from .enrich import enrich_command
 from .export import export_command
 from .generate import generate_command
@@ -45,6 +46,8 @@ for _command in (
     run_command,
     punch_list_command,
     changes_command,
+    deliver_command,
+    pipeline_command,
     demo,
     generate_command,
     posthog_group,

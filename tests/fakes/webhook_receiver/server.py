@@ -35,7 +35,9 @@ from typing import Any
 @dataclass
 class Fault:
     """One scripted answer: ``status`` (with ``retry_after`` as Retry-After when set), ``drop``,
-    or ``hang`` for ``delay`` seconds then drop."""
+    ``hang`` for ``delay`` seconds then drop, or ``accept_hang``: take the batch (stored, its key
+    kept) and then hang without answering — the sender cannot know it was delivered (the window
+    a killed sender resends from)."""
 
     kind: str = "status"
     status: int = 503
@@ -103,7 +105,10 @@ class WebhookReceiver:
 
     def _answer(self, request: RecordedRequest) -> tuple[str, int, dict[str, Any], dict[str, str]]:
         with self._lock:
-            if self.faults:
+            accept_then_hang = None
+            if self.faults and self.faults[0].kind == "accept_hang":
+                accept_then_hang = self.faults.pop(0)
+            elif self.faults:
                 fault = self.faults.pop(0)
                 if fault.kind in ("drop", "hang"):
                     return fault.kind, 0, {"delay": fault.delay}, {}
@@ -131,6 +136,8 @@ class WebhookReceiver:
             if key:
                 self._keys.add(key)
             self.batches.append(AcceptedBatch(request.headers, request.raw, body))
+            if accept_then_hang is not None:
+                return "hang", 0, {"delay": accept_then_hang.delay}, {}
             rejected = {
                 c["change_id"]: self.reject[c["entity_id"]]
                 for c in body["changes"]
