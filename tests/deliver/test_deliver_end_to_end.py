@@ -133,7 +133,9 @@ def test_dry_run_shows_what_would_be_sent_and_sends_nothing(warehouse, stands, e
     assert stands["hubspot"].upserts() == [] and stands["salesforce"].upserts() == []
     con = duckdb.connect(str(warehouse), read_only=True)
     assert (
-        con.execute("select count(*) from information_schema.tables where table_schema = 'beton_delivery'").fetchone()[0]
+        con.execute("select count(*) from information_schema.tables where table_schema = 'beton_delivery'").fetchone()[
+            0
+        ]
         == 0
     )
 
