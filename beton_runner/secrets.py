@@ -25,7 +25,18 @@ from pathlib import Path
 from .errors import OutputError
 
 # Environment variables whose values must never appear in a file the product writes.
-SECRET_VARIABLES = ("BETON_LLM_API_KEY", "CLICKHOUSE_PASSWORD", "POSTHOG_PERSONAL_API_KEY", "POSTHOG_API_KEY")
+SECRET_VARIABLES = (
+    "BETON_LLM_API_KEY",
+    "CLICKHOUSE_PASSWORD",
+    "POSTHOG_PERSONAL_API_KEY",
+    "POSTHOG_API_KEY",
+    # delivery (destinations.yml's defaults; `beton deliver` also treats every variable a
+    # destination names for a token, secret or webhook URL as a secret)
+    "BETON_WEBHOOK_SECRET",
+    "BETON_SLACK_WEBHOOK_URL",
+    "BETON_HUBSPOT_TOKEN",
+    "SALESFORCE_ACCESS_TOKEN",
+)
 SECRET_PREFIXES = ("DBT_ENV_SECRET_",)
 MIN_SECRET_LENGTH = 6
 

@@ -120,6 +120,12 @@ def run_delivery(
     reports = deliver(project, enabled, dry_run=dry_run)
     print_reports(reports, dry_run=dry_run)
     failed = [r for r in reports if r.error]
+    if failed and dry_run:
+        raise DeliveryFailed(
+            f"{len(failed)} of {len(reports)} destination(s) cannot deliver as configured: "
+            + "; ".join(r.name for r in failed)
+            + " (the problem column above says why). Nothing was sent or recorded."
+        )
     if failed:
         raise DeliveryFailed(
             f"{len(failed)} of {len(reports)} destination(s) not fully delivered: "

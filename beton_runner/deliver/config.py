@@ -138,3 +138,9 @@ def check_destinations(configs: list[DestinationConfig]) -> dict[str, ConfigErro
         except ConfigError as exc:
             problems[config.name] = exc
     return problems
+
+
+if __name__ == "__main__":  # python -m beton_runner.deliver.config > destinations.schema.json
+    import json
+
+    print(json.dumps(file_schema(), indent=2, ensure_ascii=False))

@@ -8,6 +8,8 @@ stops that destination (the rest stay pending, in order, for the next `beton del
 
 from __future__ import annotations
 
+import json
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +22,10 @@ from beton_runner.deliver.config import DestinationConfig
 from beton_runner.deliver.outbox import Outbox, latest_input, to_changes
 from beton_runner.errors import BetonError, ConfigError
 from beton_runner.project import Project
+from beton_runner.secrets import SECRET_VARIABLES, find_secret
+
+# destinations.yml keys that name an environment variable holding a secret
+SECRET_SETTINGS = ("token_env", "secret_env", "webhook_url_env")
 
 
 @dataclass
@@ -59,6 +65,7 @@ def deliver(
     outbox = Outbox(project)
     if not dry_run:
         outbox.ensure()
+    secret_env = _secret_environ(configs)
     reports = []
     for config in configs:
         report = DestinationReport(config.name, config.kind)
@@ -86,6 +93,7 @@ def deliver(
                 destination.prepare()
                 for batch in destination.plan(pending):
                     try:
+                        _refuse_secrets(config.name, batch, secret_env)
                         ack = destination.send(batch)
                     except DeliveryError as exc:
                         report.error, report.retryable = str(exc), exc.retryable
@@ -107,6 +115,31 @@ def deliver(
         finally:
             destination.close()
     return reports
+
+
+def _secret_environ(configs: list[DestinationConfig]) -> dict[str, str]:
+    """The secret variables, plus each variable a destination names for a token, a signing secret
+    or a webhook URL, as an environment for the secret scan."""
+    names = set(SECRET_VARIABLES)
+    for config in configs:
+        names.update(str(config.settings[k]) for k in SECRET_SETTINGS if config.settings.get(k))
+    env = os.environ
+    return {f"DBT_ENV_SECRET_{n}" if n not in SECRET_VARIABLES else n: env[n] for n in names if env.get(n)}
+
+
+def _refuse_secrets(destination: str, batch: Batch, environ: dict[str, str]) -> None:
+    """A batch whose payload holds a secret's value (a token pasted into a CRM field that reached
+    the punch lists) is not sent: the destination would show it to everyone."""
+    text = json.dumps(batch.payload, default=str, ensure_ascii=False)
+    variable = find_secret(text, environ)
+    if variable is not None:
+        variable = variable.removeprefix("DBT_ENV_SECRET_")
+        raise DeliveryError(
+            destination,
+            f"a batch would carry the value of the secret environment variable {variable}; nothing was sent. "
+            "Find where that value entered the data (a CRM field, a person property) and remove it, or rotate the secret.",
+            retryable=False,
+        )
 
 
 class DeliveryFailed(BetonError):
