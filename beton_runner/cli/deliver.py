@@ -135,6 +135,10 @@ def run_delivery(
     return reports
 
 
+class PipelineFailed(BetonError):
+    """A step of `beton pipeline` failed: its own error, then which steps ran and which did not."""
+
+
 @command("deliver")
 @warehouse_options
 @destinations_option
@@ -187,12 +191,10 @@ def pipeline_command(
             step()
         except BetonError as exc:
             left = [n for n, _ in steps[len(done) + 1 :]]
-            console.error(
-                f"pipeline stopped at {name}"
-                + (f" after {', '.join(done)}" if done else "")
-                + (f"; not run: {', '.join(left)}" if left else "")
-            )
-            raise exc
+            where = f"pipeline stopped at {name}" + (f" after {', '.join(done)}" if done else "")
+            failure = PipelineFailed(f"{exc}\n{where}" + (f"; not run: {', '.join(left)}" if left else "") + ".")
+            failure.exit_code = exc.exit_code
+            raise failure from exc
         done.append(f"{name} ({time.monotonic() - started:.0f} s)")
     skipped = "" if ingest else " (ingest skipped: POSTHOG_PERSONAL_API_KEY is not set; --ingest to require it)"
     console.ok(f"pipeline done: {', '.join(done)}{skipped}.")
