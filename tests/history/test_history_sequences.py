@@ -166,7 +166,9 @@ def test_any_sequence_of_runs_gives_the_changes_of_the_last_findings_per_instant
     con.execute("delete from beton_inspections.insp_finding_history")
     con.execute("delete from beton_inspections.insp_rule_runs")
     con.close()
-    project = Project(dir=REPO, target="duckdb", duckdb_path=path, target_path=tmp_path_factory.getbasetemp() / "sequence_target")  # parse once
+    project = Project(
+        dir=REPO, target="duckdb", duckdb_path=path, target_path=tmp_path_factory.getbasetemp() / "sequence_target"
+    )  # parse once
     last: dict[datetime, dict] = {}
     for instant, lists in steps:
         write_findings(path, instant, lists)
