@@ -122,6 +122,14 @@ def write_duckdb_inputs(
         con.close()
 
 
+class NoAliasDumper(yaml.SafeDumper):
+    """Writes a value shared by two places in a document twice: rule files take no YAML anchors or
+    aliases (hypothesis reuses one object for two filters, which safe_dump would anchor)."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 def write_rules(project_dir: Path, rules: dict[str, dict]) -> None:
     """Replace the project's rule files with these documents and regenerate the models."""
     from beton_runner.rules import load_rules
@@ -131,7 +139,7 @@ def write_rules(project_dir: Path, rules: dict[str, dict]) -> None:
         old.unlink()
     for key, doc in rules.items():
         (project_dir / "rules" / f"{key}.yml").write_text(
-            yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8"
+            yaml.dump(doc, Dumper=NoAliasDumper, allow_unicode=True, sort_keys=False), encoding="utf-8"
         )
     write(generate(load_rules(project_dir / "rules"), project_dir), project_dir)
 

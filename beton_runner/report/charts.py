@@ -210,3 +210,28 @@ def health_shares(health: pd.Series) -> dict | None:
         )
     )
     return _figure(fig)
+
+
+def rule_trends(trends: pd.DataFrame, names: dict[str, str] | None = None) -> dict | None:
+    """Findings per rule per run (mart_rule_trends): a line per rule over the runs' as_of, the
+    findings that entered and exited at each run in the hover. None with fewer than two runs."""
+    if trends is None or trends.empty or trends["as_of"].nunique() < 2:
+        return None
+    names = names or {}
+    fig = go.Figure()
+    for rule_key, runs in trends.sort_values(["rule_key", "as_of"], kind="stable").groupby("rule_key", sort=True):
+        name = names.get(str(rule_key)) or str(runs["rule_name"].iloc[-1] or rule_key)
+        fig.add_scatter(
+            x=pd.to_datetime(runs["as_of"]).dt.strftime("%Y-%m-%d %H:%M:%S").tolist(),
+            y=[int(v) for v in runs["findings"]],
+            customdata=[[int(e), int(x)] for e, x in zip(runs["entered"], runs["exited"])],
+            name=label(name),
+            mode="lines+markers",
+            hovertemplate="%{fullData.name}<br>%{x}: %{y:,} findings"
+            "<br>%{customdata[0]:,} entered, %{customdata[1]:,} left<extra></extra>",
+        )
+    yaxis = dict(title="findings", rangemode="tozero")
+    if trends["findings"].max() <= 10:
+        yaxis["dtick"] = 1
+    fig.update_layout(**_layout(height=360, yaxis=yaxis, xaxis=dict(type="date", title="run (as_of)")))
+    return _figure(fig)

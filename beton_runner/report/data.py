@@ -1,6 +1,7 @@
 """What the report shows, read from the warehouse: data health, the explore views, the
-enriched (or plain) accounts and users, every punch list with its summary and SQL, and the
-sales plays on disk. Nothing here renders; ``render.py`` turns a ``ReportData`` into HTML."""
+enriched (or plain) accounts and users, every punch list with its summary and SQL (and, from
+the findings history, what entered and left it since the rule's run before), the trends of
+every rule's findings per run, and the sales plays on disk. Nothing here renders; ``render.py`` turns a ``ReportData`` into HTML."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..changes import CHANGES_TABLE, RUNS_TABLE
 from ..errors import WarehouseError
 from ..project import Project
 from ..punch_lists import Summary, summarise
@@ -19,6 +21,7 @@ from .plays import Plays, find_plays
 from .sql import rule_sql
 
 DEFAULT_MAX_ROWS = 5000
+TRENDS_TABLE = "mart_rule_trends"
 
 # The explore views (models/explore/) and how each is read: (table, order by, descending).
 EXPLORE_TABLES = {
@@ -47,12 +50,25 @@ class TableRead:
 
 
 @dataclass
+class RunChanges:
+    """A punch list at its run against the rule's run before on the same input (from
+    insp_finding_changes and mart_rule_trends): the entity ids that entered and that left."""
+
+    previous_as_of: pd.Timestamp
+    entered: set[str]
+    exited: set[str]
+    entered_count: int
+    exited_count: int
+
+
+@dataclass
 class PunchList:
     rule: Rule
     table: TableRead | None
     summary: Summary
     sql: str | None
     sql_note: str | None = None
+    changes: RunChanges | None = None  # None: no history, or the rule's first run
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -70,6 +86,14 @@ class ReportData:
     plays: Plays
     max_rows: int
     notes: list[str] = field(default_factory=list)
+    trends: TableRead | None = None  # mart_rule_trends; None when the history is not built
+
+    @property
+    def trend_runs(self) -> int:
+        """How many runs the trends hold (distinct as_of)."""
+        if self.trends is None or self.trends.frame.empty:
+            return 0
+        return int(self.trends.frame["as_of"].nunique())
 
     @property
     def as_of(self) -> pd.Timestamp | None:
@@ -123,6 +147,30 @@ class TableReader:
         read = self.read(layer, table)
         return read.frame if read is not None else pd.DataFrame()
 
+    def latest_changes(self) -> pd.DataFrame | None:
+        """The findings that entered or exited a punch list at the as_of the punch lists are at
+        (those of insp_findings, and the latest recorded run's for lists now empty), or None
+        when the history is not built. Only those runs are read: the history grows every run."""
+        names = [self.project.relation("inspections", t) for t in (CHANGES_TABLE, RUNS_TABLE, "insp_findings")]
+        if self._conn is None or any(name not in self._columns for name in names):
+            return None
+        changes, runs, findings = (self._conn.table(*name) for name in names)
+        frame = self._conn.query(
+            f"""
+            select rule_key, entity_id, change, as_of
+            from {changes}
+            where change in ('entered', 'exited')
+                and as_of in (
+                    select as_of from {findings}
+                    union all
+                    select as_of from {runs} where computed_at = (select max(computed_at) from {runs})
+                )
+            """
+        )
+        if len(frame):  # naive UTC wall time, as the tables read by read() give it
+            frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True).dt.tz_localize(None)
+        return frame
+
 
 def _rules_of(project: Project) -> list[Rule]:
     return load_rules(project.rules_dir, known_events=project.known_events(), display_root=project.dir)
@@ -167,6 +215,15 @@ def collect(
                 )
             punch_lists.append(PunchList(rule, table, summary, None))
 
+        trends = reader.read("marts", TRENDS_TABLE)
+        if trends is not None:
+            trends.frame = trends.frame.sort_values(["rule_key", "as_of"], kind="stable").reset_index(drop=True)
+            changes = reader.latest_changes()
+            if changes is not None:
+                default_as_of = _as_of(explore, punch_lists)
+                for punch_list in punch_lists:
+                    punch_list.changes = _run_changes(punch_list, trends.frame, changes, default_as_of)
+
     # the reader is closed: dbt may open the DuckDB file now
     as_of = _as_of_text(explore, punch_lists)
     sql, sql_note = rule_sql(
@@ -194,6 +251,32 @@ def collect(
         plays=plays,
         max_rows=max_rows,
         notes=notes,
+        trends=trends,
+    )
+
+
+def _run_changes(
+    punch_list: PunchList, trends: pd.DataFrame, changes: pd.DataFrame, default_as_of: pd.Timestamp | None
+) -> RunChanges | None:
+    """What entered and left a punch list at its as_of, when the rule has a run before it."""
+    frame = punch_list.frame
+    as_of = pd.Timestamp(frame["as_of"].iloc[0]) if len(frame) and "as_of" in frame.columns else default_as_of
+    if as_of is None or trends.empty:
+        return None
+    runs = trends[trends["rule_key"] == punch_list.rule.key]
+    run = runs[runs["as_of"] == as_of]
+    if run.empty or int(run["run_number"].iloc[0]) < 2:
+        return None
+    previous = runs[runs["run_number"] == int(run["run_number"].iloc[0]) - 1]
+    if previous.empty:
+        return None
+    mine = changes[(changes["rule_key"] == punch_list.rule.key) & (changes["as_of"] == as_of)]
+    return RunChanges(
+        previous_as_of=pd.Timestamp(previous["as_of"].iloc[0]),
+        entered=set(mine.loc[mine["change"] == "entered", "entity_id"].astype(str)),
+        exited=set(mine.loc[mine["change"] == "exited", "entity_id"].astype(str)),
+        entered_count=int(run["entered"].iloc[0]),
+        exited_count=int(run["exited"].iloc[0]),
     )
 
 
@@ -205,14 +288,20 @@ def _first_table(reader: TableReader, tables: list[str], order_by: str, limit: i
     return None
 
 
-def _as_of_text(explore: dict[str, TableRead | None], punch_lists: list[PunchList]) -> str | None:
+def _as_of(explore: dict[str, TableRead | None], punch_lists: list[PunchList]) -> pd.Timestamp | None:
     frames = [t.frame for t in [explore.get("health")] if t is not None]
     frames += [p.frame for p in punch_lists if p.table is not None]
     for frame in frames:
         if len(frame) and "as_of" in frame.columns and pd.notna(frame["as_of"].iloc[0]):
-            as_of = pd.Timestamp(frame["as_of"].iloc[0])  # to the microsecond: the SQL shown is the SQL that ran
-            return as_of.strftime("%Y-%m-%d %H:%M:%S.%f" if as_of.microsecond else "%Y-%m-%d %H:%M:%S")
+            return pd.Timestamp(frame["as_of"].iloc[0])
     return None
 
 
-__all__ = ["DEFAULT_MAX_ROWS", "PunchList", "ReportData", "TableRead", "TableReader", "collect"]
+def _as_of_text(explore: dict[str, TableRead | None], punch_lists: list[PunchList]) -> str | None:
+    as_of = _as_of(explore, punch_lists)  # to the microsecond: the SQL shown is the SQL that ran
+    if as_of is None:
+        return None
+    return as_of.strftime("%Y-%m-%d %H:%M:%S.%f" if as_of.microsecond else "%Y-%m-%d %H:%M:%S")
+
+
+__all__ = ["DEFAULT_MAX_ROWS", "PunchList", "ReportData", "RunChanges", "TableRead", "TableReader", "collect"]

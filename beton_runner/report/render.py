@@ -124,6 +124,10 @@ def _table(key: str, read: TableRead | None, columns: list[str] | None = None, *
     return table
 
 
+def _stamp(value) -> str:
+    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _punch_list_view(punch_list: PunchList, plays_links: dict[str, str]) -> dict:
     rule = punch_list.rule
     frame = punch_list.frame
@@ -131,7 +135,12 @@ def _punch_list_view(punch_list: PunchList, plays_links: dict[str, str]) -> dict
     if rule.level == "account" and plays_links and "account_id" in frame.columns:
         hrefs = {i: plays_links[str(a)] for i, a in enumerate(frame["account_id"]) if str(a) in plays_links}
         link_columns = {"sales play": hrefs}
-    table = _table(f"pl-{rule.key}", punch_list.table, link_columns=link_columns)
+    changes = punch_list.changes
+    markers = None
+    entity = "user_id" if rule.level == "user" else "account_id"
+    if changes is not None and entity in frame.columns:  # findings that entered at this run
+        markers = {"new": {i for i, e in enumerate(frame[entity].astype(str)) if e in changes.entered}}
+    table = _table(f"pl-{rule.key}", punch_list.table, link_columns=link_columns, markers=markers)
     try:
         rule_text = rule.path.read_text(encoding="utf-8")
     except OSError:
@@ -152,6 +161,34 @@ def _punch_list_view(punch_list: PunchList, plays_links: dict[str, str]) -> dict
         "rule_text": rule_text,
         "rule_file": rule.path.name,
         "built": punch_list.table is not None,
+        "changes": (
+            {
+                "entered": changes.entered_count,
+                "exited": changes.exited_count,
+                "previous_as_of": _stamp(changes.previous_as_of),
+            }
+            if changes is not None
+            else None
+        ),
+    }
+
+
+def _trends_view(data: ReportData, add_figure) -> dict | None:
+    """The Trends section: None when the history is not built (no section); with one run, only
+    its as_of (a note says trends appear after the next run)."""
+    if data.trends is None:
+        return None
+    frame = data.trends.frame
+    if data.trend_runs < 2:
+        return {"runs": data.trend_runs, "as_of": _stamp(frame["as_of"].max()) if len(frame) else None}
+    names = {p.rule.key: p.rule.name for p in data.punch_lists}
+    shown = frame.rename(columns={"as_of": "run_at"})
+    columns = ["rule_name", "level", "run_at", "run_number", "findings", "entered", "exited", "stayed"]
+    return {
+        "runs": data.trend_runs,
+        "as_of": _stamp(frame["as_of"].max()),
+        "figure_id": add_figure("rule-trends", charts.rule_trends(frame, names)),
+        "table": _table("trends", TableRead(data.trends.schema, data.trends.table, shown, len(shown)), columns),
     }
 
 
@@ -193,6 +230,8 @@ def render(data: ReportData, out_path: Path) -> str:
     punch_lists = [_punch_list_view(p, plays_links) for p in data.punch_lists]
     for view, punch_list in zip(punch_lists, data.punch_lists):
         view["figure_id"] = add_figure(view["figure_id"], charts.score_distribution(punch_list.frame))
+
+    trends = _trends_view(data, add_figure)
 
     accounts_links = None
     if data.accounts is not None and plays_links and "account_id" in data.accounts.frame.columns:
@@ -242,6 +281,7 @@ def render(data: ReportData, out_path: Path) -> str:
         "accounts": _table("accounts", data.accounts, link_columns=accounts_links),
         "users": _table("users", data.users),
         "punch_lists": punch_lists,
+        "trends": trends,
         "plays": plays_list,
         "plays_index": _href(data.plays.index, out_dir) if data.plays.index else None,
         "plays_folder": str(data.plays.folder),

@@ -39,6 +39,10 @@ LABELS = {
     "usage_rank": "rank",
     "event_rank": "rank",
     "arr": "ARR",
+    "new_rules": "new rules",
+    "run_at": "run (as_of)",
+    "run_number": "run",
+    "rule_name": "rule",
 }
 NUMERIC_KINDS = {"int", "year", "float", "score", "share", "money"}
 
@@ -47,7 +51,7 @@ NUMERIC_KINDS = {"int", "year", "float", "score", "share", "money"}
 class Column:
     name: str
     label: str
-    kind: str  # int year float score share money datetime date bool text link
+    kind: str  # int year float score share money datetime date bool text link marker
 
     @property
     def sort_type(self) -> str:
@@ -172,15 +176,21 @@ def to_table(
     columns: list[str] | None = None,
     links: dict[str, dict[int, str]] | None = None,
     link_columns: dict[str, str] | None = None,
+    markers: dict[str, set[int]] | None = None,
 ) -> Table:
     """A report table from a frame. ``links``: column -> {row position -> href} turns cells into
-    links; ``link_columns``: extra columns (label -> {row position: href}) are added as "open" links."""
+    links; ``link_columns``: extra columns (label -> {row position: href}) are added as "open" links;
+    ``markers``: columns put first (label -> row positions) whose cell shows the label in those
+    rows and nothing in the others (e.g. "new")."""
     names = [c for c in (columns or list(frame.columns)) if c in frame.columns and c not in HIDDEN]
     cols = [Column(name, LABELS.get(name, name.replace("_", " ")), column_kind(name, frame[name])) for name in names]
+    markers = markers or {}
+    cols = [Column(label.replace(" ", "_"), label, "marker") for label in markers] + cols
     links = links or {}
     rows: list[list[Cell]] = []
     for position, record in enumerate(frame[names].itertuples(index=False, name=None)):
-        cells = [format_cell(col.kind, value) for col, value in zip(cols, record)]
+        cells = [Cell(label if position in marked else "") for label, marked in markers.items()]
+        cells += [format_cell(col.kind, value) for col, value in zip(cols[len(markers) :], record)]
         for index, col in enumerate(cols):
             href = links.get(col.name, {}).get(position)
             if href:

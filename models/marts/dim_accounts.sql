@@ -1,6 +1,7 @@
 {{ config(order_by=['account_id']) }}
 {#- One row per account: CRM attributes, usage over the 30 days to as_of, and the rules it
-    matched — the table BI tools and `beton plays` start from. -#}
+    matched (new_rules: those new since the rule's last run) — the table BI tools and
+    `beton plays` start from. -#}
 {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
 
 with
@@ -46,6 +47,23 @@ account_findings as (
 
 ),
 
+new_findings as (
+
+    -- new since the last run: the rules whose punch list has the account at this run and did
+    -- not at the rule's run before on the same input (none at a rule's first run)
+    select
+        entity_id as account_id,
+        {{ dbt.listagg('rule_key', "', '", "order by rule_key") }} as new_rules
+
+    from {{ ref('insp_finding_changes') }}
+    where level = 'account'
+        and change = 'entered'
+        and as_of = {{ as_of }}
+        and previous_as_of is not null
+    group by entity_id
+
+),
+
 final as (
 
     select
@@ -64,6 +82,7 @@ final as (
         usage.last_seen as last_seen,
         coalesce(account_findings.findings, 0) as account_findings,
         account_findings.rules_matched as rules_matched,
+        new_findings.new_rules as new_rules,
         account_findings.best_score as best_score,
         {{ as_of }} as as_of
 
@@ -72,6 +91,8 @@ final as (
         on accounts.account_id = usage.account_id
     left join account_findings
         on accounts.account_id = account_findings.account_id
+    left join new_findings
+        on accounts.account_id = new_findings.account_id
 
 )
 

@@ -76,6 +76,7 @@ final as (
         accounts.last_seen as last_seen,
         accounts.account_findings as account_findings,
         accounts.rules_matched as rules_matched,
+        accounts.new_rules as new_rules,
         accounts.best_score as best_score,
         accounts.as_of as as_of,
         intel.provider is not null as is_enriched,

@@ -1,6 +1,7 @@
 {{ config(order_by=['user_id']) }}
 {#- One row per user (person, or unresolved distinct id): profile, account, usage over the 30
-    days to as_of, and the user-level rules they matched. -#}
+    days to as_of, and the user-level rules they matched (new_rules: those new since the rule's
+    last run). -#}
 {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
 
 with
@@ -44,6 +45,23 @@ user_findings as (
 
 ),
 
+new_findings as (
+
+    -- new since the last run: the rules whose punch list has the user at this run and did
+    -- not at the rule's run before on the same input (none at a rule's first run)
+    select
+        entity_id as user_id,
+        {{ dbt.listagg('rule_key', "', '", "order by rule_key") }} as new_rules
+
+    from {{ ref('insp_finding_changes') }}
+    where level = 'user'
+        and change = 'entered'
+        and as_of = {{ as_of }}
+        and previous_as_of is not null
+    group by entity_id
+
+),
+
 final as (
 
     select
@@ -59,6 +77,7 @@ final as (
         coalesce(usage.active_days_30d, 0) as active_days_30d,
         usage.last_seen as last_seen,
         user_findings.rules_matched as rules_matched,
+        new_findings.new_rules as new_rules,
         user_findings.best_score as best_score,
         {{ as_of }} as as_of
 
@@ -67,6 +86,8 @@ final as (
         on users.user_id = usage.user_id
     left join user_findings
         on users.user_id = user_findings.user_id
+    left join new_findings
+        on users.user_id = new_findings.user_id
 
 )
 

@@ -38,6 +38,7 @@ final as (
         users.active_days_30d as active_days_30d,
         users.last_seen as last_seen,
         users.rules_matched as rules_matched,
+        users.new_rules as new_rules,
         users.best_score as best_score,
         users.as_of as as_of,
         people.provider is not null as is_enriched,

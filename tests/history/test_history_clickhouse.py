@@ -1,13 +1,17 @@
 """The findings history on the real ClickHouse engine (chdb behind the test HTTP server, unmodified
 dbt-clickhouse): two runs on the mock data give the same changes as on DuckDB, value for value,
-and a re-run at the same as_of adds nothing there either."""
+and a re-run at the same as_of adds nothing there either; the trends mart and the dims' new_rules
+are DuckDB's too, and the report marks the oracle's new findings there."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from test_clickhouse import assert_same_table, ch_project, ch_table
+from test_history import oracle_changes
 
 from beton_runner.dbt import run_dbt
+from beton_runner.report import build_report
 from conftest import HISTORY_T1, MOCK_AS_OF, REPO, read_table
 
 pytestmark = pytest.mark.clickhouse
@@ -29,3 +33,22 @@ def test_changes_on_clickhouse_equal_duckdb(mock_two_runs, clickhouse_server, tm
     history_duck = read_table(mock_two_runs, "beton_inspections", "insp_finding_history").drop(columns=drop)
     history_click = ch_table(clickhouse_server, "beton_history_inspections", "insp_finding_history").drop(columns=drop)
     assert_same_table(history_duck, history_click, "insp_finding_history", ["as_of", "rule_key", "entity_id"])
+    trends_duck = read_table(mock_two_runs, "beton_marts", "mart_rule_trends")
+    trends_click = ch_table(clickhouse_server, "beton_history_marts", "mart_rule_trends")
+    assert assert_same_table(trends_duck, trends_click, "mart_rule_trends", ["rule_key", "as_of"]) == len(runs)
+    for table, key in (("dim_users", "user_id"), ("dim_accounts", "account_id")):
+        new_duck = read_table(mock_two_runs, "beton_marts", table)[[key, "new_rules"]]
+        new_click = ch_table(clickhouse_server, "beton_history_marts", table)[[key, "new_rules"]]
+        assert assert_same_table(new_duck, new_click, f"{table}.new_rules", [key]) > 0
+        assert new_click["new_rules"].notna().any(), table
+
+    report = build_report(project, tmp_path / "report.html", plays_dir=tmp_path / "no-plays")
+    assert report.data.trend_runs == 2
+    expected = oracle_changes([HISTORY_T1, MOCK_AS_OF])
+    at_latest = expected[expected["as_of"] == pd.Timestamp(MOCK_AS_OF)]
+    for punch_list in report.data.punch_lists:
+        mine = at_latest[at_latest["rule_key"] == punch_list.rule.key]
+        changes = punch_list.changes
+        assert changes is not None and changes.previous_as_of == pd.Timestamp(HISTORY_T1)
+        assert changes.entered == set(mine.loc[mine["change"] == "entered", "entity_id"])
+        assert changes.exited == set(mine.loc[mine["change"] == "exited", "entity_id"])

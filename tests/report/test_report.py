@@ -1,7 +1,10 @@
 """`beton report` without a browser: the file is self-contained, shows every punch list with the
 SQL its model compiled to and the rule file, links the sales plays, falls back to the plain
 marts, keeps tables to --max-rows while summaries stay over every finding, and the command
-prints what it wrote or one clean error. (What the page does in a browser: test_report_browser.py.)"""
+prints what it wrote or one clean error. With a findings history of two runs, the findings new
+since the last run are marked and counted and the trends per rule per run are the oracle's; with
+one run a note says trends come next; without a history nothing of it shows. (What the page
+does in a browser: test_report_browser.py.)"""
 
 from __future__ import annotations
 
@@ -14,14 +17,16 @@ from urllib.parse import unquote
 
 import click
 import duckdb
+import pandas as pd
 import pytest
 from click.testing import CliRunner
+from test_history import oracle_changes
 
 from beton_runner.cli.report import report_command
 from beton_runner.project import Project
-from beton_runner.report import build_report
+from beton_runner.report import build_report, charts
 from beton_runner.report.sql import manifest_sql
-from conftest import MOCK_AS_OF, REPO, read_table, rule_documents
+from conftest import HISTORY_T1, MOCK_AS_OF, REPO, read_table, rule_documents
 from oracle import load_mock, punch_list
 
 RULES = rule_documents()
@@ -59,6 +64,23 @@ def rows_of(page: str, table: str) -> list[list]:
     )
     assert found, f"table {table} not in the page"
     return json.loads(found.group(1))
+
+
+def columns_of(page: str, table: str) -> list[str]:
+    """A table's column names (data-col of its header cells), in order."""
+    found = re.search(rf'<table class="bt" data-table="{re.escape(table)}".*?</tr>', page, re.S)
+    assert found, f"table {table} not in the page"
+    return re.findall(r'<th data-col="([^"]+)"', found.group(0))
+
+
+def figures_of(page: str) -> dict:
+    return json.loads(
+        re.search(r'<script type="application/json" id="beton-figures">(.*?)</script>', page, re.S).group(1)
+    )
+
+
+def article_of(page: str, key: str) -> str:
+    return re.search(rf'<article class="punch-list" id="pl-{key}".*?</article>', page, re.S).group(0)
 
 
 def text_of(cell) -> str:
@@ -235,3 +257,127 @@ def test_command_without_a_warehouse_says_what_to_do(tmp_path):
     assert "error:" in result.output and "no warehouse at" in result.output and "beton demo" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "r.html").exists()
+
+
+# --- the findings history: new since the last run, trends -------------------------------------
+
+RUN_TIMES = [HISTORY_T1, MOCK_AS_OF]
+
+
+@pytest.fixture(scope="module")
+def two_runs_report(mock_two_runs, tmp_path_factory):
+    """The report of a warehouse whose history holds two runs (of a copy: the fixture is shared)."""
+    tmp = tmp_path_factory.mktemp("report_two_runs")
+    db = tmp / "two_runs.duckdb"
+    shutil.copy(mock_two_runs, db)
+    project = Project(dir=REPO, target="duckdb", duckdb_path=db, target_path=mock_two_runs.parent / "target")
+    result = build_report(project, tmp / "report.html", plays_dir=tmp / "no-plays", compile_missing_sql=False)
+    return result, result.path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def oracle_history() -> pd.DataFrame:
+    return oracle_changes(RUN_TIMES)
+
+
+def test_findings_new_since_the_last_run_are_marked_and_counted(two_runs_report, oracle_history):
+    _, page = two_runs_report
+    at_latest = oracle_history[oracle_history["as_of"] == pd.Timestamp(MOCK_AS_OF)]
+    marked_anywhere = left_anywhere = 0
+    for key, doc in RULES.items():
+        columns = columns_of(page, f"pl-{key}")
+        assert columns[0] == "new", key
+        entity = columns.index("user_id" if doc["level"] == "user" else "account_id")
+        rows = rows_of(page, f"pl-{key}")
+        assert {text_of(row[0]) for row in rows} <= {"new", ""}
+        marked = {text_of(row[entity]) for row in rows if text_of(row[0]) == "new"}
+        mine = at_latest[at_latest["rule_key"] == key]
+        assert marked == set(mine.loc[mine["change"] == "entered", "entity_id"]), key
+        entered, left = int((mine["change"] == "entered").sum()), int((mine["change"] == "exited").sum())
+        article = article_of(page, key)
+        assert f'data-metric="changes" data-new="{entered}" data-left="{left}"' in article, key
+        assert f"<b>{entered}</b> new since the last run (as_of 2026-09-24 12:00:00), <b>{left}</b> left" in article
+        marked_anywhere += len(marked)
+        left_anywhere += left
+    assert marked_anywhere > 0 and left_anywhere > 0  # the two runs differ both ways
+
+
+def test_trends_are_findings_per_rule_per_run(two_runs_report, oracle_history):
+    _, page = two_runs_report
+    assert '<a href="#trends">Trends</a>' in page and '<section id="trends" data-runs="2">' in page
+    traces = {html.unescape(t["name"]): t for t in figures_of(page)["rule-trends"]["data"]}
+    assert set(traces) == {doc["name"] for doc in RULES.values()}
+    rows = {(text_of(r[0]), text_of(r[2])): [int(text_of(c)) for c in r[3:]] for r in rows_of(page, "trends")}
+    assert columns_of(page, "trends") == [
+        "rule_name", "level", "run_at", "run_number", "findings", "entered", "exited", "stayed"
+    ]  # fmt: skip
+    assert len(rows) == len(RULES) * len(RUN_TIMES)
+    for key, doc in RULES.items():
+        trace = traces[doc["name"]]
+        assert trace["x"] == [t.strftime("%Y-%m-%d %H:%M:%S") for t in RUN_TIMES]
+        counts = []
+        for number, instant in enumerate(RUN_TIMES, start=1):
+            at = oracle_history[
+                (oracle_history["rule_key"] == key) & (oracle_history["as_of"] == pd.Timestamp(instant))
+            ]
+            n = {c: int((at["change"] == c).sum()) for c in ("entered", "exited", "stayed")}
+            counts.append(n)
+            shown = rows[(doc["name"], instant.strftime("%Y-%m-%d %H:%M"))]
+            assert shown == [number, n["entered"] + n["stayed"], n["entered"], n["exited"], n["stayed"]], key
+        assert trace["y"] == [n["entered"] + n["stayed"] for n in counts], key
+        assert trace["customdata"] == [[n["entered"], n["exited"]] for n in counts], key
+
+
+def test_with_one_run_trends_wait_for_the_next_and_nothing_is_marked_new(report, mock_build):
+    _, page = report
+    assert '<section id="trends" data-runs="1">' in page
+    assert "Trends appear after the next run: the history holds one run (as_of 2026-10-01 12:00:00)." in page
+    assert 'data-metric="changes"' not in page and "rule-trends" not in page
+    for key in RULES:
+        assert "new" not in columns_of(page, f"pl-{key}")
+    for table in ("dim_users", "dim_accounts"):  # nothing is new at a rule's first run
+        assert read_table(mock_build.duckdb_path, "beton_marts", table)["new_rules"].isna().all()
+
+
+@pytest.mark.parametrize(
+    "dropped",
+    [
+        ["mart_rule_trends", "insp_finding_changes", "insp_finding_history", "insp_rule_runs"],  # before the history
+        ["mart_rule_trends"],  # the history, but not the trends mart
+    ],
+)
+def test_a_warehouse_without_the_history_shows_no_trends_and_no_markers(mock_two_runs, tmp_path, dropped):
+    db = tmp_path / "old.duckdb"
+    shutil.copy(mock_two_runs, db)
+    con = duckdb.connect(str(db))
+    try:
+        for table in dropped:
+            schema = "beton_marts" if table.startswith("mart_") else "beton_inspections"
+            con.execute(f"drop table {schema}.{table}")
+    finally:
+        con.close()
+    project = Project(dir=REPO, target="duckdb", duckdb_path=db, target_path=mock_two_runs.parent / "target")
+    result = build_report(project, tmp_path / "old.html", plays_dir=tmp_path / "no-plays", compile_missing_sql=False)
+    page = result.path.read_text(encoding="utf-8")
+    assert result.data.trends is None and all(p.changes is None for p in result.data.punch_lists)
+    assert 'id="trends"' not in page and 'href="#trends"' not in page and 'data-metric="changes"' not in page
+    assert all(columns_of(page, f"pl-{key}")[0] != "new" for key in RULES)
+    assert len(rows_of(page, "pl-pql_pricing_intent")) > 0  # the rest of the report is there
+
+
+def test_rule_names_in_the_trends_chart_are_text():
+    trends = pd.DataFrame(
+        {
+            "rule_key": ["r", "r"],
+            "as_of": pd.to_datetime(["2026-09-24 12:00", "2026-10-01 12:00"]),
+            "rule_name": ["old", "old"],
+            "findings": [1, 2],
+            "entered": [1, 1],
+            "exited": [0, 0],
+        }
+    )
+    figure = charts.rule_trends(trends, {"r": "<b>x</b> %{y} & co"})
+    (trace,) = figure["data"]
+    assert trace["name"] == "&lt;b&gt;x&lt;/b&gt; %{y} &amp; co"
+    assert "<b>" not in trace["hovertemplate"] and "%{fullData.name}" in trace["hovertemplate"]
+    assert charts.rule_trends(trends.head(1)) is None  # one run: nothing to draw

@@ -1,7 +1,8 @@
 """The report in a real browser: Debian's Chromium, driven by Playwright (its own browser
 download cannot work here, so it is pointed at /usr/bin/chromium). The page loads offline with
 no console error, every chart draws marks whose numbers are the warehouse's, sorting and
-filtering give the rows they should, and the numbers shown are the warehouse's.
+filtering give the rows they should, and the numbers shown are the warehouse's. With a findings
+history of two runs the trends chart draws a line per rule and the new findings are marked.
 
 A full-page screenshot is kept as a test artifact in $BETON_TEST_ARTIFACTS (default: an
 `artifacts` folder in pytest's temporary directory); with BETON_UPDATE_SCREENSHOT=1 the top of
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 from test_report import make_plays
 
+from beton_runner.project import Project
 from beton_runner.report import build_report
 from conftest import REPO, read_table
 
@@ -149,6 +151,7 @@ def test_loads_offline_with_no_console_error_every_chart_draws_marks_and_a_scree
     assert int(page.get_attribute("body", "data-charts-ready")) == len(figures) >= 8
     undrawn = [c["id"] for c in charts if c["svg"] == 0 or c["marks"] == 0]
     assert undrawn == [], f"charts without marks: {undrawn}"
+    assert page.locator("#trends [data-trends-note]").is_visible()  # one run: trends come with the next
 
     top = artifacts / "report-top.png"  # the first screen: data health and activity
     page.screenshot(path=str(top))
@@ -341,6 +344,44 @@ def test_numbers_shown_equal_the_warehouse(loaded, mock_build):
     top_accounts = read_table(db, "beton_explore", "explore_top_accounts").sort_values("usage_rank")
     assert cell_texts(page, "top-accounts", "events") == [f"{n:,}" for n in top_accounts["events"]]
     assert cell_texts(page, "top-accounts", "name") == top_accounts["name"].tolist()
+
+
+def test_trends_chart_and_new_markers_render_after_two_runs(browser, mock_two_runs, tmp_path):
+    db = tmp_path / "two_runs.duckdb"
+    shutil.copy(mock_two_runs, db)  # the fixture is shared: report from a copy
+    project = Project(dir=REPO, target="duckdb", duckdb_path=db, target_path=mock_two_runs.parent / "target")
+    report = build_report(project, tmp_path / "report.html", plays_dir=tmp_path / "none", compile_missing_sql=False)
+    trends = read_table(db, "beton_marts", "mart_rule_trends").sort_values(["rule_key", "as_of"])
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(report.path.as_uri())
+        page.wait_for_selector("body[data-charts-ready]", timeout=30_000)
+        drawn = page.evaluate(
+            """() => {
+                const el = document.getElementById('rule-trends');
+                return {
+                    lines: [...el.querySelectorAll('.scatterlayer .trace .js-line')]
+                        .filter(p => (p.getAttribute('d') || '').length > 2).length,
+                    legend: [...el.querySelectorAll('.legendtext')].map(t => t.textContent),
+                    y: Object.fromEntries(el.data.map(t => [t.name, [...t.y]])),
+                };
+            }"""
+        )
+        names = trends.groupby("rule_key")["rule_name"].last()
+        assert drawn["lines"] == len(names) and sorted(drawn["legend"]) == sorted(names)
+        assert drawn["y"] == {names[k]: runs["findings"].tolist() for k, runs in trends.groupby("rule_key")}
+        assert page.locator("#trends").is_visible() and page.locator('nav a[href="#trends"]').is_visible()
+        for key in ("pql_pricing_intent", "pqa_expansion_ready"):
+            marked = [t for t in cell_texts(page, f"pl-{key}", "new") if t]
+            header = page.locator(f'article#pl-{key} [data-metric="changes"]')
+            assert marked and len(marked) == int(header.get_attribute("data-new"))
+            assert {t.lower() for t in marked} == {"new"} and header.is_visible()
+        assert errors == []
+    finally:
+        context.close()
 
 
 def test_play_links_open_the_play_files(loaded, report_file):

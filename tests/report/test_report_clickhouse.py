@@ -45,7 +45,7 @@ def ch_build(clickhouse_server, tmp_path_factory):
         project,
         ["build"],
         vars={"beton_input": "mock"},
-        select=["+path:models/explore", "+path:models/inspections", "+dim_accounts", "+dim_users"],
+        select=["+path:models/explore", "+path:models/inspections", "+dim_accounts", "+dim_users", "+mart_rule_trends"],
     )
     return project, result
 
@@ -123,3 +123,5 @@ def test_report_on_clickhouse_shows_clickhouse_numbers_and_sql(ch_build, clickho
         sql = html.unescape(re.search(rf'<code id="sql-{punch_list.rule.key}">(.*?)</code>', article, re.S).group(1))
         assert "toDateTime64(" in sql and f"`{DATABASE}_intermediate`" in sql  # what ClickHouse ran, not DuckDB's SQL
     assert "beton_marts" not in page and f"{DATABASE}_marts.dim_accounts</span>" in page
+    # the history holds this one run: trends come with the next, nothing is new yet
+    assert '<section id="trends" data-runs="1">' in page and 'data-metric="changes"' not in page
