@@ -149,11 +149,23 @@ HISTORY_T1 = datetime(2026, 9, 24, 12, 0, 0)
 
 @pytest.fixture(scope="session")
 def mock_two_runs(tmp_path_factory) -> Path:
-    """A DuckDB file after `dbt build` on the mock data at 2026-09-24 12:00 and then at
-    2026-10-01 12:00 (MOCK_AS_OF): the findings history holds two runs. Copy it before writing."""
+    """A DuckDB file after `beton run` on the mock data at 2026-09-24 12:00 and then at
+    2026-10-01 12:00 (MOCK_AS_OF): the findings history holds two runs. What each run printed is
+    next to it (run1.out, run2.out). Copy the file before writing to it."""
+    import subprocess
+
     tmp = tmp_path_factory.mktemp("mock_two_runs")
     path = tmp / "two_runs.duckdb"
-    for instant in (HISTORY_T1, MOCK_AS_OF):
-        project = Project(dir=REPO, target="duckdb", duckdb_path=path, target_path=tmp / "target")
-        run_dbt(project, ["build"], vars={"beton_input": "mock", "beton_as_of": instant.isoformat(sep=" ")})
+    env = {**os.environ, "BETON_TARGET_PATH": str(tmp / "target"), "BETON_INPUT": "mock"}
+    for i, instant in enumerate((HISTORY_T1, MOCK_AS_OF), start=1):
+        result = subprocess.run(
+            [sys.executable, "-m", "beton_runner.cli", "--project-dir", str(REPO), "run", "--duckdb", str(path)]
+            + ["--as-of", instant.isoformat(sep=" ")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=900,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        (tmp / f"run{i}.out").write_text(result.stdout, encoding="utf-8")
     return path
