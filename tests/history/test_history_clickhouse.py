@@ -1,6 +1,6 @@
 """The findings history on the real ClickHouse engine (chdb behind the test HTTP server, unmodified
-dbt-clickhouse): two runs on the mock data give the same changes as on DuckDB, value for value,
-and a re-run at the same as_of adds nothing there either; the trends mart and the dims' new_rules
+dbt-clickhouse): two runs on the mock data give the same changes as on DuckDB, value for value
+(the second run goes through the pre-hook that replaces a run at its as_of); the trends mart and the dims' new_rules
 are DuckDB's too, and the report marks the oracle's new findings there."""
 
 from __future__ import annotations
