@@ -253,3 +253,43 @@ def test_a_run_killed_mid_delivery_resumes_without_loss_or_duplicates(warehouse,
     ids = sent_ids(stands)
     assert len(ids) == len(set(ids)) == len(moving)  # no loss, no duplicate accepted
     assert receiver.duplicates >= 1  # the unanswered batch came again and was recognised
+
+
+def test_a_run_killed_while_hubspot_holds_a_batch_resumes_to_the_same_records(warehouse, stands, expected):
+    """HubSpot takes the first upsert and answers late; the sender is killed meanwhile. HubSpot
+    applies it anyway; the next run upserts the same state again: one record per entity, with the
+    latest run's values (an upsert repeated is the same upsert)."""
+    config = yaml.safe_load(stands["config"].read_text())
+    config["destinations"] = {"hubspot": config["destinations"]["hubspot"]}
+    stands["config"].write_text(yaml.safe_dump(config))
+    hubspot = stands["hubspot"]
+    hubspot.fail(HubSpotFault("hang", delay=2.0))
+    process = subprocess.Popen(
+        beton_command(warehouse, stands["env"]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **stands["env"]},
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not hubspot.upserts() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert hubspot.upserts()
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    time.sleep(2.5)  # HubSpot finishes the request the sender no longer waits for
+    result = deliver(warehouse, stands["env"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    accounts, emails = mock_accounts(), mock_emails()
+    moving = expected[expected["change"] != "stayed"]
+    on_now = expected[expected["change"] != "exited"]
+    companies = hubspot.all_records("companies")
+    assert len({c["beton_domain"] for c in companies}) == len(companies)  # one record per domain
+    for r in moving.itertuples():
+        if r.entity_id in accounts.index:
+            company = hubspot.record("companies", accounts.loc[r.entity_id, "domain"])
+            rules_now = sorted(on_now[on_now["entity_id"] == r.entity_id]["rule_key"])
+            assert sorted(filter(None, (company.get("beton_rules") or "").split(";"))) == rules_now
+        elif emails.get(r.entity_id):
+            assert hubspot.record("contacts", emails[r.entity_id]) is not None

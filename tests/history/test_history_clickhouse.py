@@ -5,19 +5,24 @@ are DuckDB's too, and the report marks the oracle's new findings there."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
-from test_clickhouse import assert_same_table, ch_project, ch_table
+from test_clickhouse import assert_same_table, ch_env, ch_project, ch_table
 from test_history import oracle_changes
 
 from beton_runner.dbt import run_dbt
 from beton_runner.report import build_report
 from conftest import HISTORY_T1, MOCK_AS_OF, REPO, read_table
+from webhook_receiver.fixture import webhook_receiver, webhook_receiver_session  # noqa: F401
 
 pytestmark = pytest.mark.clickhouse
 
 
-def test_changes_on_clickhouse_equal_duckdb(mock_two_runs, clickhouse_server, tmp_path):
+def test_changes_on_clickhouse_equal_duckdb(mock_two_runs, clickhouse_server, webhook_receiver, tmp_path):  # noqa: F811
     project = ch_project(REPO, clickhouse_server, "beton_history", tmp_path / "target")
     for instant in (HISTORY_T1, MOCK_AS_OF):
         result = run_dbt(project, ["build"], vars={"beton_input": "mock", "beton_as_of": instant.isoformat(sep=" ")})
@@ -52,3 +57,39 @@ def test_changes_on_clickhouse_equal_duckdb(mock_two_runs, clickhouse_server, tm
         assert changes is not None and changes.previous_as_of == pd.Timestamp(HISTORY_T1)
         assert changes.entered == set(mine.loc[mine["change"] == "entered", "entity_id"])
         assert changes.exited == set(mine.loc[mine["change"] == "exited", "entity_id"])
+
+    # and `beton deliver` keeps its outbox in ClickHouse: the latest run's changes, once
+    deliver_changes_once_on_clickhouse(clickhouse_server, webhook_receiver, tmp_path, at_latest)
+
+
+def deliver_changes_once_on_clickhouse(server, receiver, tmp_path, at_latest: pd.DataFrame) -> None:
+    config = tmp_path / "destinations.yml"
+    config.write_text("destinations:\n  hook:\n    kind: webhook\n    batch_size: 3\n", encoding="utf-8")
+    env = {
+        **os.environ,
+        **ch_env(server, "beton_history"),
+        "CLICKHOUSE_PASSWORD": "",
+        "BETON_TARGET_PATH": str(tmp_path / "target"),
+        "BETON_DESTINATIONS": str(config),
+        "BETON_WEBHOOK_URL": receiver.url,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "beton_runner.cli",
+        "--project-dir",
+        str(REPO),
+        "deliver",
+        "--target",
+        "clickhouse",
+    ]
+    first = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    moving = at_latest[at_latest["change"] != "stayed"]
+    got = [(c["rule_key"], c["entity_id"], c["change"]) for c in receiver.changes]
+    assert sorted(got) == sorted(zip(moving["rule_key"], moving["entity_id"], moving["change"]))
+    second = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert second.returncode == 0, second.stderr
+    assert len(receiver.changes) == len(got)  # nothing sent twice
+    results = ch_table(server, "beton_history_delivery", "outbox_results")
+    assert sorted(results["change_id"]) == sorted(c["change_id"] for c in receiver.changes)
