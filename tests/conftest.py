@@ -151,7 +151,8 @@ HISTORY_T1 = datetime(2026, 9, 24, 12, 0, 0)
 def mock_two_runs(tmp_path_factory) -> Path:
     """A DuckDB file after `beton run` on the mock data at 2026-09-24 12:00 and then at
     2026-10-01 12:00 (MOCK_AS_OF): the findings history holds two runs. What each run printed is
-    next to it (run1.out, run2.out). Copy the file before writing to it."""
+    next to it (run1.out, run2.out; its stderr, not a terminal, in run1.err, run2.err). Copy the
+    file before writing to it."""
     import subprocess
 
     tmp = tmp_path_factory.mktemp("mock_two_runs")
@@ -168,4 +169,5 @@ def mock_two_runs(tmp_path_factory) -> Path:
         )
         assert result.returncode == 0, result.stdout + result.stderr
         (tmp / f"run{i}.out").write_text(result.stdout, encoding="utf-8")
+        (tmp / f"run{i}.err").write_text(result.stderr, encoding="utf-8")
     return path
