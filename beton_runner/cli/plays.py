@@ -93,7 +93,7 @@ def plays_command(
             for column in ("plays", "play_titles"):
                 frame[column] = frame[column].map("; ".join)
             emit_csv(frame.drop(columns=["markdown"]), raw=raw_csv)
-        console.say(f"[green]ok:[/] {len(documents)} account(s); plays in {esc(out_dir)}.", stderr=True)
+        console.ok(f"{len(documents)} account(s); plays in {esc(out_dir)}.", stderr=True)
         return
     if print_markdown is None:
         print_markdown = len(documents) == 1

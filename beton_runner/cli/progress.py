@@ -93,22 +93,32 @@ class PlainTicker:
         with self._lock:
             self.write(self.line(" (done)"))
 
-    @contextmanager
-    def running(self, every: float = 0.5) -> Iterator[PlainTicker]:
-        """A heartbeat thread calling ``tick`` every ``every`` seconds while the block runs."""
-        stop = threading.Event()
+    def start(self, every: float = 0.5) -> None:
+        """A heartbeat thread calling ``tick`` every ``every`` seconds, until ``stop``."""
+        self._stop = threading.Event()
+        stop = self._stop
 
         def beat() -> None:
             while not stop.wait(every):
                 self.tick()
 
-        thread = threading.Thread(target=beat, name="beton-progress", daemon=True)
-        thread.start()
+        self._thread = threading.Thread(target=beat, name="beton-progress", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if getattr(self, "_thread", None) is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+
+    @contextmanager
+    def running(self) -> Iterator[PlainTicker]:
+        """The heartbeat (``start``) while the block runs."""
+        self.start()
         try:
             yield self
         finally:
-            stop.set()
-            thread.join()
+            self.stop()
 
 
 def _dbt_event_counts(event: dict) -> tuple[int, int, str] | None:
@@ -200,8 +210,7 @@ class PlainReporter(NullReporter):
         self._labels: dict[str, str] = {}
         self._done: set[str] = set()
         self._ticker = PlainTicker("ingest", self._status, interval=interval, clock=clock)
-        self._heartbeat = self._ticker.running()
-        self._heartbeat.__enter__()
+        self._ticker.start()
 
     def _describe(self, stream: str) -> str:
         pages = self.pages.get(stream, 0)
@@ -231,7 +240,7 @@ class PlainReporter(NullReporter):
         self._ticker.write(f"{time.strftime('%H:%M:%S')} {message}")
 
     def close(self) -> None:
-        self._heartbeat.__exit__(None, None, None)
+        self._ticker.stop()
 
 
 class RichReporter(NullReporter):

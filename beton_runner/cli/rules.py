@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import RuleError, RuleIssue, StaleModelsError
 from ..project import Project
-from ..rules import Rule, check_rules, find_rule
+from ..rules import CheckResult, Rule, check_rules, find_rule
 from ..rules.compile import Staleness, generate, rule_sql, staleness, write
 from . import console
 from .console import esc
@@ -19,9 +19,13 @@ from .output import emit_csv, emit_json, emit_rows
 from .shell import group
 
 
+def _check(project: Project) -> CheckResult:
+    return check_rules(project.rules_dir, known_events=project.known_events(), display_root=project.dir)
+
+
 def checked_rules(project: Project, *, print_warnings: bool = True) -> list[Rule]:
     """Every rule file, validated; all problems at once as a ``RuleError``."""
-    result = check_rules(project.rules_dir, known_events=project.known_events(), display_root=project.dir)
+    result = _check(project)
     if print_warnings:
         for warning in result.warnings:
             console.warn(str(warning))
@@ -42,13 +46,6 @@ def compiled_rules(project: Project) -> list[Rule]:
 @group()
 def rules() -> None:
     """Validate, compile and inspect rule files (rules/*.yml)."""
-
-
-def _stale_error(stale: Staleness) -> StaleModelsError:
-    lines = "\n".join(f"  {line}" for line in stale.describe())
-    return StaleModelsError(
-        f"generated inspection models are stale:\n{lines}\nRun `beton rules compile` and commit the result."
-    )
 
 
 def _stale_issues(stale: Staleness) -> list[RuleIssue]:
@@ -122,18 +119,14 @@ def rules_check(output_format: str, raw_csv: bool) -> None:
     {file, line, field, message}; csv: one row per problem and warning; github: one GitHub
     Actions annotation per problem and warning. The exit code is non-zero when there is a problem."""
     project = current_project()
-    if output_format == "table":
-        valid = checked_rules(project)
-        stale = staleness(generate(valid, project.dir), project.dir)
-        if stale.stale:
-            raise _stale_error(stale)
-        console.ok(f"{len(valid)} rule(s) valid, generated models up to date.")
-        return
-    result = check_rules(project.rules_dir, known_events=project.known_events(), display_root=project.dir)
+    result = _check(project)
     # Staleness only means something once every rule file is valid (a broken file generates nothing).
     stale = None if result.issues else staleness(generate(result.rules, project.dir), project.dir)
     problems = list(result.issues) + (_stale_issues(stale) if stale is not None else [])
-    if output_format == "json":
+    if output_format == "table":
+        for warning in result.warnings:
+            console.warn(str(warning))
+    elif output_format == "json":
         emit_json(
             {
                 "ok": not problems,
@@ -156,8 +149,11 @@ def rules_check(output_format: str, raw_csv: bool) -> None:
     if result.issues:
         raise RuleError(result.issues)
     if stale is not None and stale.stale:
-        raise _stale_error(stale)
-    console.ok(f"{len(result.rules)} rule(s) valid, generated models up to date.", stderr=True)
+        lines = "\n".join(f"  {line}" for line in stale.describe())
+        raise StaleModelsError(
+            f"generated inspection models are stale:\n{lines}\nRun `beton rules compile` and commit the result."
+        )
+    console.ok(f"{len(result.rules)} rule(s) valid, generated models up to date.", stderr=output_format != "table")
 
 
 @rules.command("compile")
