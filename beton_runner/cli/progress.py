@@ -205,11 +205,17 @@ class PlainReporter(NullReporter):
     pages so far (``ingest: events 12,000 rows/6 pages; persons 300 rows/1 page (done), 0:00:08``),
     and a line when a stream ends."""
 
-    def __init__(self, *, interval: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        interval: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        write: Callable[[str], None] = _plain_line,
+    ) -> None:
         super().__init__()
         self._labels: dict[str, str] = {}
         self._done: set[str] = set()
-        self._ticker = PlainTicker("ingest", self._status, interval=interval, clock=clock)
+        self._ticker = PlainTicker("ingest", self._status, interval=interval, clock=clock, write=write)
         self._ticker.start()
 
     def _describe(self, stream: str) -> str:

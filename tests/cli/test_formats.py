@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from beton_runner.cli.output import json_value
-from beton_runner.cli.progress import PlainTicker
+from beton_runner.cli.progress import PlainReporter, PlainTicker
 from beton_runner.cli.rules import escape_data, escape_property
 from conftest import MOCK_AS_OF, REPO, copy_project, read_table, rule_documents
 
@@ -308,6 +308,27 @@ def test_plain_ticker_prints_a_line_every_interval_with_a_fake_clock():
         "dbt build: 50/245 nodes, 0:00:05",
         "dbt build: 100/245 nodes, 0:00:10",
         "dbt build: 120/245 nodes, 0:00:12 (done)",
+    ]
+
+
+def test_the_ingest_outside_a_terminal_prints_every_stream_every_interval():
+    now = [0.0]
+    lines: list[str] = []
+    reporter = PlainReporter(interval=5, clock=lambda: now[0], write=lines.append)
+    try:
+        reporter.start("events", "events")
+        for _ in range(6):  # a 1,000-row page every 2 s
+            now[0] += 2
+            reporter.page("events", 1000)
+        reporter.start("persons", "persons")
+        reporter.page("persons", 300)
+        reporter.finish("persons")
+    finally:
+        reporter.close()
+    assert lines == [
+        "ingest: events 3,000 rows/3 pages, 0:00:06",
+        "ingest: events 6,000 rows/6 pages, 0:00:12",  # 5 s after the line before
+        "ingest: persons 300 rows/1 page (done)",
     ]
 
 
