@@ -21,6 +21,10 @@ The files open correctly in spreadsheets and read back unchanged with pandas or 
 - checked for secrets before writing (:mod:`beton_runner.secrets`): a CSV that would hold the
   value of a secret environment variable is not written;
 - written to a temporary file and renamed, so a failed write never leaves half a file.
+
+``write_csv_stream`` writes the same text to an open binary stream (``--format csv`` on
+stdout, for a pipe or a program): the same quoting, neutralisation (unless ``raw``) and secret
+check, UTF-8 without the byte-order mark (a program reading a pipe does not expect one).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
+from typing import BinaryIO
 
 import pandas as pd
 
@@ -103,6 +108,15 @@ def write_csv(frame: pd.DataFrame, path: Path, *, raw: bool = False) -> Path:
         if tmp.parent.is_dir():
             tmp.unlink(missing_ok=True)
     return path
+
+
+def write_csv_stream(frame: pd.DataFrame, stream: BinaryIO, *, raw: bool = False, name: str = "<stdout>") -> None:
+    """Write ``frame`` as CSV text (see the module doc) to ``stream``, UTF-8 without a byte-order
+    mark. ``name`` says where it goes in a ``SecretInOutputError`` (nothing written then)."""
+    text = csv_text(frame, raw=raw)
+    check_text(text, Path(name))
+    stream.write(text.encode("utf-8"))
+    stream.flush()
 
 
 def _reason(path: Path, exc: OSError) -> str:

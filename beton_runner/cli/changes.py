@@ -12,7 +12,8 @@ from ..csvfile import write_csv
 from ..project import Project
 from . import console
 from .console import esc
-from .options import parse_as_of, raw_csv_option, warehouse_options
+from .options import format_option, parse_as_of, raw_csv_option, warehouse_options
+from .output import emit_rows
 from .punch_list import format_value
 from .shell import command
 
@@ -44,6 +45,7 @@ def _then_now(then: object, now: object) -> str:
     help="Also write the rows to this CSV file.",
 )
 @raw_csv_option
+@format_option()
 def changes_command(
     project: Project,
     rules: tuple[str, ...],
@@ -51,6 +53,7 @@ def changes_command(
     include_stayed: bool,
     csv_path: Path | None,
     raw_csv: bool,
+    output_format: str,
 ) -> None:
     """Who entered and who left each punch list, per run (from insp_finding_changes).
 
@@ -63,8 +66,17 @@ def changes_command(
     frame = select_changes(everything, rules=rules, since=since_at, kinds=kinds, latest_only=True)
     runs = read_runs(project)
     run_count = runs["as_of"].nunique() if not runs.empty else 0
+    rows_out = frame.drop(columns=["input_fingerprint"], errors="ignore")
+    machine = output_format != "table"
+    if machine:
+        emit_rows(rows_out, output_format, raw_csv=raw_csv)
     if run_count == 0:
-        console.say("no runs recorded yet: run `beton run` first.")
+        console.say("no runs recorded yet: run `beton run` first.", stderr=machine)
+        return
+    if machine:
+        if csv_path is not None:
+            write_csv(rows_out, csv_path, raw=raw_csv)
+            console.say(f"  wrote {esc(csv_path)}", stderr=True)
         return
     specs = [
         ("run (as_of)", {"no_wrap": True}),
@@ -98,5 +110,5 @@ def changes_command(
     parts = [f"{counts.get(k, 0)} {k}" for k in kinds]
     console.say(f"  {', '.join(parts)}   ({run_count} run(s) recorded)")
     if csv_path is not None:
-        write_csv(frame.drop(columns=["input_fingerprint"], errors="ignore"), csv_path, raw=raw_csv)
+        write_csv(rows_out, csv_path, raw=raw_csv)
         console.say(f"  wrote {esc(csv_path)}")

@@ -36,8 +36,8 @@ def text(value: object, *, stderr: bool = False) -> None:
     (err_console if stderr else console).print(Text(str(value)), highlight=False, soft_wrap=True)
 
 
-def ok(message_markup: str) -> None:
-    say(f"[green]ok:[/] {message_markup}")
+def ok(message_markup: str, *, stderr: bool = False) -> None:
+    say(f"[green]ok:[/] {message_markup}", stderr=stderr)
 
 
 def warn(message: str) -> None:

@@ -2,7 +2,8 @@
 
 ``warehouse_options`` gives a command ``--target`` and ``--duckdb`` and hands it the located
 ``Project`` (as ``project``) instead of the raw values; ``as_of_option``, ``vars_option``,
-``out_option`` and ``raw_csv_option`` are the same everywhere they appear.
+``out_option``, ``raw_csv_option`` and ``format_option`` (``--format table|json|csv``) are the
+same everywhere they appear.
 """
 
 from __future__ import annotations
@@ -89,6 +90,25 @@ raw_csv_option = click.option(
     help="Write CSV text cells as they are. Default: a text cell starting with = + - @, a tab or a carriage "
     "return (and not a plain number) gets a leading ' so spreadsheets do not run it as a formula.",
 )
+
+
+OUTPUT_FORMATS = ("table", "json", "csv")
+
+
+def format_option(*extra: str) -> Callable:
+    """``--format table|json|csv`` (and ``extra`` choices, e.g. ``github`` for `beton rules check`);
+    the command receives ``output_format``. json and csv put the rows alone on stdout (see
+    ``cli/output.py``); notes go to stderr."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(OUTPUT_FORMATS + extra),
+        default="table",
+        show_default=True,
+        help="table (for people); json (one document on stdout) or csv (on stdout; --raw-csv applies) for programs"
+        + ("; github: GitHub Actions annotations" if "github" in extra else "")
+        + ".",
+    )
 
 
 def out_option(default_help: str, *, file: bool = False) -> Callable:

@@ -21,7 +21,7 @@ from ..project import Project
 from . import console
 from .console import esc
 from .options import warehouse_options
-from .progress import RichReporter
+from .progress import ingest_reporter
 from .shell import command, group
 
 
@@ -135,7 +135,7 @@ def ingest_posthog(
         account_property=account_property,
         group_type=group_type,
     )
-    reporter = RichReporter()
+    reporter = ingest_reporter()
     console.say(esc(f"Loading PostHog project {config.project_id} ({config.host}) into {destination.describe()}"))
 
     def on_retry(what: str) -> None:

@@ -16,7 +16,8 @@ from ..punch_lists import apply_where, read_punch_list, sort_frame, summarise
 from ..rules import Rule, find_rule
 from . import console
 from .console import esc
-from .options import raw_csv_option, warehouse_options
+from .options import format_option, raw_csv_option, warehouse_options
+from .output import emit_rows
 from .rules import checked_rules
 from .shell import command
 
@@ -84,6 +85,7 @@ def print_punch_list(rule: Rule, frame: pd.DataFrame, *, limit: int | None = Non
     help="Also write the rows to this CSV file.",
 )
 @raw_csv_option
+@format_option()
 def punch_list_command(
     project: Project,
     name: str,
@@ -93,14 +95,20 @@ def punch_list_command(
     limit: int | None,
     csv_path: Path | None,
     raw_csv: bool,
+    output_format: str,
 ) -> None:
-    """Show one rule's punch list from the warehouse (run `beton run` or `beton demo` first)."""
+    """Show one rule's punch list from the warehouse (run `beton run` or `beton demo` first).
+
+    --format json or csv prints every column of the rule's table (insp_<rule>) for the rows kept."""
     rule = find_rule(checked_rules(project, print_warnings=False), name)
     frame = read_punch_list(project, rule)
     frame = sort_frame(apply_where(frame, list(where)), sort_column, descending)
     if limit is not None:
         frame = frame.head(limit)
-    print_punch_list(rule, frame)
+    if output_format == "table":
+        print_punch_list(rule, frame)
+    else:
+        emit_rows(frame, output_format, raw_csv=raw_csv)
     if csv_path is not None:
         write_csv(frame, csv_path, raw=raw_csv)
-        console.say(f"  wrote {esc(csv_path)}")
+        console.say(f"  wrote {esc(csv_path)}", stderr=output_format != "table")

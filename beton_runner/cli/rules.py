@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
+import pandas as pd
 
-from ..errors import RuleError, StaleModelsError
+from ..errors import RuleError, RuleIssue, StaleModelsError
 from ..project import Project
-from ..rules import Rule, check_rules, find_rule
-from ..rules.compile import generate, rule_sql, staleness, write
+from ..rules import CheckResult, Rule, check_rules, find_rule
+from ..rules.compile import Staleness, generate, rule_sql, staleness, write
 from . import console
 from .console import esc
-from .options import as_of_option, current_project, dbt_vars, warehouse_options
+from .options import as_of_option, current_project, dbt_vars, format_option, raw_csv_option, warehouse_options
+from .output import emit_csv, emit_json, emit_rows
 from .shell import group
+
+
+def _check(project: Project) -> CheckResult:
+    return check_rules(project.rules_dir, known_events=project.known_events(), display_root=project.dir)
 
 
 def checked_rules(project: Project, *, print_warnings: bool = True) -> list[Rule]:
     """Every rule file, validated; all problems at once as a ``RuleError``."""
-    result = check_rules(project.rules_dir, known_events=project.known_events(), display_root=project.dir)
+    result = _check(project)
     if print_warnings:
         for warning in result.warnings:
             console.warn(str(warning))
@@ -41,18 +48,112 @@ def rules() -> None:
     """Validate, compile and inspect rule files (rules/*.yml)."""
 
 
+def _stale_issues(stale: Staleness) -> list[RuleIssue]:
+    """Stale generated files as problems of those files (for --format json|csv|github)."""
+    advice = "run `beton rules compile` and commit the result"
+    return (
+        [RuleIssue(str(p), None, None, f"generated model is missing; {advice}") for p in stale.missing]
+        + [RuleIssue(str(p), None, None, f"generated model is out of date; {advice}") for p in stale.changed]
+        + [RuleIssue(str(p), None, None, f"no rule file generates it any more; {advice}") for p in stale.orphaned]
+    )
+
+
+def _issue_object(issue: RuleIssue) -> dict:
+    return {"file": issue.file, "line": issue.line, "field": issue.field, "message": issue.message}
+
+
+def repository_root(start: Path) -> Path | None:
+    """The git checkout holding ``start`` (a folder with ``.git``, a folder or a worktree's file)."""
+    for folder in (start.resolve(), *start.resolve().parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def repository_path(project_dir: Path, file: str) -> str:
+    """``file`` (relative to the project, as rule checks report it) relative to the repository
+    root, where GitHub looks for it; relative to the project when there is no checkout."""
+    path = Path(file)
+    if path.is_absolute():
+        absolute = path
+    else:
+        absolute = project_dir.resolve() / path
+    root = repository_root(project_dir)
+    try:
+        return absolute.relative_to(root).as_posix() if root is not None else path.as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+# GitHub Actions workflow commands: `::error file=F,line=L,title=T::MESSAGE`, sent over stdout.
+# Syntax: https://docs.github.com/en/actions/reference/workflow-commands-for-github-actions
+# (the page gives the format but not the escaping, see github/docs#11713); the escaping is the
+# runner toolkit's escapeData / escapeProperty in
+# https://github.com/actions/toolkit/blob/main/packages/core/src/command.ts :
+# data: % -> %25, CR -> %0D, LF -> %0A; a property also : -> %3A and , -> %2C.
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(kind: str, issue: RuleIssue, project_dir: Path) -> str:
+    """One workflow command (``kind``: error or warning) for one problem."""
+    properties = [f"file={escape_property(repository_path(project_dir, issue.file))}"]
+    if issue.line is not None:
+        properties.append(f"line={issue.line}")
+    properties.append(f"title={escape_property('beton rules check')}")
+    message = f"{issue.field}: {issue.message}" if issue.field else issue.message
+    return f"::{kind} {','.join(properties)}::{escape_data(message)}"
+
+
 @rules.command("check")
-def rules_check() -> None:
-    """Report every problem in every rule file, and stale generated models."""
+@format_option("github")
+@raw_csv_option
+def rules_check(output_format: str, raw_csv: bool) -> None:
+    """Report every problem in every rule file, and stale generated models.
+
+    --format json: {"ok", "rules" (valid rules), "problems", "warnings"}, each problem
+    {file, line, field, message}; csv: one row per problem and warning; github: one GitHub
+    Actions annotation per problem and warning. The exit code is non-zero when there is a problem."""
     project = current_project()
-    valid = checked_rules(project)
-    stale = staleness(generate(valid, project.dir), project.dir)
-    if stale.stale:
+    result = _check(project)
+    # Staleness only means something once every rule file is valid (a broken file generates nothing).
+    stale = None if result.issues else staleness(generate(result.rules, project.dir), project.dir)
+    problems = list(result.issues) + (_stale_issues(stale) if stale is not None else [])
+    if output_format == "table":
+        for warning in result.warnings:
+            console.warn(str(warning))
+    elif output_format == "json":
+        emit_json(
+            {
+                "ok": not problems,
+                "rules": len(result.rules),
+                "problems": [_issue_object(i) for i in problems],
+                "warnings": [_issue_object(w) for w in result.warnings],
+            }
+        )
+    elif output_format == "csv":
+        rows = [{"severity": "error", **_issue_object(i)} for i in problems]
+        rows += [{"severity": "warning", **_issue_object(w)} for w in result.warnings]
+        frame = pd.DataFrame(rows, columns=["severity", "file", "line", "field", "message"])
+        emit_csv(frame.astype({"line": "Int64"}), raw=raw_csv)
+    else:
+        for issue in problems:
+            click.echo(github_annotation("error", issue, project.dir))
+        for warning in result.warnings:
+            click.echo(github_annotation("warning", warning, project.dir))
+    # Errors still end through the one error handler: the message on stderr, a non-zero exit.
+    if result.issues:
+        raise RuleError(result.issues)
+    if stale is not None and stale.stale:
         lines = "\n".join(f"  {line}" for line in stale.describe())
         raise StaleModelsError(
             f"generated inspection models are stale:\n{lines}\nRun `beton rules compile` and commit the result."
         )
-    console.ok(f"{len(valid)} rule(s) valid, generated models up to date.")
+    console.ok(f"{len(result.rules)} rule(s) valid, generated models up to date.", stderr=output_format != "table")
 
 
 @rules.command("compile")
@@ -67,10 +168,32 @@ def rules_compile() -> None:
 
 
 @rules.command("list")
-def rules_list() -> None:
-    """List the rules."""
-    rows = [(r.key, r.name, r.level, f"{r.document['time_window_days']}d") for r in checked_rules(current_project())]
-    console.show(console.table(("key", "name", "level", "window"), rows, title="Inspection rules"))
+@format_option()
+@raw_csv_option
+def rules_list(output_format: str, raw_csv: bool) -> None:
+    """List the rules (json and csv add each rule's model, file and description)."""
+    project = current_project()
+    valid = checked_rules(project)
+    if output_format == "table":
+        rows = [(r.key, r.name, r.level, f"{r.document['time_window_days']}d") for r in valid]
+        console.show(console.table(("key", "name", "level", "window"), rows, title="Inspection rules"))
+        return
+    frame = pd.DataFrame(
+        [
+            {
+                "key": r.key,
+                "name": r.name,
+                "level": r.level,
+                "time_window_days": r.document["time_window_days"],
+                "model": r.model_name,
+                "file": r.path.resolve().relative_to(project.dir.resolve()).as_posix(),
+                "description": r.document.get("description"),
+            }
+            for r in valid
+        ],
+        columns=["key", "name", "level", "time_window_days", "model", "file", "description"],
+    )
+    emit_rows(frame, output_format, raw_csv=raw_csv)
 
 
 @rules.command("show")
