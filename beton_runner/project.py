@@ -44,11 +44,12 @@ def _find_project_dir(explicit: str | os.PathLike | None) -> Path:
     for candidate in (here, *here.parents):
         if (candidate / "dbt_project.yml").is_file():
             return candidate
-    source_checkout = PACKAGE_DIR.parent
+    source_checkout = PACKAGE_DIR.parent  # an editable install run from elsewhere; never a wheel's site-packages
     if (source_checkout / "dbt_project.yml").is_file():
         return source_checkout
     raise ConfigError(
-        "no Beton Inspector project found: run inside the cloned repository, or pass --project-dir / set BETON_PROJECT_DIR"
+        f"no Beton Inspector project (dbt_project.yml) in {here} or above: create one with `beton init DIR` and "
+        "run beton inside it, or pass --project-dir / set BETON_PROJECT_DIR"
     )
 
 

@@ -11,6 +11,7 @@ from .deliver import deliver_command, pipeline_command
 from .enrich import enrich_command
 from .export import export_command
 from .generate import generate_command
+from .init import init_command
 from .plays import plays_command
 from .posthog import ingest_posthog, posthog_group
 from .punch_list import punch_list_command
@@ -24,7 +25,8 @@ from .shell import Context, configure_logging, group
     "--project-dir",
     envvar="BETON_PROJECT_DIR",
     default=None,
-    help="The Beton Inspector project (default: the current checkout).",
+    help="The Beton Inspector project (default: the folder with dbt_project.yml at or above the current one; "
+    "env BETON_PROJECT_DIR). `beton init DIR` creates one.",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(__version__, prog_name="beton")
@@ -42,6 +44,7 @@ def ingest() -> None:
 
 ingest.add_command(ingest_posthog, "posthog")
 for _command in (
+    init_command,
     rules,
     run_command,
     punch_list_command,
