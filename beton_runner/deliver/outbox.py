@@ -28,7 +28,7 @@ from beton_runner.deliver.base import Change
 from beton_runner.deliver.config import DestinationConfig
 from beton_runner.project import Project
 from beton_runner.warehouse import connect
-from beton_runner.warehouse.base import Column, TableSpec
+from beton_runner.warehouse.base import Column, TableSpec, plain
 
 LAYER = "delivery"
 METRICS = ("event_count", "active_days", "active_users", "days_since_last_event", "last_seen")
@@ -75,21 +75,6 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _plain(value):
-    if value is None:
-        return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
-        return value.item()
-    return value
-
-
 # --- changes -> Change records ------------------------------------------------------------------
 
 
@@ -114,13 +99,13 @@ def to_changes(frame: pd.DataFrame, config: DestinationConfig) -> list[Change]:
         state[(as_of, level, entity_id)] = {
             "best_score": float(group["score"].max()),
             "rules": sorted(group["rule_key"]),
-            "entered_at": _plain(group["first_entered_at"].min()),
+            "entered_at": plain(group["first_entered_at"].min()),
         }
     empty = {"best_score": None, "rules": [], "entered_at": None}
     wanted = mine[mine["change"].isin(config.changes)]
     out = []
     for r in wanted.to_dict("records"):
-        r = {k: _plain(v) for k, v in r.items()}
+        r = {k: plain(v) for k, v in r.items()}
         metrics = {m: r.get(m) for m in METRICS if r.get(m) is not None}
         out.append(
             Change(
@@ -209,7 +194,7 @@ class Outbox:
             cursor = conn.rows(
                 f"select min(since_as_of) from {s}.outbox_cursors where destination = :d", {"d": destination}
             )
-        since = _plain(cursor[0][0]) if cursor else None
+        since = plain(cursor[0][0]) if cursor else None
         if isinstance(since, datetime) and since.year < 1971:  # ClickHouse: min() over no rows
             since = None
         return enqueued, done, since

@@ -17,71 +17,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from beton_runner.deliver.base import CHANGE_KINDS, Change
-from beton_runner.deliver.http import HttpSettings
+from beton_runner.deliver.base import Change
+from beton_runner.deliver.destinations.common import common_schema, http_settings  # noqa: F401 (re-exported)
 
 # The fields of Change.entity (plus last_change) every CRM destination maps onto its own names.
 ENTITY_FIELDS = ("best_score", "rules", "entered_at", "last_change")
-
-
-def common_schema(kind: str) -> dict[str, Any]:
-    """JSON Schema properties every destination accepts, for ``kind``."""
-    return {
-        "kind": {"const": kind, "description": f"Destination kind: `{kind}`."},
-        "enabled": {
-            "type": "boolean",
-            "default": True,
-            "description": "Set to false to keep the settings but deliver nothing here.",
-        },
-        "rules": {
-            "type": "array",
-            "items": {"type": "string", "minLength": 1},
-            "description": "Glob patterns on rule keys (e.g. `pql_*`) whose changes go here; default all rules.",
-        },
-        "changes": {
-            "type": "array",
-            "items": {"enum": list(CHANGE_KINDS)},
-            "uniqueItems": True,
-            "description": "Which change kinds are delivered (entered, exited, stayed); default entered and exited.",
-        },
-        "http": {
-            "type": "object",
-            "additionalProperties": False,
-            "description": "How hard to try before a batch is left pending for the next `beton deliver`.",
-            "properties": {
-                "budget": {
-                    "type": "number",
-                    "exclusiveMinimum": 0,
-                    "description": "Seconds one request may spend across its retries (default 180).",
-                },
-                "retries": {
-                    "type": "integer",
-                    "minimum": 0,
-                    "description": "Retries of a request on 429, 5xx, timeouts and dropped connections (default 6).",
-                },
-                "read_timeout": {
-                    "type": "number",
-                    "exclusiveMinimum": 0,
-                    "description": "Seconds to wait for an answer before retrying (default 60).",
-                },
-            },
-        },
-    }
-
-
-def http_settings(settings: Mapping[str, Any]) -> HttpSettings:
-    """``http:`` of destinations.yml onto the HTTP layer's settings (unset keys keep defaults)."""
-    given = settings.get("http") or {}
-    base = HttpSettings()
-    return HttpSettings(
-        connect_timeout=base.connect_timeout,
-        read_timeout=float(given.get("read_timeout", base.read_timeout)),
-        retries=int(given.get("retries", base.retries)),
-        backoff_factor=base.backoff_factor,
-        backoff_max=base.backoff_max,
-        max_retry_after=base.max_retry_after,
-        budget=float(given.get("budget", base.budget)),
-    )
 
 
 def iso_datetime(value: Any) -> str | None:

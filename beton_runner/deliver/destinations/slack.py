@@ -69,7 +69,7 @@ from urllib.parse import quote, urlsplit
 
 from beton_runner.deliver.base import CHANGE_KINDS, Ack, Batch, Change, DeliveryError, Destination
 from beton_runner.deliver.destinations import register
-from beton_runner.deliver.destinations.webhook import (
+from beton_runner.deliver.destinations.common import (
     ENV_NAME,
     check_url,
     common_schema,
