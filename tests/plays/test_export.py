@@ -61,7 +61,10 @@ def assert_frame_round_trips(path: Path, expected: pd.DataFrame) -> None:
         elif pd.api.types.is_numeric_dtype(want):
             assert np.allclose(got.astype(float), want.astype(float), equal_nan=True), column
         else:
-            assert got.fillna("").astype(str).tolist() == want.fillna("").astype(str).tolist(), column
+            assert (
+                got.astype(object).fillna("").astype(str).tolist()
+                == want.astype(object).fillna("").astype(str).tolist()
+            ), column
     header, rows = read_csv_module(path)
     assert header == list(expected.columns) and len(rows) == len(expected)
     assert all(len(r) == len(header) for r in rows)
