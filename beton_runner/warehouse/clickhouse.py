@@ -82,9 +82,6 @@ class ClusterDDL:
     def drop_table(self, target: str, *, if_exists: bool = True) -> str:
         return f"drop table{' if exists' if if_exists else ''} {target}{self.on}"
 
-    def drop_database(self, database: str) -> str:
-        return f"drop database if exists {quote(database)}{self.on}"
-
     def rename(self, source: str, target: str) -> str:
         return f"rename table {source} to {target}{self.on}"
 

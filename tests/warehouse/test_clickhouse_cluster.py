@@ -286,7 +286,8 @@ def test_posthog_ingest_on_a_cluster(clickhouse_server, database, statements):
         for s in rendered
     ), rendered
     assert (
-        f"alter table {db}.`posthog_sync_state` {ON} add column if not exists `cursor_column` Nullable(String)" in rendered
+        f"alter table {db}.`posthog_sync_state` {ON} add column if not exists `cursor_column` Nullable(String)"
+        in rendered
     )
     staging = f"create table {db}.`_posthog_staging_persons` {ON} as {db}.`persons` engine = ReplicatedMergeTree({REPLICA_ARGS}) order by id"
     assert staging in rendered
