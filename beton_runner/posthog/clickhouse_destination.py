@@ -36,7 +36,6 @@ the same ``CLICKHOUSE_*`` variables as ``profiles.yml``. The password never appe
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -53,7 +52,7 @@ from beton_runner.posthog.stream import (
 )
 from beton_runner.project import raw_schema
 from beton_runner.warehouse.base import EngineError
-from beton_runner.warehouse.clickhouse import ClickHouseConnection, settings_from_env
+from beton_runner.warehouse.clickhouse import ClickHouseConnection, ClusterDDL, cluster_from_env, settings_from_env
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _UTC = timezone.utc
@@ -76,10 +75,10 @@ COLUMN_TYPES: dict[str, tuple[str, ...]] = {
 }
 _ENGINES = {
     # ReplacingMergeTree: a safety net against concurrent ingests (see the module docstring)
-    "events": "ReplacingMergeTree order by (timestamp, uuid)",
-    "persons": "MergeTree order by id",
-    "person_distinct_id": "MergeTree order by distinct_id",
-    "accounts": "MergeTree order by account_id",
+    "events": ("ReplacingMergeTree", "(timestamp, uuid)"),
+    "persons": ("MergeTree", "id"),
+    "person_distinct_id": ("MergeTree", "distinct_id"),
+    "accounts": ("MergeTree", "account_id"),
 }
 SNAPSHOT_KEYS = {"persons": "id", "person_distinct_id": "distinct_id", "accounts": "account_id"}
 _STATE_COLUMNS = (
@@ -229,14 +228,14 @@ class ClickHouseDestination:
         environ: dict[str, str] | None = None,
         settings: dict[str, Any] | None = None,
     ):
-        env = {**os.environ, **(environ or {})}
         self.database = database or raw_database(environ)
         if not _IDENTIFIER.match(self.database):
             raise ConfigError(
                 f"'{self.database}' is not a usable ClickHouse database name: set "
                 "CLICKHOUSE_DATABASE to letters, digits and underscores only."
             )
-        self.cluster = (env.get("CLICKHOUSE_CLUSTER") or "").strip()
+        self.cluster = cluster_from_env(environ)
+        self.ddl = ClusterDDL(self.cluster)
         self._settings = settings or settings_from_env(environ)
         self._conn: ClickHouseConnection | None = None
         self._source: str | None = None
@@ -302,17 +301,15 @@ class ClickHouseDestination:
             ),
         )
 
+    def _engine(self, table: str) -> str:
+        """The engine clause of an input table (Replicated on a cluster)."""
+        name, order_by = _ENGINES[table]
+        return f"{self.ddl.engine(name)} order by {order_by}"
+
     def _t(self, table: str) -> str:
         return f"`{self.database}`.`{table}`"
 
     def open(self, source_key: str) -> None:
-        if self.cluster:
-            raise ConfigError(
-                f"PostHog ingestion into a ClickHouse cluster (CLICKHOUSE_CLUSTER={self.cluster}) "
-                "is not supported yet: its tables would exist on one node only. Load into a "
-                "single-node ClickHouse (unset CLICKHOUSE_CLUSTER for the ingest only if the "
-                "server is not part of a cluster)."
-            )
         s = self._settings
         try:
             self._conn = ClickHouseConnection(
@@ -324,6 +321,7 @@ class ClickHouseDestination:
                     "connect_timeout": 10,
                     "send_receive_timeout": 300,
                 },
+                cluster=self.cluster,
             )
         except WarehouseError:  # its message names no password; say it in the ingest's terms
             raise WarehouseError(
@@ -333,22 +331,25 @@ class ClickHouseDestination:
                     "CLICKHOUSE_PORT, CLICKHOUSE_USER and CLICKHOUSE_PASSWORD."
                 )
             ) from None
-        self._command(f"create database if not exists `{self.database}`", what="creating the database")
+        self._command(self.ddl.create_database(self.database), what="creating the database")
         for table, columns in TABLE_COLUMNS.items():
             cols = ", ".join(f"`{c}` {t}" for c, t in zip(columns, COLUMN_TYPES[table]))
             self._command(
-                f"create table if not exists {self._t(table)} ({cols}) engine = {_ENGINES[table]}",
+                self.ddl.create_table(self._t(table), cols, self._engine(table)),
                 what=f"creating table {table}",
             )
         cols = ", ".join(f"`{c}` {t}" for c, t in zip(_STATE_COLUMNS, _STATE_TYPES))
         self._command(
-            f"create table if not exists {self._t(STATE_TABLE)} ({cols}) "
-            "engine = ReplacingMergeTree(version) order by (source, stream)",
+            self.ddl.create_table(
+                self._t(STATE_TABLE),
+                cols,
+                f"{self.ddl.engine('ReplacingMergeTree', 'version')} order by (source, stream)",
+            ),
             what=f"creating table {STATE_TABLE}",
         )
         # a state table made by an older version gains the column that names its cursor
         self._command(
-            f"alter table {self._t(STATE_TABLE)} add column if not exists `cursor_column` Nullable(String)",
+            self.ddl.alter(self._t(STATE_TABLE), "add column if not exists `cursor_column` Nullable(String)"),
             what=f"updating table {STATE_TABLE}",
         )
         ((others, last),) = self._rows(
@@ -457,7 +458,7 @@ class ClickHouseDestination:
     def start_snapshot(self, table: str) -> None:
         self.discard_snapshot(table)
         self._command(
-            f"create table {self._t(self._staging(table))} as {self._t(table)}",
+            self.ddl.create_as(self._t(self._staging(table)), self._t(table), self._engine(table)),
             what=f"creating the staging table of {table}",
         )
 
@@ -475,13 +476,13 @@ class ClickHouseDestination:
     def _swap_in(self, table: str, fill: Callable[[str], None]) -> int:
         """Build a fresh copy of ``table`` with ``fill(name)`` and EXCHANGE it in atomically."""
         swap = self._t(self._swap(table))
-        self._command(f"drop table if exists {swap}", what=f"dropping {swap}")
-        self._command(f"create table {swap} as {self._t(table)}", what=f"creating {swap}")
+        self._command(self.ddl.drop_table(swap), what=f"dropping {swap}")
+        self._command(self.ddl.create_as(swap, self._t(table), self._engine(table)), what=f"creating {swap}")
         fill(swap)
         try:
-            self.connection.execute(f"exchange tables {swap} and {self._t(table)}")
+            self.connection.execute(self.ddl.exchange(swap, self._t(table)))
         except WarehouseError as exc:  # explained below
-            self._command(f"drop table if exists {swap}", what=f"dropping {swap}")
+            self._command(self.ddl.drop_table(swap), what=f"dropping {swap}")
             raise WarehouseError(
                 self._scrub(
                     f"ClickHouse could not swap in the new {table} of database {self.database} "
@@ -490,7 +491,7 @@ class ClickHouseDestination:
                     "default since 20.10): create it with `create database ... engine = Atomic`."
                 )
             ) from None
-        self._command(f"drop table if exists {swap}", what=f"dropping {swap}")  # the old rows
+        self._command(self.ddl.drop_table(swap), what=f"dropping {swap}")  # the old rows
         (count,) = self._rows(f"select count() from {self._t(table)}")[0]
         return int(count)
 
@@ -505,12 +506,12 @@ class ClickHouseDestination:
             )
 
         count = self._swap_in(table, fill)
-        self._command(f"drop table if exists {staging}", what=f"dropping {staging}")
+        self._command(self.ddl.drop_table(staging), what=f"dropping {staging}")
         return count
 
     def discard_snapshot(self, table: str) -> None:
         for name in (self._staging(table), self._swap(table)):
-            self._command(f"drop table if exists {self._t(name)}", what=f"dropping {name}")
+            self._command(self.ddl.drop_table(self._t(name)), what=f"dropping {name}")
 
     def accounts_from_property(self, prop: str) -> int:
         """One account per distinct value of ``prop`` (trimmed, lowercased) on persons/events,

@@ -30,6 +30,69 @@ TYPES = {
 # Views are evaluated with the reader's settings: read them as dbt builds them (profiles.yml).
 READ_SETTINGS = {"join_use_nulls": 1}
 NEW_SUFFIX = "__new"
+# Replicated tables' Keeper path and replica name: ClickHouse's own defaults (default_replica_path,
+# default_replica_name). {uuid}, not {database}/{table}: ClickHouse fixes a {table} path at
+# creation, and these tables are renamed and exchanged while their names (``__new``) are reused,
+# so a {table} path would collide with the path the renamed table still holds.
+REPLICA_PATH = "/clickhouse/tables/{uuid}/{shard}"
+REPLICA_NAME = "{replica}"
+
+
+def literal(text: str) -> str:
+    """A ClickHouse string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class ClusterDDL:
+    """Every DDL statement (and DELETE) the Python side sends to ClickHouse, rendered for one
+    deployment: as before on a single server (or ClickHouse Cloud, whose Shared databases
+    replicate by themselves), and with ``cluster`` (CLICKHOUSE_CLUSTER) ``ON CLUSTER '<name>'``
+    on CREATE/DROP/ALTER/RENAME/EXCHANGE/DELETE and Replicated* MergeTree engines, so every
+    node of the cluster gets the table and every replica its rows. Inserts need neither: the
+    Replicated engine copies them to the shard's other replicas."""
+
+    def __init__(self, cluster: str | None = ""):
+        self.cluster = (cluster or "").strip()
+
+    @property
+    def on(self) -> str:
+        return f" on cluster {literal(self.cluster)}" if self.cluster else ""
+
+    def engine(self, name: str, *args: str) -> str:
+        """``name(args)``; on a cluster ``Replicated<name>(path, replica, args)``."""
+        if self.cluster and name.endswith("MergeTree") and not name.startswith("Replicated"):
+            name, args = "Replicated" + name, (literal(REPLICA_PATH), literal(REPLICA_NAME), *args)
+        return f"{name}({', '.join(args)})" if args else name
+
+    def create_database(self, database: str) -> str:
+        return f"create database if not exists {quote(database)}{self.on}"
+
+    def create_table(self, target: str, columns: str, engine: str, *, if_not_exists: bool = True) -> str:
+        """``engine`` is the engine clause after ``engine =`` (from :meth:`engine`, then
+        ``order by ...``)."""
+        exists = " if not exists" if if_not_exists else ""
+        return f"create table{exists} {target}{self.on} ({columns}) engine = {engine}"
+
+    def create_as(self, target: str, source: str, engine: str | None = None) -> str:
+        """A table shaped as ``source``. On a cluster with its own ``engine`` clause: a copied
+        Replicated engine would name the source's Keeper path."""
+        clause = f" engine = {engine}" if engine and self.cluster else ""
+        return f"create table {target}{self.on} as {source}{clause}"
+
+    def drop_table(self, target: str, *, if_exists: bool = True) -> str:
+        return f"drop table{' if exists' if if_exists else ''} {target}{self.on}"
+
+    def rename(self, source: str, target: str) -> str:
+        return f"rename table {source} to {target}{self.on}"
+
+    def exchange(self, first: str, second: str) -> str:
+        return f"exchange tables {first} and {second}{self.on}"
+
+    def alter(self, target: str, action: str) -> str:
+        return f"alter table {target}{self.on} {action}"
+
+    def delete(self, target: str, where: str) -> str:
+        return f"delete from {target}{self.on} where {where}"
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -48,6 +111,12 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         "secure": secure,
         "verify": env.get("CLICKHOUSE_VERIFY", "true").strip().lower() in ("1", "true", "yes"),
     }
+
+
+def cluster_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """CLICKHOUSE_CLUSTER (as profiles.yml reads it for dbt-clickhouse's ``cluster``); empty for
+    a single server or ClickHouse Cloud."""
+    return ({**os.environ, **(environ or {})}.get("CLICKHOUSE_CLUSTER") or "").strip()
 
 
 def load_driver():
@@ -85,7 +154,8 @@ def param_type(value: Any) -> str:
 
 class ClickHouseConnection(Connection):
     """A client for one ClickHouse server. ``options`` are passed to the driver (compression,
-    timeouts); ``settings`` overrides :func:`settings_from_env`."""
+    timeouts); ``settings`` overrides :func:`settings_from_env`; ``cluster`` overrides
+    CLICKHOUSE_CLUSTER (every DDL statement goes through :attr:`cluster_ddl`)."""
 
     engine = "clickhouse"
 
@@ -96,8 +166,10 @@ class ClickHouseConnection(Connection):
         environ: Mapping[str, str] | None = None,
         write: bool = False,
         options: Mapping[str, Any] | None = None,
+        cluster: str | None = None,
     ):
         super().__init__(write=write)
+        self.cluster_ddl = ClusterDDL(cluster_from_env(environ) if cluster is None else cluster)
         clickhouse_connect = load_driver()
         self.settings = dict(settings) if settings is not None else settings_from_env(environ)
         self.settings.setdefault("host", "localhost")
@@ -259,12 +331,11 @@ class ClickHouseConnection(Connection):
 
     def ensure_schema(self, schema: str) -> None:
         self._writable()
-        self.execute(f"create database if not exists {quote(schema)}")
+        self.execute(self.cluster_ddl.create_database(schema))
 
-    @staticmethod
-    def ddl(spec: TableSpec, target: str) -> str:
+    def ddl(self, spec: TableSpec, target: str, *, if_not_exists: bool = False) -> str:
         """``create table`` for ``spec``: key columns never Nullable (ClickHouse refuses nullable
-        sorting keys by default), the key as the MergeTree sorting key."""
+        sorting keys by default), the key as the MergeTree sorting key (Replicated on a cluster)."""
         columns = ", ".join(
             f"{quote(c.name)} {TYPES[c.type]}"
             if (c.name in spec.key or not c.nullable)
@@ -272,14 +343,15 @@ class ClickHouseConnection(Connection):
             for c in spec.columns
         )
         key = ", ".join(quote(k) for k in spec.key) if spec.key else "tuple()"
-        return f"create table {target} ({columns}) engine = MergeTree order by ({key})"
+        engine = f"{self.cluster_ddl.engine('MergeTree')} order by ({key})"
+        return self.cluster_ddl.create_table(target, columns, engine, if_not_exists=if_not_exists)
 
     def create_table(self, schema: str, spec: TableSpec, *, name: str | None = None, replace: bool = False) -> None:
         self._writable()
         target = self.table(schema, name or spec.name)
         if replace:
-            self.execute(f"drop table if exists {target}")
-        self.execute(self.ddl(spec, target).replace("create table", "create table if not exists", 1))
+            self.execute(self.cluster_ddl.drop_table(target))
+        self.execute(self.ddl(spec, target, if_not_exists=True))
 
     def insert_rows(
         self,
@@ -328,13 +400,13 @@ class ClickHouseConnection(Connection):
 
         def drop_new() -> None:  # cleanup only: a leftover is dropped by the next append
             with contextlib.suppress(WarehouseError):
-                self.execute(f"drop table if exists {new}")
+                self.execute(self.cluster_ddl.drop_table(new))
 
         if not self.exists(schema, table):
             raise WarehouseError(f"cannot append to {schema}.{table} in {self.describe()}: no such table")
         try:
-            self.execute(f"drop table if exists {new}")
-            self.execute(f"create table {new} as {target}")
+            self.execute(self.cluster_ddl.drop_table(new))
+            self.execute(self.cluster_ddl.create_as(new, target, self._replicated_engine(schema, table)))
             written = self.insert_frame(schema, table + NEW_SUFFIX, rows)
             partitions = [
                 pid
@@ -355,10 +427,26 @@ class ClickHouseConnection(Connection):
             for pid in partitions:  # an id is hex digits, "all" or "<prefix>_<n>": no quoting needed
                 if not pid.replace("_", "").replace("-", "").isalnum():
                     raise WarehouseError(f"unexpected partition id {pid!r} in {schema}.{table + NEW_SUFFIX}")
-                self.execute(f"alter table {target} attach partition id '{pid}' from {new}")
+                self.execute(self.cluster_ddl.alter(target, f"attach partition id '{pid}' from {new}"))
         finally:
             drop_new()
         return written
+
+    def _replicated_engine(self, schema: str, table: str) -> str | None:
+        """On a cluster, the engine clause for a copy of ``schema.table`` (a table made by
+        :meth:`create_table`: Replicated MergeTree, its sorting and partition keys) with a Keeper
+        path of its own; None on a single server (the copy takes the table's engine)."""
+        if not self.cluster_ddl.cluster:
+            return None
+        rows = self.rows(
+            "select sorting_key, partition_key from system.tables where database = :db and name = :t",
+            {"db": schema, "t": table},
+        )
+        sorting, partition = rows[0] if rows else ("", "")
+        clause = self.cluster_ddl.engine("MergeTree")
+        if partition:
+            clause += f" partition by ({partition})"
+        return f"{clause} order by ({sorting or 'tuple()'})"
 
     def replace_tables(self, schema: str, tables: Mapping[TableSpec, Rows]) -> dict[str, int]:
         """Write every ``<table>__new`` first (a failure drops them and leaves the old tables),
@@ -375,7 +463,7 @@ class ClickHouseConnection(Connection):
         except BaseException as exc:
             for spec in staged:
                 try:
-                    self.execute(f"drop table if exists {self.table(schema, spec.name + NEW_SUFFIX)}")
+                    self.execute(self.cluster_ddl.drop_table(self.table(schema, spec.name + NEW_SUFFIX)))
                 except WarehouseError:
                     pass
             if isinstance(exc, Exception):
@@ -389,16 +477,29 @@ class ClickHouseConnection(Connection):
             target, new = self.table(schema, spec.name), self.table(schema, spec.name + NEW_SUFFIX)
             if self.exists(schema, spec.name):
                 try:
-                    self._live.command(f"exchange tables {new} and {target}")
+                    self._live.command(self.cluster_ddl.exchange(new, target))
                 except Exception:  # noqa: BLE001 - Ordinary databases have no EXCHANGE
-                    self.execute(f"drop table {target}")
-                    self.execute(f"rename table {new} to {target}")
+                    self.execute(self.cluster_ddl.drop_table(target, if_exists=False))
+                    self.execute(self.cluster_ddl.rename(new, target))
                 else:
-                    self.execute(f"drop table {new}")  # now holds the old rows
+                    self.execute(self.cluster_ddl.drop_table(new, if_exists=False))  # now holds the old rows
             else:
-                self.execute(f"rename table {new} to {target}")
+                self.execute(self.cluster_ddl.rename(new, target))
             counts[spec.name] = self.count(schema, spec.name)
         return counts
 
 
-__all__ = ["ClickHouseConnection", "READ_SETTINGS", "TYPES", "load_driver", "param_type", "quote", "settings_from_env"]
+__all__ = [
+    "ClickHouseConnection",
+    "ClusterDDL",
+    "READ_SETTINGS",
+    "REPLICA_NAME",
+    "REPLICA_PATH",
+    "TYPES",
+    "cluster_from_env",
+    "literal",
+    "load_driver",
+    "param_type",
+    "quote",
+    "settings_from_env",
+]

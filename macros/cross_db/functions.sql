@@ -289,3 +289,20 @@
 {% macro clickhouse__timestamp_text(expr) -%}
     formatDateTime(toDateTime64({{ expr }}, 6, 'UTC'), '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC')
 {%- endmacro %}
+
+
+{#- `delete from relation where predicate`, the statement of every delete pre-hook. ClickHouse:
+    a lightweight DELETE, ON CLUSTER when the profile names a `cluster` (dbt-clickhouse's own
+    on_cluster_clause, as its DDL uses), so every shard and replica deletes. -#}
+{% macro delete_rows(relation, predicate) -%}
+    {{ return(adapter.dispatch('delete_rows', 'beton')(relation, predicate)) }}
+{%- endmacro %}
+
+{% macro default__delete_rows(relation, predicate) -%}
+    delete from {{ relation }} where {{ predicate }}
+{%- endmacro %}
+
+{% macro clickhouse__delete_rows(relation, predicate) -%}
+    {#- on_cluster_clause only at execution: while parsing, dbt-clickhouse's cluster name is a stub -#}
+    delete from {{ relation }} {{ on_cluster_clause(relation) if execute }}where {{ predicate }}
+{%- endmacro %}

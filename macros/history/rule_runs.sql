@@ -65,6 +65,6 @@ where coalesce(per_rule.all_findings, 0) = 0
     leaves only the new result). Runs before the insert, in the same transaction on DuckDB. -#}
 {% macro delete_this_as_of() -%}
     {%- if is_incremental() and execute -%}
-        delete from {{ this }} where as_of = {{ beton.timestamp_literal(beton.as_of_text()) }}
+        {{ beton.delete_rows(this, 'as_of = ' ~ beton.timestamp_literal(beton.as_of_text())) }}
     {%- endif -%}
 {%- endmacro %}

@@ -85,6 +85,6 @@
             {%- set relation = adapter.get_relation(this.database, this.schema, this.identifier) -%}
             {%- do alter_relation_add_remove_columns(relation, columns, none) -%}
         {%- endif -%}
-        delete from {{ this }} where {{ beton.stale_rows_predicate(fingerprints) }}
+        {{ beton.delete_rows(this, beton.stale_rows_predicate(fingerprints)) }}
     {%- endif -%}
 {%- endmacro %}
