@@ -32,7 +32,7 @@ def _size(n: int) -> str:
     "--plays-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder of sales plays to link (default: output/plays in the project).",
+    help="Folder of sales plays to show (default: output/plays in the project, where `beton plays` and `beton demo` write them).",
 )
 def report_command(project: Project, out: Path | None, max_rows: int, plays_dir: Path | None) -> None:
     """Write one self-contained HTML report: data health, activity, a data explorer, every

@@ -238,7 +238,7 @@ def collect(
             punch_list.sql_note = sql_note or "the compiled SQL is not available: run `beton run`"
 
     plays = find_plays(
-        plays_dir if plays_dir is not None else project.dir / "output" / "plays",
+        plays_dir if plays_dir is not None else project.plays_dir,
         accounts.frame if accounts is not None else None,
     )
     return ReportData(

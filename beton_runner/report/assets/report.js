@@ -245,13 +245,22 @@
     });
   });
 
+  // ---- plays: a link to #play-N opens that play (they are closed <details>) --------------
+  function openLinkedPlay() {
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    if (target && target.tagName === "DETAILS") target.open = true;
+  }
+  window.addEventListener("hashchange", openLinkedPlay);
+  openLinkedPlay();
+
   // ---- charts -------------------------------------------------------------------------
+  // no mode bar: it covered the top of the charts (axis titles, legend); zoom still works by dragging
   var figures = JSON.parse(document.getElementById("beton-figures").textContent);
   var pending = [];
   Array.prototype.forEach.call(document.querySelectorAll("[data-figure]"), function (el) {
     var figure = figures[el.getAttribute("data-figure")];
     if (!figure || typeof Plotly === "undefined") return;
-    pending.push(Plotly.newPlot(el, figure.data, figure.layout, { displaylogo: false, responsive: true }));
+    pending.push(Plotly.newPlot(el, figure.data, figure.layout, { displaylogo: false, displayModeBar: false, responsive: true }));
   });
   Promise.all(pending).then(function () {
     document.body.setAttribute("data-charts-ready", String(pending.length));
