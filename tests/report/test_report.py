@@ -12,6 +12,7 @@ import html
 import json
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -26,7 +27,7 @@ from beton_runner.project import Project
 from beton_runner.report import build_report, charts
 from beton_runner.report.sql import manifest_sql
 from conftest import HISTORY_T1, MOCK_AS_OF, REPO, read_table, rule_documents
-from oracle import load_mock, punch_list
+from oracle import _prepared, load_mock, punch_list
 
 RULES = rule_documents()
 
@@ -190,6 +191,39 @@ def test_punch_lists_lead_then_plays_then_the_data(report):
     nav = re.search(r'<nav aria-label="Sections">(.*?)</nav>', page, re.S).group(1)
     assert re.findall(r'href="#([^"]+)"', nav) == sections
     assert page.index('<header class="top">') < page.index('<section id="punch-lists">')
+
+
+def raw_of(cell) -> str:
+    return cell[1] if isinstance(cell, list) else cell
+
+
+def test_every_finding_has_a_sparkline_of_its_daily_matching_events(report):
+    _, page = report
+    for key, doc in RULES.items():
+        columns, rows = columns_of(page, f"pl-{key}"), rows_of(page, f"pl-{key}")
+        assert columns[columns.index("activity") - 1 : columns.index("activity")] in ([], ["new"])
+        for row in rows:  # one point per day of the rule's window, and they add up to the finding's events
+            spark = row[columns.index("activity")]
+            assert len(text_of(spark).split()) == doc["time_window_days"], key
+            assert raw_of(spark) == raw_of(row[columns.index("event_count")]), key
+    # one finding against its events counted from the mock seeds
+    key = "pqa_expansion_ready"
+    doc, columns, rows = RULES[key], columns_of(page, f"pl-{key}"), rows_of(page, f"pl-{key}")
+    row = next(r for r in rows if raw_of(r[columns.index("rank")]) == "1")
+    account = text_of(row[columns.index("account_id")])
+    frames = load_mock(REPO / "seeds")
+    ev = _prepared(frames["events"], frames["person_distinct_id"], frames["accounts"])
+    ev = ev[
+        (ev["account_id"] == account)
+        & ev["event"].isin(doc["conditions"]["event_names"])
+        & (ev["timestamp"] <= pd.Timestamp(MOCK_AS_OF))
+    ]
+    days = doc["time_window_days"]
+    dates = [MOCK_AS_OF.date() - timedelta(days=days - 1 - i) for i in range(days)]
+    expected = [int((ev["day"] == d).sum()) for d in dates]
+    spark = row[columns.index("activity")]
+    assert [int(v) for v in text_of(spark).split()] == expected
+    assert int(raw_of(spark)) == sum(expected) == int(raw_of(row[columns.index("event_count")])) > 0
 
 
 def test_explorer_uses_enriched_marts_when_they_exist_and_plain_ones_otherwise(report, mock_build, tmp_path):

@@ -153,6 +153,8 @@ def test_loads_offline_with_no_console_error_every_chart_draws_marks_and_a_scree
     assert undrawn == [], f"charts without marks: {undrawn}"
     assert page.locator("#trends [data-trends-note]").is_visible()  # one run: trends come with the next
     assert page.locator(".modebar").count() == 0  # no chart toolbar over the labels
+    spark = page.locator('table.bt[data-table="pl-pqa_expansion_ready"] svg.spark').first
+    assert spark.is_visible() and spark.get_attribute("data-points") == "30"  # one point a day of the window
 
     top = artifacts / "report-top.png"  # the first screen: the punch lists
     page.screenshot(path=str(top))
