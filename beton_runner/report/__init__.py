@@ -1,6 +1,7 @@
-"""`beton report`: one self-contained HTML file (works offline, no CDN) with the data health,
-the activity charts and top lists, a data explorer over accounts and users, every punch list
-with its summary, score distribution, findings and SQL, and the sales plays (rendered inside).
+"""`beton report`: one self-contained HTML file (works offline, no CDN) that leads with who to
+call: every punch list with its summary, score distribution, findings (a sparkline of each
+finding's daily matching events) and SQL, the sales plays rendered inside, the trends, then the
+data health, the activity charts and top lists, and a data explorer over accounts and users.
 
 ``build_report(project, out_path)`` reads the warehouse (``data.collect``), renders
 (``render.render``) and writes the file atomically, unless it would hold the value of a secret

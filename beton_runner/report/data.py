@@ -1,7 +1,8 @@
 """What the report shows, read from the warehouse: data health, the explore views, the
 enriched (or plain) accounts and users, every punch list with its summary and SQL (and, from
-the findings history, what entered and left it since the rule's run before), the trends of
-every rule's findings per run, and the sales plays on disk. Nothing here renders; ``render.py`` turns a ``ReportData`` into HTML."""
+the findings history, what entered and left it since the rule's run before; from the daily
+rollups, each finding's matching events per day of the window), the trends of every rule's
+findings per run, and the sales plays on disk. Nothing here renders; ``render.py`` turns a ``ReportData`` into HTML."""
 
 from __future__ import annotations
 

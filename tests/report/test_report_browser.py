@@ -1,7 +1,9 @@
 """The report in a real browser: Debian's Chromium, driven by Playwright (its own browser
 download cannot work here, so it is pointed at /usr/bin/chromium). The page loads offline with
 no console error, every chart draws marks whose numbers are the warehouse's, sorting and
-filtering give the rows they should, and the numbers shown are the warehouse's. With a findings
+filtering give the rows they should, and the numbers shown are the warehouse's; the charts have
+no toolbar, the sparklines are drawn, and the sales plays section is visible (a screenshot of it
+goes to the test's temporary folder) with each account's link opening its play. With a findings
 history of two runs the trends chart draws a line per rule and the new findings are marked.
 
 A full-page screenshot is kept as a test artifact in $BETON_TEST_ARTIFACTS (default: an
