@@ -51,6 +51,7 @@ class ExportSummary:
     punch_lists: dict[str, int] = field(default_factory=dict)
     plays: list = field(default_factory=list)  # PlayDocument
     files: list[Path] = field(default_factory=list)
+    plays_dir: Path | None = None  # where the plays were written (out_dir/plays unless told)
     notes: list[str] = field(default_factory=list)  # what a user should know (e.g. a punch list not built yet)
 
 
@@ -69,10 +70,12 @@ def export_all(
     with_plays: bool = True,
     warn_fn: Callable[[str], None] | None = None,
     raw_csv: bool = False,
+    plays_dir: Path | None = None,
 ) -> ExportSummary:
     """Write every export file into ``out_dir`` (see the module doc). ``warn_fn`` hears what a
     user should know as it happens (it is also collected in ``summary.notes``); ``raw_csv``
-    turns off the CSV formula neutralisation."""
+    turns off the CSV formula neutralisation; ``plays_dir`` is where the plays go (default
+    ``out_dir/plays``; `beton demo` puts them where `beton report` looks, ``output/plays``)."""
     summary = ExportSummary(out_dir)
     try:
         _export(
@@ -83,6 +86,7 @@ def export_all(
             with_plays=with_plays,
             warn_fn=warn_fn,
             raw_csv=raw_csv,
+            plays_dir=plays_dir if plays_dir is not None else out_dir / "plays",
         )
     except SecretInOutputError as exc:
         for path in summary.files:
@@ -104,6 +108,7 @@ def _export(
     with_plays: bool,
     warn_fn: Callable[[str], None] | None,
     raw_csv: bool,
+    plays_dir: Path,
 ) -> None:
     from .plays.engine import generate_plays, write_play_files
 
@@ -133,4 +138,5 @@ def _export(
             summary.files.append(write_csv(frame, out_dir / "punch_lists" / f"{rule_key}.csv", raw=raw_csv))
     if with_plays:
         summary.plays = generate_plays(project, all_accounts=all_accounts, engine=engine, warn=warn)
-        summary.files += write_play_files(summary.plays, out_dir / "plays")
+        summary.files += write_play_files(summary.plays, plays_dir)
+        summary.plays_dir = plays_dir

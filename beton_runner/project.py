@@ -97,6 +97,12 @@ class Project:
         return self.dir / "rules"
 
     @property
+    def plays_dir(self) -> Path:
+        """Where the sales plays go by default: `beton plays` and `beton demo` write them here and
+        `beton report` shows them from here."""
+        return self.dir / "output" / "plays"
+
+    @property
     def dbt_target_path(self) -> Path:
         return self.target_path or self.dir / "target"
 

@@ -216,13 +216,17 @@ def demo(project: Project, out: Path | None, limit: int, raw_csv: bool) -> None:
 
 def demo_extras(project: Project, out_dir: Path, *, raw_csv: bool = False) -> ExportSummary:
     """The end of `beton demo`, what a rep gets: every account enriched (simulation) and the
-    enriched marts rebuilt, the sales plays, and everything exported to ``<out_dir>/export``."""
+    enriched marts rebuilt, the sales plays into ``<out_dir>/plays`` (with the default out_dir,
+    output/, where `beton report` looks for them: ``Project.plays_dir``), and the rest exported
+    to ``<out_dir>/export``."""
     result = run_enrichment(project, SimulationProvider(), refresh_marts=True, vars={"beton_input": "mock"})
     console.say()
     console.say(
         f"Enriched {result.accounts} account(s) and {result.users} person(s) with simulated CRM data "
         f"({result.intent_signals} intent signals, {result.tech_items} tech-stack entries)."
     )
-    summary = export_all(project, out_dir / "export", warn_fn=console.warn, raw_csv=raw_csv)
+    summary = export_all(
+        project, out_dir / "export", warn_fn=console.warn, raw_csv=raw_csv, plays_dir=out_dir / "plays"
+    )
     print_summary(summary)
     return summary

@@ -14,6 +14,15 @@ from .options import out_option, raw_csv_option, warehouse_options
 from .shell import command
 
 
+def _plays_folder(summary: ExportSummary) -> str:
+    """The plays' folder as the table shows it: `plays` inside the export folder, else the
+    folder itself (`beton demo` writes them to output/plays, where `beton report` looks)."""
+    folder = summary.plays_dir or summary.out_dir / "plays"
+    if folder == summary.out_dir / "plays":
+        return "plays"
+    return str(folder)
+
+
 def print_summary(summary: ExportSummary) -> None:
     from ..plays.engine import file_names
     from ..plays.playbook import PLAYS_BY_KEY
@@ -24,7 +33,7 @@ def print_summary(summary: ExportSummary) -> None:
             (
                 doc.name or doc.account_id,
                 ", ".join(PLAYS_BY_KEY[k].title for k in doc.plays) or "none (nurture)",
-                f"plays/{names[doc.account_id]}" + (" (LLM fallback)" if doc.fallback else ""),
+                f"{_plays_folder(summary)}/{names[doc.account_id]}" + (" (LLM fallback)" if doc.fallback else ""),
             )
             for doc in summary.plays
         ]

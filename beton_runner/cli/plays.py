@@ -66,7 +66,7 @@ def plays_command(
     documents = generate_plays(
         project, list(accounts) or None, all_accounts=all_accounts, engine=engine, warn=console.warn
     )
-    out_dir = out or project.dir / "output" / "plays"
+    out_dir = out or project.plays_dir
     write_play_files(documents, out_dir)
     names = file_names(documents)
     if output_format != "table":

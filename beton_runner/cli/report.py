@@ -32,11 +32,12 @@ def _size(n: int) -> str:
     "--plays-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder of sales plays to link (default: output/plays in the project).",
+    help="Folder of sales plays to show (default: output/plays in the project, where `beton plays` and `beton demo` write them).",
 )
 def report_command(project: Project, out: Path | None, max_rows: int, plays_dir: Path | None) -> None:
-    """Write one self-contained HTML report: data health, activity, a data explorer, every
-    punch list with its SQL, and links to the sales plays. Opens offline."""
+    """Write one self-contained HTML report that leads with who to call: every punch list with
+    its SQL and a sparkline per finding, the sales plays, trends, data health, activity and a data
+    explorer. Opens offline."""
     out_path = out or project.dir / "output" / "report.html"
     result = build_report(project, out_path, max_rows=max_rows, plays_dir=plays_dir)
     for message in result.data.notes:

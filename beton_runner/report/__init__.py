@@ -1,6 +1,7 @@
-"""`beton report`: one self-contained HTML file (works offline, no CDN) with the data health,
-the activity charts and top lists, a data explorer over accounts and users, every punch list
-with its summary, score distribution, findings and SQL, and links to the sales plays.
+"""`beton report`: one self-contained HTML file (works offline, no CDN) that leads with who to
+call: every punch list with its summary, score distribution, findings (a sparkline of each
+finding's daily matching events) and SQL, the sales plays rendered inside, the trends, then the
+data health, the activity charts and top lists, and a data explorer over accounts and users.
 
 ``build_report(project, out_path)`` reads the warehouse (``data.collect``), renders
 (``render.render``) and writes the file atomically, unless it would hold the value of a secret
@@ -37,7 +38,7 @@ def build_report(
     if out_path.exists() and out_path.is_dir():
         raise ConfigError(f"--out {out_path} is a folder; give a file name, e.g. {out_path / 'report.html'}")
     data = collect(project, max_rows=max_rows, plays_dir=plays_dir, compile_missing_sql=compile_missing_sql)
-    html = render(data, out_path)
+    html = render(data)
     check_text(html, out_path)  # a report that would show a secret's value is not written
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)

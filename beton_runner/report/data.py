@@ -1,12 +1,13 @@
 """What the report shows, read from the warehouse: data health, the explore views, the
 enriched (or plain) accounts and users, every punch list with its summary and SQL (and, from
-the findings history, what entered and left it since the rule's run before), the trends of
-every rule's findings per run, and the sales plays on disk. Nothing here renders; ``render.py`` turns a ``ReportData`` into HTML."""
+the findings history, what entered and left it since the rule's run before; from the daily
+rollups, each finding's matching events per day of the window), the trends of every rule's
+findings per run, and the sales plays on disk. Nothing here renders; ``render.py`` turns a ``ReportData`` into HTML."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +63,15 @@ class RunChanges:
 
 
 @dataclass
+class Activity:
+    """A punch list's findings' daily matching events: one count per day of the rule's window
+    (``dates``, oldest first, the as_of date last), per entity id; 0 on days without any."""
+
+    dates: list[date]
+    counts: dict[str, list[int]]
+
+
+@dataclass
 class PunchList:
     rule: Rule
     table: TableRead | None
@@ -69,6 +79,7 @@ class PunchList:
     sql: str | None
     sql_note: str | None = None
     changes: RunChanges | None = None  # None: no history, or the rule's first run
+    activity: Activity | None = None  # each finding's matching events per day of the window
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -116,7 +127,8 @@ class TableReader:
         self._columns: dict[tuple[str, str], list[str]] = {}
 
     def __enter__(self) -> TableReader:
-        schemas = sorted({self.project.relation(layer, "")[0] for layer in ("explore", "marts", "inspections")})
+        layers = ("explore", "marts", "inspections", "intermediate", "staging")
+        schemas = sorted({self.project.relation(layer, "")[0] for layer in layers})
         self._conn = connect(self.project)
         self._columns = self._conn.columns_of(schemas)
         return self
@@ -146,6 +158,79 @@ class TableReader:
     def read_all(self, layer: str, table: str) -> pd.DataFrame:
         read = self.read(layer, table)
         return read.frame if read is not None else pd.DataFrame()
+
+    def daily_matching_events(self, rule: Rule, as_of: pd.Timestamp) -> pd.DataFrame | None:
+        """Events that pass the rule's event filters per (entity_id, activity_date) over the
+        rule's window at ``as_of`` (its days up to the as_of date; on that date only events up to
+        as_of), every entity at once: one query per rule, from the daily rollup the rule reads
+        (its filtered rollup when it has property filters), users and accounts resolved as the
+        rules resolve them. None when a table it needs is not built.
+
+        For a rule with property filters the as_of date counts that day's filtered rollup, the
+        whole day (the raw events' properties are not filtered here)."""
+        if self._conn is None:
+            return None
+        filtered = rule.has_property_filters
+        rollup = ("intermediate", rule.filtered_model_name if filtered else "int_daily_activity")
+        tables = {
+            "rollup": rollup,
+            "events": ("staging", "stg_posthog__events"),
+            "identities": ("staging", "stg_posthog__person_distinct_ids"),
+            "account_keys": ("intermediate", "int_account_keys"),
+        }
+        names = {key: self.project.relation(*where) for key, where in tables.items()}
+        if any(name not in self._columns for key, name in names.items() if not (filtered and key == "events")):
+            return None
+        t = {key: self._conn.table(*name) for key, name in names.items()}
+        as_of = pd.Timestamp(as_of).to_pydatetime()
+        as_of_date = as_of.date()
+        params: dict = {
+            "first_excluded": as_of_date - timedelta(days=rule.window_days),
+            "as_of_date": as_of_date,
+            "day_start": datetime.combine(as_of_date, datetime.min.time()),
+            "as_of": as_of,
+        }
+        event_names = list(rule.normalised.get("event_names") or [])
+        params.update({f"e{i}": name for i, name in enumerate(event_names)})
+        names_sql = (
+            f" and event_name in ({', '.join(f':e{i}' for i in range(len(event_names)))})" if event_names else ""
+        )
+        if filtered:  # the filtered rollup holds the as_of date too
+            rows = f"""
+                select activity_date, distinct_id, account_key, event_count from {t["rollup"]}
+                where activity_date > :first_excluded and activity_date <= :as_of_date{names_sql}"""
+        else:
+            rows = f"""
+                select activity_date, distinct_id, account_key, event_count from {t["rollup"]}
+                where activity_date > :first_excluded and activity_date < :as_of_date{names_sql}
+                union all
+                select cast(event_at as date) as activity_date, distinct_id, account_key, 1 as event_count
+                from {t["events"]}
+                where event_at >= :day_start and event_at <= :as_of{names_sql}"""
+        # nullif: ClickHouse fills an unmatched left join with '' unless join_use_nulls is set
+        entity = (
+            "coalesce(nullif(identities.person_id, ''), r.distinct_id)"
+            if rule.level == "user"
+            else "nullif(account_keys.account_id, '')"
+        )
+        frame = self._conn.query(
+            f"""
+            select entity_id, activity_date, sum(event_count) as events
+            from (
+                select {entity} as entity_id, r.activity_date as activity_date, r.event_count as event_count
+                from ({rows}
+                ) as r
+                left join {t["identities"]} as identities on r.distinct_id = identities.distinct_id
+                left join {t["account_keys"]} as account_keys on r.account_key = account_keys.account_key
+            ) as resolved
+            where entity_id is not null
+            group by entity_id, activity_date
+            """,
+            params,
+        )
+        if len(frame):
+            frame["activity_date"] = pd.to_datetime(frame["activity_date"]).dt.date
+        return frame
 
     def latest_changes(self) -> pd.DataFrame | None:
         """The findings that entered or exited a punch list at the as_of the punch lists are at
@@ -213,7 +298,9 @@ def collect(
                 summary = summarise(
                     table.frame if not table.truncated else reader.read_all("inspections", rule.model_name)
                 )
-            punch_lists.append(PunchList(rule, table, summary, None))
+            punch_list = PunchList(rule, table, summary, None)
+            punch_list.activity = _activity(reader, punch_list)
+            punch_lists.append(punch_list)
 
         trends = reader.read("marts", TRENDS_TABLE)
         if trends is not None:
@@ -238,7 +325,7 @@ def collect(
             punch_list.sql_note = sql_note or "the compiled SQL is not available: run `beton run`"
 
     plays = find_plays(
-        plays_dir if plays_dir is not None else project.dir / "output" / "plays",
+        plays_dir if plays_dir is not None else project.plays_dir,
         accounts.frame if accounts is not None else None,
     )
     return ReportData(
@@ -280,6 +367,28 @@ def _run_changes(
     )
 
 
+def _activity(reader: TableReader, punch_list: PunchList) -> Activity | None:
+    """The sparklines' numbers: per finding shown, its matching events on each day of the window."""
+    frame = punch_list.frame
+    entity = "user_id" if punch_list.rule.level == "user" else "account_id"
+    if frame.empty or entity not in frame.columns or "as_of" not in frame.columns:
+        return None
+    as_of = pd.Timestamp(frame["as_of"].iloc[0])
+    daily = reader.daily_matching_events(punch_list.rule, as_of)
+    if daily is None:
+        return None
+    days = punch_list.rule.window_days
+    dates = [as_of.date() - timedelta(days=days - 1 - i) for i in range(days)]
+    position = {d: i for i, d in enumerate(dates)}
+    shown = set(frame[entity].astype(str))
+    counts = {e: [0] * days for e in shown}
+    for entity_id, day, events in daily.itertuples(index=False, name=None):
+        key = str(entity_id)
+        if key in counts and day in position:
+            counts[key][position[day]] += int(events)
+    return Activity(dates, counts)
+
+
 def _first_table(reader: TableReader, tables: list[str], order_by: str, limit: int) -> TableRead | None:
     for table in tables:
         read = reader.read("marts", table, order_by=order_by, descending=True, limit=limit)
@@ -304,4 +413,13 @@ def _as_of_text(explore: dict[str, TableRead | None], punch_lists: list[PunchLis
     return as_of.strftime("%Y-%m-%d %H:%M:%S.%f" if as_of.microsecond else "%Y-%m-%d %H:%M:%S")
 
 
-__all__ = ["DEFAULT_MAX_ROWS", "PunchList", "ReportData", "RunChanges", "TableRead", "TableReader", "collect"]
+__all__ = [
+    "DEFAULT_MAX_ROWS",
+    "Activity",
+    "PunchList",
+    "ReportData",
+    "RunChanges",
+    "TableRead",
+    "TableReader",
+    "collect",
+]

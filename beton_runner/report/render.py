@@ -4,10 +4,8 @@ figures as JSON and plotly.js itself, all inlined, so the file opens offline and
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
-from urllib.parse import quote
 
 import jinja2
 import pandas as pd
@@ -17,6 +15,7 @@ from plotly.utils import PlotlyJSONEncoder
 from .. import __version__
 from . import charts
 from .data import PunchList, ReportData, TableRead
+from .plays import render_play
 from .tables import Table, format_cell, to_table
 
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -91,14 +90,6 @@ def _script_safe_js(code: str) -> str:
     return re.sub(r"</(script)", r"<\\/\1", code, flags=re.IGNORECASE)
 
 
-def _href(target: Path, out_dir: Path) -> str:
-    try:
-        relative = os.path.relpath(target.resolve(), out_dir.resolve())
-    except ValueError:  # another drive (Windows): an absolute file URL
-        return target.resolve().as_uri()
-    return quote(Path(relative).as_posix())
-
-
 def _health_facts(health: pd.Series | None) -> list[dict]:
     if health is None:
         return []
@@ -140,7 +131,11 @@ def _punch_list_view(punch_list: PunchList, plays_links: dict[str, str]) -> dict
     entity = "user_id" if rule.level == "user" else "account_id"
     if changes is not None and entity in frame.columns:  # findings that entered at this run
         markers = {"new": {i for i, e in enumerate(frame[entity].astype(str)) if e in changes.entered}}
-    table = _table(f"pl-{rule.key}", punch_list.table, link_columns=link_columns, markers=markers)
+    sparks = None
+    if punch_list.activity is not None and entity in frame.columns:  # the window's daily matching events
+        counts = punch_list.activity.counts
+        sparks = {"activity": {i: counts[e] for i, e in enumerate(frame[entity].astype(str)) if e in counts}}
+    table = _table(f"pl-{rule.key}", punch_list.table, link_columns=link_columns, markers=markers, sparks=sparks)
     try:
         rule_text = rule.path.read_text(encoding="utf-8")
     except OSError:
@@ -192,14 +187,15 @@ def _trends_view(data: ReportData, add_figure) -> dict | None:
     }
 
 
-def render(data: ReportData, out_path: Path) -> str:
-    """The report's HTML, with links relative to where it will be written."""
-    out_dir = out_path.parent
+def render(data: ReportData) -> str:
+    """The report's HTML (the plays inside it: it links to no file)."""
     explore = data.explore
     health_read = explore.get("health")
     health = health_read.frame.iloc[0] if health_read is not None and len(health_read.frame) else None
 
-    plays_links = {account: _href(path, out_dir) for account, path in data.plays.by_account.items()}
+    # a play is shown inside the page (#play-N); the accounts and punch lists link to it there
+    play_ids = {path: f"play-{n}" for n, path in enumerate(data.plays.files, start=1)}
+    plays_links = {account: f"#{play_ids[path]}" for account, path in data.plays.by_account.items()}
     figures: dict[str, dict] = {}
 
     def add_figure(figure_id: str, figure: dict | None) -> str | None:
@@ -250,10 +246,11 @@ def render(data: ReportData, out_path: Path) -> str:
         account = by_file.get(path)
         plays_list.append(
             {
+                "id": play_ids[path],
                 "file": path.name,
-                "href": _href(path, out_dir),
                 "account_id": account,
                 "account_name": names.get(account) if account else None,
+                "html": jinja2.utils.markupsafe.Markup(render_play(data.plays.texts.get(path, ""))),
             }
         )
 
@@ -283,7 +280,6 @@ def render(data: ReportData, out_path: Path) -> str:
         "punch_lists": punch_lists,
         "trends": trends,
         "plays": plays_list,
-        "plays_index": _href(data.plays.index, out_dir) if data.plays.index else None,
         "plays_folder": str(data.plays.folder),
         "max_rows": data.max_rows,
         # the chart's box keeps the figure's height when the window resizes (responsive charts fill their box)

@@ -51,11 +51,11 @@ NUMERIC_KINDS = {"int", "year", "float", "score", "share", "money"}
 class Column:
     name: str
     label: str
-    kind: str  # int year float score share money datetime date bool text link marker
+    kind: str  # int year float score share money datetime date bool text link marker spark
 
     @property
     def sort_type(self) -> str:
-        if self.kind in NUMERIC_KINDS or self.kind == "bool":
+        if self.kind in NUMERIC_KINDS or self.kind in ("bool", "spark"):
             return "num"
         return "date" if self.kind in ("date", "datetime") else "text"
 
@@ -177,20 +177,32 @@ def to_table(
     links: dict[str, dict[int, str]] | None = None,
     link_columns: dict[str, str] | None = None,
     markers: dict[str, set[int]] | None = None,
+    sparks: dict[str, dict[int, list[int]]] | None = None,
 ) -> Table:
     """A report table from a frame. ``links``: column -> {row position -> href} turns cells into
     links; ``link_columns``: extra columns (label -> {row position: href}) are added as "open" links;
     ``markers``: columns put first (label -> row positions) whose cell shows the label in those
-    rows and nothing in the others (e.g. "new")."""
+    rows and nothing in the others (e.g. "new"); ``sparks``: columns put after the markers (label ->
+    {row position: counts}) whose cell is a sparkline of the counts (the text: the counts, space
+    separated; sorted and filtered by their sum)."""
     names = [c for c in (columns or list(frame.columns)) if c in frame.columns and c not in HIDDEN]
     cols = [Column(name, LABELS.get(name, name.replace("_", " ")), column_kind(name, frame[name])) for name in names]
     markers = markers or {}
-    cols = [Column(label.replace(" ", "_"), label, "marker") for label in markers] + cols
+    sparks = sparks or {}
+    cols = (
+        [Column(label.replace(" ", "_"), label, "marker") for label in markers]
+        + [Column(label.replace(" ", "_"), label, "spark") for label in sparks]
+        + cols
+    )
+    lead = len(markers) + len(sparks)
     links = links or {}
     rows: list[list[Cell]] = []
     for position, record in enumerate(frame[names].itertuples(index=False, name=None)):
         cells = [Cell(label if position in marked else "") for label, marked in markers.items()]
-        cells += [format_cell(col.kind, value) for col, value in zip(cols[len(markers) :], record)]
+        for counts in sparks.values():
+            values = counts.get(position)
+            cells.append(Cell(" ".join(str(int(v)) for v in values), str(int(sum(values)))) if values else Cell("", ""))
+        cells += [format_cell(col.kind, value) for col, value in zip(cols[lead:], record)]
         for index, col in enumerate(cols):
             href = links.get(col.name, {}).get(position)
             if href:

@@ -182,7 +182,7 @@ def test_every_punch_list_is_exported_in_rank_order(demo, enriched):
 
 
 def test_plays_are_exported_with_an_index(demo, enriched):
-    plays = demo[0] / "export" / "plays"
+    plays = demo[0] / "plays"  # where `beton report` looks (Project.plays_dir with the default --out)
     accounts = sql(
         enriched,
         "select distinct f.account_id, a.name, a.domain from beton_inspections.insp_findings f "

@@ -12,8 +12,8 @@ import html
 import json
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
-from urllib.parse import unquote
 
 import click
 import duckdb
@@ -27,15 +27,29 @@ from beton_runner.project import Project
 from beton_runner.report import build_report, charts
 from beton_runner.report.sql import manifest_sql
 from conftest import HISTORY_T1, MOCK_AS_OF, REPO, read_table, rule_documents
-from oracle import load_mock, punch_list
+from oracle import _prepared, load_mock, punch_list
 
 RULES = rule_documents()
+
+
+HOSTILE = "<script>window.__pwned=1</script>"
+PLAY_001 = f"""# Sales plays: Acme Analytics
+
+## Why this account
+
+- Seen on {HOSTILE} (a value from the CRM)
+- **Expansion** ready
+
+| rule | score |
+|---|---:|
+| PQA | 1.50 |
+"""
 
 
 def make_plays(folder: Path) -> Path:
     """Play files as `beton plays` names them: by account id, by domain, an index, one for no account."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "acc_001.md").write_text("# Acme Analytics\n", encoding="utf-8")
+    (folder / "acc_001.md").write_text(PLAY_001, encoding="utf-8")
     (folder / "lumenlabs.ai.md").write_text("# Lumen Labs\n", encoding="utf-8")
     (folder / "index.md").write_text("# Plays\n", encoding="utf-8")
     (folder / "someone-else.md").write_text("# ?\n", encoding="utf-8")
@@ -136,19 +150,80 @@ def test_every_punch_list_shows_its_summary_sql_and_rule(report, mock_build):
         assert (REPO / "rules" / f"{key}.yml").read_text().strip() in html.unescape(article)
 
 
-def test_sales_plays_are_linked_from_the_accounts_and_the_plays_section(report):
-    result, page = report
-    out_dir = result.path.parent
-    links = dict(re.findall(r'<li data-account="([^"]*)"><a href="([^"]+)">', page))
-    assert set(links) == {"acc_001", "acc_007", ""}  # by id, by domain (lumenlabs.ai), and one for no account
-    for href in re.findall(r'<li data-account="[^"]*"><a href="([^"]+)">', page):
-        assert (out_dir / unquote(href)).is_file()
-    assert 'href="plays/index.md"' in page
+def play_of(page: str, account: str) -> str:
+    return re.search(rf'<details class="play" id="play-\d+" data-account="{account}".*?</details>', page, re.S).group(0)
+
+
+def test_sales_plays_are_shown_in_the_page_and_linked_from_the_accounts(report):
+    _, page = report
+    shown = re.findall(r'<details class="play" id="(play-\d+)" data-account="([^"]*)" data-file="([^"]+)"', page)
+    # by id, by domain (lumenlabs.ai), and one for no account; the index is not a play
+    assert sorted((account, file) for _, account, file in shown) == [
+        ("", "someone-else.md"),
+        ("acc_001", "acc_001.md"),
+        ("acc_007", "lumenlabs.ai.md"),
+    ]
+    ids = {account: play_id for play_id, account, _ in shown}
+    assert 'href="plays/' not in page and ".md</a>" not in page  # no link to a raw Markdown file
     links = {text_of(row[0]): [href_of(c) for c in row if href_of(c)] for row in rows_of(page, "accounts")}
     assert {account: hrefs for account, hrefs in links.items() if hrefs} == {
-        "acc_001": ["plays/acc_001.md"],
-        "acc_007": ["plays/lumenlabs.ai.md"],
+        "acc_001": [f"#{ids['acc_001']}"],
+        "acc_007": [f"#{ids['acc_007']}"],
     }  # by id and by domain
+
+
+def test_a_play_is_rendered_from_markdown_and_its_data_stays_text(report):
+    _, page = report
+    play = play_of(page, "acc_001")
+    body = re.search(r'<div class="play-body">(.*)</div>', play, re.S).group(1)
+    assert "<h1>Sales plays: Acme Analytics</h1>" in body
+    assert "<h2>Why this account</h2>" in body
+    assert re.search(r"<ul>\s*<li>Seen on .*?</li>\s*<li><strong>Expansion</strong> ready</li>\s*</ul>", body, re.S)
+    assert re.search(r"<table>.*<td>PQA</td>.*</table>", body, re.S)
+    assert html.escape(HOSTILE, quote=False) in body  # shown as text
+    assert HOSTILE not in page  # never markup
+
+
+def test_punch_lists_lead_then_plays_then_the_data(report):
+    _, page = report
+    sections = re.findall(r'<section id="([^"]+)"', page)
+    assert sections == ["punch-lists", "plays", "trends", "health", "activity", "explorer"]
+    nav = re.search(r'<nav aria-label="Sections">(.*?)</nav>', page, re.S).group(1)
+    assert re.findall(r'href="#([^"]+)"', nav) == sections
+    assert page.index('<header class="top">') < page.index('<section id="punch-lists">')
+
+
+def raw_of(cell) -> str:
+    return cell[1] if isinstance(cell, list) else cell
+
+
+def test_every_finding_has_a_sparkline_of_its_daily_matching_events(report):
+    _, page = report
+    for key, doc in RULES.items():
+        columns, rows = columns_of(page, f"pl-{key}"), rows_of(page, f"pl-{key}")
+        assert columns[columns.index("activity") - 1 : columns.index("activity")] in ([], ["new"])
+        for row in rows:  # one point per day of the rule's window, and they add up to the finding's events
+            spark = row[columns.index("activity")]
+            assert len(text_of(spark).split()) == doc["time_window_days"], key
+            assert raw_of(spark) == raw_of(row[columns.index("event_count")]), key
+    # one finding against its events counted from the mock seeds
+    key = "pqa_expansion_ready"
+    doc, columns, rows = RULES[key], columns_of(page, f"pl-{key}"), rows_of(page, f"pl-{key}")
+    row = next(r for r in rows if raw_of(r[columns.index("rank")]) == "1")
+    account = text_of(row[columns.index("account_id")])
+    frames = load_mock(REPO / "seeds")
+    ev = _prepared(frames["events"], frames["person_distinct_id"], frames["accounts"])
+    ev = ev[
+        (ev["account_id"] == account)
+        & ev["event"].isin(doc["conditions"]["event_names"])
+        & (ev["timestamp"] <= pd.Timestamp(MOCK_AS_OF))
+    ]
+    days = doc["time_window_days"]
+    dates = [MOCK_AS_OF.date() - timedelta(days=days - 1 - i) for i in range(days)]
+    expected = [int((ev["day"] == d).sum()) for d in dates]
+    spark = row[columns.index("activity")]
+    assert [int(v) for v in text_of(spark).split()] == expected
+    assert int(raw_of(spark)) == sum(expected) == int(raw_of(row[columns.index("event_count")])) > 0
 
 
 def test_explorer_uses_enriched_marts_when_they_exist_and_plain_ones_otherwise(report, mock_build, tmp_path):

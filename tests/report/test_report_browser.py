@@ -1,7 +1,9 @@
 """The report in a real browser: Debian's Chromium, driven by Playwright (its own browser
 download cannot work here, so it is pointed at /usr/bin/chromium). The page loads offline with
 no console error, every chart draws marks whose numbers are the warehouse's, sorting and
-filtering give the rows they should, and the numbers shown are the warehouse's. With a findings
+filtering give the rows they should, and the numbers shown are the warehouse's; the charts have
+no toolbar, the sparklines are drawn, and the sales plays section is visible (a screenshot of it
+goes to the test's temporary folder) with each account's link opening its play. With a findings
 history of two runs the trends chart draws a line per rule and the new findings are marked.
 
 A full-page screenshot is kept as a test artifact in $BETON_TEST_ARTIFACTS (default: an
@@ -152,8 +154,11 @@ def test_loads_offline_with_no_console_error_every_chart_draws_marks_and_a_scree
     undrawn = [c["id"] for c in charts if c["svg"] == 0 or c["marks"] == 0]
     assert undrawn == [], f"charts without marks: {undrawn}"
     assert page.locator("#trends [data-trends-note]").is_visible()  # one run: trends come with the next
+    assert page.locator(".modebar").count() == 0  # no chart toolbar over the labels
+    spark = page.locator('table.bt[data-table="pl-pqa_expansion_ready"] svg.spark').first
+    assert spark.is_visible() and spark.get_attribute("data-points") == "30"  # one point a day of the window
 
-    top = artifacts / "report-top.png"  # the first screen: data health and activity
+    top = artifacts / "report-top.png"  # the first screen: the punch lists
     page.screenshot(path=str(top))
     full = artifacts / "report-full.png"
     page.screenshot(path=str(full), full_page=True)
@@ -384,14 +389,23 @@ def test_trends_chart_and_new_markers_render_after_two_runs(browser, mock_two_ru
         context.close()
 
 
-def test_play_links_open_the_play_files(loaded, report_file):
+def test_sales_plays_show_in_the_page_and_account_links_open_them(loaded, tmp_path):
     page = loaded.page
-    hrefs = page.evaluate(
-        "() => [...document.querySelectorAll('table.bt[data-table=\"accounts\"] a')].map(a => a.href)"
-    )
-    assert sorted(Path(h.removeprefix("file://")).name for h in hrefs) == ["acc_001.md", "lumenlabs.ai.md"]
-    assert all(Path(h.removeprefix("file://")).is_file() for h in hrefs)
-    assert page.locator("#plays li").count() == 3
+    plays = page.locator("#plays")
+    plays.scroll_into_view_if_needed()
+    assert plays.is_visible() and page.locator("#plays details.play").count() == 3
+    shot = tmp_path / "report-plays.png"
+    plays.screenshot(path=str(shot))
+    print(f"screenshot: {shot}")
+    links = page.locator('table.bt[data-table="accounts"] a[href^="#play-"]')
+    targets = [links.nth(i).get_attribute("href")[1:] for i in range(links.count())]
+    closed = [t for t in targets if not page.locator(f"#{t}").evaluate("d => d.open")]
+    assert len(targets) == 2 and len(closed) == 1  # only the first play starts open
+    target = closed[0]
+    links.nth(targets.index(target)).click()
+    page.wait_for_function("id => document.getElementById(id).open", arg=target)
+    assert page.evaluate("() => window.__pwned") is None  # the play's <script> is text
+    page.evaluate("() => history.replaceState(null, '', location.pathname)")
 
 
 EVIL_ACCOUNT = '<b>x</b><img src=x onerror="window.__pwned=1">'

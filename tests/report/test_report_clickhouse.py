@@ -120,6 +120,12 @@ def test_report_on_clickhouse_shows_clickhouse_numbers_and_sql(ch_build, clickho
         assert f'data-metric="findings"><b>{len(table):,}</b> findings' in article
         if len(table):
             assert f"max <b>{table['score'].max():.2f}</b>" in article
+            # the sparklines' daily events, read on ClickHouse: a point a day, adding up to event_count
+            counts = punch_list.activity.counts
+            entity = "user_id" if punch_list.rule.level == "user" else "account_id"
+            for entity_id, event_count in zip(table[entity].astype(str), table["event_count"]):
+                assert len(counts[entity_id]) == punch_list.rule.window_days
+                assert sum(counts[entity_id]) == int(event_count), (punch_list.rule.key, entity_id)
         sql = html.unescape(re.search(rf'<code id="sql-{punch_list.rule.key}">(.*?)</code>', article, re.S).group(1))
         assert "toDateTime64(" in sql and f"`{DATABASE}_intermediate`" in sql  # what ClickHouse ran, not DuckDB's SQL
     assert "beton_marts" not in page and f"{DATABASE}_marts.dim_accounts</span>" in page

@@ -108,6 +108,21 @@
 
     function pageSize() { var n = sizeSelect ? parseInt(sizeSelect.value, 10) : 100; return n > 0 ? n : Infinity; }
 
+    // a finding's daily events as a small inline SVG; the cell text is the counts, space separated
+    function sparkline(text) {
+      if (!text) return "";
+      var values = String(text).split(" ").map(Number), max = Math.max.apply(null, values.concat([1]));
+      var w = 120, h = 22, step = values.length > 1 ? (w - 2) / (values.length - 1) : 0, total = 0;
+      var points = values.map(function (v, i) {
+        total += v;
+        return (1 + i * step).toFixed(1) + "," + (h - 2 - (v / max) * (h - 4)).toFixed(1);
+      });
+      return '<svg class="spark" width="' + w + '" height="' + h + '" viewBox="0 0 ' + w + " " + h +
+        '" data-points="' + values.length + '" data-values="' + esc(values.join(" ")) + '" role="img" aria-label="' +
+        total + " events over " + values.length + ' days"><title>' + total + " events over " + values.length +
+        " days (max " + Math.max.apply(null, values) + ' a day)</title><polyline fill="none" points="' + points.join(" ") + '"></polyline></svg>';
+    }
+
     function renderRow(row) {
       var html = "<tr>";
       for (var c = 0; c < row.text.length; c++) {
@@ -115,6 +130,7 @@
         html += '<td class="k-' + kinds[c] + '"';
         if (raw !== text || types[c] !== "text") html += ' data-v="' + esc(raw) + '"';
         if (String(text).length > 36) html += ' title="' + esc(text) + '"';
+        if (kinds[c] === "spark") { html += ">" + sparkline(text) + "</td>"; continue; }
         html += ">" + (row.href[c] ? '<a href="' + esc(row.href[c]) + '">' + esc(text) + "</a>" : esc(text)) + "</td>";
       }
       return html + "</tr>";
@@ -245,13 +261,22 @@
     });
   });
 
+  // ---- plays: a link to #play-N opens that play (they are closed <details>) --------------
+  function openLinkedPlay() {
+    var target = location.hash && document.getElementById(location.hash.slice(1));
+    if (target && target.tagName === "DETAILS") target.open = true;
+  }
+  window.addEventListener("hashchange", openLinkedPlay);
+  openLinkedPlay();
+
   // ---- charts -------------------------------------------------------------------------
+  // no mode bar: it covered the top of the charts (axis titles, legend); zoom still works by dragging
   var figures = JSON.parse(document.getElementById("beton-figures").textContent);
   var pending = [];
   Array.prototype.forEach.call(document.querySelectorAll("[data-figure]"), function (el) {
     var figure = figures[el.getAttribute("data-figure")];
     if (!figure || typeof Plotly === "undefined") return;
-    pending.push(Plotly.newPlot(el, figure.data, figure.layout, { displaylogo: false, responsive: true }));
+    pending.push(Plotly.newPlot(el, figure.data, figure.layout, { displaylogo: false, displayModeBar: false, responsive: true }));
   });
   Promise.all(pending).then(function () {
     document.body.setAttribute("data-charts-ready", String(pending.length));
