@@ -21,9 +21,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from beton_runner.errors import BetonError
+
+if TYPE_CHECKING:
+    from beton_runner.deliver.http import Http
 
 CHANGE_KINDS = ("entered", "exited", "stayed")
 
@@ -114,6 +117,18 @@ class Destination(ABC):
         self.name = name
         self.settings = dict(settings)
         self.env = env
+        self._http: Http | None = None
+
+    @property
+    def http(self) -> Http:
+        """The destination's one connection pool (``beton_runner.deliver.http.Http``), made on
+        first use with the ``http:`` settings of destinations.yml; released by :meth:`close`."""
+        if self._http is None:
+            from beton_runner.deliver.destinations.common import http_settings  # (imports this module)
+            from beton_runner.deliver.http import Http
+
+            self._http = Http(self.name, http_settings(self.settings))
+        return self._http
 
     @abstractmethod
     def check(self) -> None:
@@ -132,5 +147,8 @@ class Destination(ABC):
     def send(self, batch: Batch) -> Ack:
         """Send one batch; return what the destination acknowledged, or raise DeliveryError."""
 
-    def close(self) -> None:  # noqa: B027
-        """Release connections."""
+    def close(self) -> None:
+        """Release connections (a later request opens a new pool)."""
+        if self._http is not None:
+            self._http.close()
+            self._http = None

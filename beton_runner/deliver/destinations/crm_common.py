@@ -18,7 +18,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from beton_runner.deliver.base import Change
-from beton_runner.deliver.destinations.common import common_schema, http_settings  # noqa: F401 (re-exported)
+from beton_runner.deliver.destinations.common import common_schema  # noqa: F401 (re-exported)
 
 # The fields of Change.entity (plus last_change) every CRM destination maps onto its own names.
 ENTITY_FIELDS = ("best_score", "rules", "entered_at", "last_change")

@@ -64,11 +64,10 @@ from beton_runner.deliver.destinations.crm_common import (
     common_schema,
     env_value,
     group_by_entity,
-    http_settings,
     normalise_domain,
     normalise_email,
 )
-from beton_runner.deliver.http import Http, Response
+from beton_runner.deliver.http import Response
 from beton_runner.errors import ConfigError
 
 DEFAULT_TOKEN_ENV = "BETON_HUBSPOT_TOKEN"
@@ -210,7 +209,6 @@ class HubSpotDestination(Destination):
         self.rate_requests = int(rate.get("requests", 100))
         self.rate_window = float(rate.get("per_seconds", 10))
         self.batch_size = min(int(s.get("batch_size") or MAX_BATCH), MAX_BATCH)
-        self._http: Http | None = None
         self._sent_at: list[float] = []
         self._not_before = 0.0
         self._lock = threading.Lock()
@@ -258,16 +256,6 @@ class HubSpotDestination(Destination):
         if not token:
             raise ConfigError(f"{self.name}: the environment variable {self.token_env} is not set (HubSpot token).")
         return token
-
-    @property
-    def http(self) -> Http:
-        if self._http is None:
-            self._http = Http(self.name, http_settings(self.settings))
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
 
     # -- requests ------------------------------------------------------------------------------
     def _pace(self) -> None:

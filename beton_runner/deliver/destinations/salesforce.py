@@ -78,11 +78,10 @@ from beton_runner.deliver.destinations.crm_common import (
     common_schema,
     env_value,
     group_by_entity,
-    http_settings,
     normalise_domain,
     normalise_email,
 )
-from beton_runner.deliver.http import Http, Response
+from beton_runner.deliver.http import Response
 from beton_runner.errors import ConfigError
 
 DEFAULT_INSTANCE_ENV = "SALESFORCE_INSTANCE_URL"
@@ -211,7 +210,6 @@ class SalesforceDestination(Destination):
         self.levels = {level: {**DEFAULT_LEVEL[level], **(s.get(level) or {})} for level in DEFAULT_LEVEL}
         self.fields = {**DEFAULT_FIELDS, **(s.get("fields") or {})}
         self.batch_size = min(int(s.get("batch_size") or MAX_RECORDS), MAX_RECORDS)
-        self._http: Http | None = None
 
     def __repr__(self) -> str:  # never the token
         return f"SalesforceDestination(name={self.name!r}, token_env={self.token_env!r})"
@@ -272,16 +270,6 @@ class SalesforceDestination(Destination):
         if not token:
             raise ConfigError(f"{self.name}: the environment variable {self.token_env} is not set.")
         return token
-
-    @property
-    def http(self) -> Http:
-        if self._http is None:
-            self._http = Http(self.name, http_settings(self.settings))
-        return self._http
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
 
     # -- requests ------------------------------------------------------------------------------
     def _request(self, method: str, path: str, body: Any = None) -> Response:

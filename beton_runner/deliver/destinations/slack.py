@@ -74,11 +74,9 @@ from beton_runner.deliver.destinations.common import (
     check_url,
     common_schema,
     env_name,
-    http_settings,
     iso_z,
     json_value,
 )
-from beton_runner.deliver.http import Http
 from beton_runner.errors import ConfigError
 
 DEFAULT_URL_ENV = "BETON_SLACK_WEBHOOK_URL"
@@ -251,7 +249,6 @@ class SlackDestination(Destination):
 
     def __init__(self, name: str, settings: Mapping[str, Any], env: Mapping[str, str]):
         super().__init__(name, settings, env)
-        self._http: Http | None = None
         self._last_send: float | None = None
         self._lock = threading.Lock()
 
@@ -459,12 +456,10 @@ class SlackDestination(Destination):
         if not url:
             raise DeliveryError(self.name, f"the environment variable {self.url_env} is not set", retryable=False)
         body = json.dumps(batch.payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        if self._http is None:
-            self._http = Http(self.name, http_settings(self.settings))
         with self._lock:
             self._wait_turn()
             try:
-                response = self._http.request(
+                response = self.http.request(
                     "POST",
                     url,
                     raw=body,
@@ -511,8 +506,3 @@ class SlackDestination(Destination):
         if 300 <= status < 400:
             return f"{self.label} answered with a redirect ({said}); check the URL in {self.url_env}."
         return f"{self.label} refused the message ({said})."
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None

@@ -92,12 +92,11 @@ from beton_runner.deliver.destinations.common import (
     check_url,
     common_schema,
     env_name,
-    http_settings,
     iso_z,
     json_value,
     scrub,
 )
-from beton_runner.deliver.http import Http, Response
+from beton_runner.deliver.http import Response
 from beton_runner.errors import ConfigError
 
 DEFAULT_URL_ENV = "BETON_WEBHOOK_URL"
@@ -190,7 +189,6 @@ class WebhookDestination(Destination):
 
     def __init__(self, name: str, settings: Mapping[str, Any], env: Mapping[str, str]):
         super().__init__(name, settings, env)
-        self._http: Http | None = None
 
     def __repr__(self) -> str:
         return f"WebhookDestination(name={self.name!r})"  # settings may hold a mistakenly pasted URL
@@ -268,9 +266,7 @@ class WebhookDestination(Destination):
         if not url:
             raise DeliveryError(self.name, f"the environment variable {self.url_env} is not set", retryable=False)
         body, headers = self.request_for(batch)
-        if self._http is None:
-            self._http = Http(self.name, http_settings(self.settings))
-        response = self._http.request(
+        response = self.http.request(
             "POST",
             url,
             raw=body,
@@ -331,8 +327,3 @@ class WebhookDestination(Destination):
         else:
             what = f"{self.label} refused the batch (HTTP {status}).{said}"
         return DeliveryError(self.name, what, retryable=False, status=status)
-
-    def close(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
