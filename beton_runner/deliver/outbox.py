@@ -176,20 +176,14 @@ class Outbox:
         with connect(self.project) as conn:
             return conn.exists(self.schema, OUTBOX.name)
 
-    def state(self, destination: str) -> tuple[set[str], set[str], datetime | None]:
-        """(change ids enqueued, change ids with a result, the destination's cursor)."""
+    def _enqueued_and_cursor(self, destination: str) -> tuple[set[str], datetime | None]:
+        """(change ids enqueued for the destination, its cursor)."""
         if not self._exists():
-            return set(), set(), None
+            return set(), None
         with connect(self.project) as conn:
             s = conn.quote(self.schema)
             enqueued = {
                 r[0] for r in conn.rows(f"select change_id from {s}.outbox where destination = :d", {"d": destination})
-            }
-            done = {
-                r[0]
-                for r in conn.rows(
-                    f"select change_id from {s}.outbox_results where destination = :d", {"d": destination}
-                )
             }
             cursor = conn.rows(
                 f"select min(since_as_of) from {s}.outbox_cursors where destination = :d", {"d": destination}
@@ -197,14 +191,14 @@ class Outbox:
         since = plain(cursor[0][0]) if cursor else None
         if isinstance(since, datetime) and since.year < 1971:  # ClickHouse: min() over no rows
             since = None
-        return enqueued, done, since
+        return enqueued, since
 
     def new_changes(
         self, config: DestinationConfig, changes: list[Change], latest_as_of: datetime | None
     ) -> tuple[list[Change], datetime | None]:
         """The changes not enqueued yet for this destination, from its cursor on (a destination
         seen for the first time starts at the latest run); and the cursor to record, if new."""
-        enqueued, _, since = self.state(config.name)
+        enqueued, since = self._enqueued_and_cursor(config.name)
         new_cursor = None
         if since is None:
             since = new_cursor = latest_as_of
@@ -279,9 +273,3 @@ class Outbox:
         frame["deliver_run"] = self.run_id
         with connect(self.project, write=True) as conn:
             conn.append_rows(self.schema, RESULTS.name, frame[RESULTS.column_names])
-
-    def results(self) -> pd.DataFrame:
-        if not self._exists():
-            return pd.DataFrame(columns=RESULTS.column_names)
-        with connect(self.project) as conn:
-            return conn.read_table(self.schema, RESULTS.name)
