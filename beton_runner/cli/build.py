@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
+from ..changes import CHANGES_TABLE, read_changes, read_runs
 from ..csvfile import write_csv
 from ..dbt import DbtResult, run_dbt
 from ..enrich import SimulationProvider, run_enrichment
@@ -84,10 +85,15 @@ def _built_summary(result: DbtResult, project: Project) -> str:
     )
 
 
+def _rebuilt(result: DbtResult, model: str) -> bool:
+    """Whether this build rebuilt the model (a table left by an earlier run describes other data)."""
+    return any(r.unique_id.split(".")[-1] == model for r in result.built("model"))
+
+
 def _rebuilt_row(project: Project, result: DbtResult, layer: str, model: str) -> pd.Series | None:
-    """The one row of a one-row model (a run's facts), when this build rebuilt it: a row left by an
-    earlier run would describe other data. None when it was not rebuilt or is empty."""
-    if not any(r.unique_id.split(".")[-1] == model for r in result.built("model")):
+    """The one row of a one-row model (a run's facts), when this build rebuilt it. None when it was
+    not rebuilt or is empty."""
+    if not _rebuilt(result, model):
         return None
     frame = read_built_table(project, layer, model)
     return None if frame.empty else frame.iloc[0]
@@ -146,10 +152,10 @@ def run_command(
 def changes_note(project: Project, result: DbtResult) -> str | None:
     """What changed on the punch lists at this run (insp_finding_changes), when this build rebuilt
     it: "changes at <as_of>: 3 entered, 1 exited (`beton changes`)"."""
-    if not any(r.unique_id.split(".")[-1] == "insp_finding_changes" for r in result.built("model")):
+    if not _rebuilt(result, CHANGES_TABLE):
         return None
-    frame = read_built_table(project, "inspections", "insp_finding_changes")
-    runs = read_built_table(project, "inspections", "insp_rule_runs")
+    frame = read_changes(project)
+    runs = read_runs(project)
     if runs.empty:
         return None
     latest = runs["computed_at"].max()
