@@ -12,7 +12,7 @@ from ..csvfile import write_csv
 from ..project import Project
 from . import console
 from .console import esc
-from .options import format_option, parse_as_of, raw_csv_option, warehouse_options
+from .options import csv_path_option, format_option, parse_as_of, raw_csv_option, warehouse_options
 from .output import emit_rows
 from .punch_list import format_value
 from .shell import command
@@ -37,13 +37,7 @@ def _then_now(then: object, now: object) -> str:
     "Default: the latest run only.",
 )
 @click.option("--stayed", "include_stayed", is_flag=True, help="Also list the entities that stayed on a list.")
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the rows to this CSV file.",
-)
+@csv_path_option
 @raw_csv_option
 @format_option()
 def changes_command(

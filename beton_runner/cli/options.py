@@ -82,6 +82,14 @@ vars_option = click.option(
     help='Extra dbt vars as a JSON object, e.g. \'{"beton_input": "source"}\'.',
 )
 
+csv_path_option = click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the rows to this CSV file.",
+)
+
 raw_csv_option = click.option(
     "--raw-csv",
     "raw_csv",

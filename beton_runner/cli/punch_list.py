@@ -16,7 +16,7 @@ from ..punch_lists import apply_where, read_punch_list, sort_frame, summarise
 from ..rules import Rule, find_rule
 from . import console
 from .console import esc
-from .options import format_option, raw_csv_option, warehouse_options
+from .options import csv_path_option, format_option, raw_csv_option, warehouse_options
 from .output import emit_rows
 from .rules import checked_rules
 from .shell import command
@@ -77,13 +77,7 @@ def print_punch_list(rule: Rule, frame: pd.DataFrame, *, limit: int | None = Non
     "--where", "where", multiple=True, help="Filter COLUMN OP VALUE, OP one of = != > >= < <= ~ (contains); repeatable."
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N rows.")
-@click.option(
-    "--csv",
-    "csv_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the rows to this CSV file.",
-)
+@csv_path_option
 @raw_csv_option
 @format_option()
 def punch_list_command(
