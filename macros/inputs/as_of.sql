@@ -2,9 +2,14 @@
     '.ffffff' when it is not a whole second (microseconds are kept, never truncated: an event
     at exactly as_of counts). var beton_as_of when set; the mock data's reference instant on
     mock input; else the moment this dbt invocation started (one value for every model of the
-    run). -#}
+    run). `beton --as-of` hands it over as env BETON_AS_OF instead of the var, and it is read
+    only when executing: a new as_of every run then leaves dbt's partial parse valid (a changed
+    --vars, or an env var read while parsing, makes dbt parse the project again). -#}
 {% macro as_of_text() -%}
     {%- set raw = var('beton_as_of', none) -%}
+    {%- if (raw is none or raw == '') and execute -%}
+        {%- set raw = env_var('BETON_AS_OF', '') -%}
+    {%- endif -%}
     {%- if raw is none or raw == '' -%}
         {%- if beton.input_mode() == 'mock' -%}
             {%- set raw = var('beton_mock_as_of') -%}

@@ -1,0 +1,42 @@
+-- PQL: Buying Intent (rules/pql_pricing_intent.yml), written by hand from docs/rules.md.
+-- Users with >= 3 buying-intent events of >= 2 kinds in the last 14 days, last one <= 7 days ago.
+with
+
+identities as (
+    select distinct_id, min(person_id) as person_id
+    from {raw}.person_distinct_id
+    group by distinct_id
+),
+
+window_events as (
+    select
+        coalesce(identities.person_id, events.distinct_id) as user_id,
+        events.event,
+        events.timestamp
+    from {raw}.events as events
+    left join identities on identities.distinct_id = events.distinct_id
+    where events.uuid is not null and events.event is not null and events.distinct_id is not null
+        and events.timestamp <= {as_of}
+        and cast(events.timestamp as date) > cast({as_of} as date) - 14
+        and events.event in ('viewed_pricing_page', 'started_checkout', 'requested_demo', 'contacted_sales', 'viewed_enterprise_features')
+),
+
+per_user as (
+    select
+        user_id,
+        count(*) as event_count,
+        count(distinct event) as distinct_events,
+        count(distinct cast(timestamp as date)) as active_days,
+        max(timestamp) as last_seen,
+        date_diff('day', cast(max(timestamp) as date), cast({as_of} as date)) as days_since_last_event
+    from window_events
+    group by user_id
+)
+
+select
+    row_number() over (order by 2.0 * ln(1 + event_count) + 1.0 * active_days - 0.5 * days_since_last_event desc, user_id) as rank,
+    user_id as entity_id,
+    2.0 * ln(1 + event_count) + 1.0 * active_days - 0.5 * days_since_last_event as score,
+    event_count, distinct_events, active_days, days_since_last_event, last_seen
+from per_user
+where event_count >= 3 and distinct_events >= 2 and days_since_last_event <= 7

@@ -1,0 +1,444 @@
+"""Benchmark: what users run (`beton run`, `dbt build`) against what an analyst would write by hand.
+
+    .venv/bin/python bench/run_bench.py --events 10000000 50000000
+
+For each size, in a fresh project copy (the rules of rules/ + bench/rules/) and DuckDB file of
+deterministic synthetic events (`beton generate`), all in one run:
+
+- raw scan / JSON pass:   one pass over the events table; one pass extracting company_domain
+- hand-written SQL:       bench/handwritten/<rule>.sql, one query per rule written from the rules'
+                          documented semantics (docs/rules.md): JSON extracted in the query, users
+                          resolved through person_distinct_id, accounts by domain; all rules timed
+                          together, recomputed from scratch. Their results are checked EQUAL to the
+                          punch lists (same entities and ranks, scores within 1e-9): a check of the
+                          baseline and of the product
+- dbt start-up:           `dbt parse` without and with partial parsing, `dbt ls` (wall), node count
+- first run:              `BETON_INPUT=source beton run --as-of …` on the fresh warehouse (wall: dbt
+                          build with its tests, plus beton's own checks); per-layer profile from
+                          run_results.json, models and tests apart; peak RSS of the process tree
+- dbt build:              plain `dbt build --full-refresh` (the same work as a first run, from dbt)
+- daily run:              `beton generate --append-days 1`, then `beton run` one day later; its
+                          punch lists checked equal to a full rebuild and to the hand-written SQL
+- interactive:            `beton rules show --sql`, `beton rules check`, `beton punch-list` (wall)
+
+Prints each figure and the ratios, and writes them with the machine's description and load to
+docs/benchmarks.md (docs/benchmarks-notes.md appended). Run on demand, not in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from beton_runner.datagen.synthetic import REFERENCE_END  # noqa: E402
+from beton_runner.project import Project  # noqa: E402
+from beton_runner.warehouse import connect  # noqa: E402
+
+HANDWRITTEN = REPO / "bench" / "handwritten"
+AS_OF = REFERENCE_END
+NEXT_AS_OF = REFERENCE_END + timedelta(days=1)
+BETON = [sys.executable, "-m", "beton_runner.cli"]
+DBT = [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
+# (layer, model name prefixes) of the per-layer profile; the rest is "other"
+LAYERS = [
+    ("staging", ("stg_",)),
+    ("rollups", ("int_daily_activity", "int_filtered_activity__")),
+    ("users, keys, names", ("int_",)),
+    ("rules", ("insp_",)),
+    ("explore", ("explore_",)),
+    ("marts", ("dim_", "mart_")),
+]
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+class PeakRSS:
+    """Samples the summed RSS of a process and all its descendants (beton, dbt, DuckDB inside dbt)
+    every 50 ms; ``peak_mib`` is the largest sum seen."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak_kb, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _tree_kb(self) -> int:
+        children: dict[int, list[int]] = {}
+        rss: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+            pid = int(entry.name)
+            children.setdefault(int(fields.get("PPid", "0").strip() or 0), []).append(pid)
+            rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0])
+        total, todo = 0, [self.pid]
+        while todo:
+            pid = todo.pop()
+            total += rss.get(pid, 0)
+            todo += children.get(pid, [])
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak_kb = max(self.peak_kb, self._tree_kb())
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kb // 1024
+
+
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, int]:
+    """(wall seconds, peak RSS of the process tree in MiB) of one command; stops the benchmark
+    with the command's output when it fails."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler = PeakRSS(process.pid)
+    output, _ = process.communicate()
+    wall = time.perf_counter() - start
+    peak = sampler.stop()
+    if process.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(command)}\n{output[-4000:]}")
+    return wall, peak
+
+
+class Bench:
+    """One size: a project copy, its DuckDB file and the commands users run on it."""
+
+    def __init__(self, tmp: Path, events: int):
+        self.tmp, self.events = tmp, events
+        self.project_dir = tmp / "project"
+        self.project_dir.mkdir()
+        for name in ("dbt_project.yml", "profiles.yml"):
+            shutil.copy(REPO / name, self.project_dir / name)
+        for name in ("models", "macros", "seeds", "rules"):
+            shutil.copytree(REPO / name, self.project_dir / name)
+        for extra in (REPO / "bench" / "rules").glob("*.yml"):
+            shutil.copy(extra, self.project_dir / "rules" / extra.name)
+        self.db = tmp / "bench.duckdb"
+        self.rules = sorted(p.stem for p in (self.project_dir / "rules").glob("*.yml"))
+        missing = [r for r in self.rules if not (HANDWRITTEN / f"{r}.sql").is_file()]
+        if missing:
+            raise SystemExit(f"no hand-written query for rule(s) {', '.join(missing)} in {HANDWRITTEN}")
+
+    def env(self, target_path: str = "target", **extra: str) -> dict[str, str]:
+        env = {
+            **os.environ,
+            "BETON_DUCKDB_PATH": str(self.db),
+            "BETON_TARGET": "duckdb",
+            "BETON_TARGET_PATH": str(self.tmp / target_path),
+            "BETON_RAW_SCHEMA": "beton_raw",
+            "BETON_INPUT": "source",
+            "TZ": "UTC",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "PYTHONPATH": str(REPO),  # this checkout's beton_runner, wherever the venv's install points
+            **extra,
+        }
+        env.pop("BETON_PROJECT_DIR", None)
+        return env
+
+    def beton(self, *args: str, target_path: str = "target") -> tuple[float, int]:
+        return timed([*BETON, "--project-dir", str(self.project_dir), *args], self.env(target_path), self.project_dir)
+
+    def dbt(self, *args: str, target_path: str = "target", as_of: datetime | None = None) -> tuple[float, int]:
+        vars = ["--vars", json.dumps({"beton_input": "source", "beton_as_of": stamp(as_of)})] if as_of else []
+        command = [*DBT, *args, "--project-dir", str(self.project_dir), "--profiles-dir", str(self.project_dir)]
+        return timed(
+            [*command, "--target-path", str(self.tmp / target_path), *vars], self.env(target_path), self.project_dir
+        )
+
+    def project(self) -> Project:
+        return Project(dir=self.project_dir, target="duckdb", duckdb_path=self.db)
+
+    def query_seconds(self, sql: str) -> float:
+        with connect(self.project()) as conn:
+            conn.rows(sql)  # the first pass warms the file cache
+            start = time.perf_counter()
+            conn.rows(sql)
+            return time.perf_counter() - start
+
+    def handwritten(self, as_of: datetime) -> tuple[float, dict[str, pd.DataFrame]]:
+        """All hand-written rule queries, timed together, and their results."""
+        literal = f"timestamp '{stamp(as_of)}'"
+        results = {}
+        with connect(self.project()) as conn:
+            start = time.perf_counter()
+            for rule in self.rules:
+                sql = (
+                    (HANDWRITTEN / f"{rule}.sql").read_text().replace("{raw}", "beton_raw").replace("{as_of}", literal)
+                )
+                results[rule] = conn.query(sql)
+            return time.perf_counter() - start, results
+
+    def punch_lists_equal(self, expected: dict[str, pd.DataFrame]) -> list[str]:
+        """The rules whose punch list differs from the hand-written result (entities and ranks,
+        counts, days, last seen; scores within 1e-9), with the first difference."""
+        problems = []
+        with connect(self.project()) as conn:
+            for rule, want in expected.items():
+                got = conn.read_table("beton_inspections", f"insp_{rule}")
+                got = got.rename(columns={"user_id": "entity_id", "account_id": "entity_id"})
+                got = got[list(want.columns)].sort_values("rank").reset_index(drop=True)
+                want = want.sort_values("rank").reset_index(drop=True)
+                try:
+                    pd.testing.assert_frame_equal(got, want, check_dtype=False, check_exact=False, atol=1e-9, rtol=0)
+                except AssertionError as exc:
+                    problems.append(f"{rule}: {str(exc).splitlines()[0:3]}")
+        return problems
+
+    def tables_equal(self, other: Path) -> bool:
+        """Every punch list and the findings table equal in this warehouse and in ``other``."""
+        a, b = duckdb_read(self.db), duckdb_read(other)
+        try:
+            for table in [f"insp_{r}" for r in self.rules] + ["insp_findings"]:
+                fa, fb = a(table), b(table)
+                keys = list(fa.columns[:3])
+                pd.testing.assert_frame_equal(
+                    fa.sort_values(keys).reset_index(drop=True),
+                    fb.sort_values(keys).reset_index(drop=True),
+                    check_exact=False,
+                    rtol=1e-9,
+                )
+            return True
+        except AssertionError as exc:
+            print(f"  MISMATCH: {exc}")
+            return False
+
+
+def duckdb_read(db: Path):
+    project = Project(dir=REPO, target="duckdb", duckdb_path=db)
+
+    def read(table: str) -> pd.DataFrame:
+        with connect(project) as conn:
+            frame = conn.read_table("beton_inspections", table)
+        return frame.drop(columns=["computed_at"], errors="ignore")
+
+    return read
+
+
+def profile(target: Path) -> dict:
+    """Summed execution time per layer, models and tests apart (run_results.json; nodes run in
+    parallel, so the sums exceed the wall time)."""
+    data = json.loads((target / "run_results.json").read_text())
+    manifest = json.loads((target / "manifest.json").read_text())
+    out = {"elapsed": data["elapsed_time"], "models": {}, "tests": {}, "slowest_tests": []}
+    tests = []
+    for result in data["results"]:
+        uid, seconds = result["unique_id"], result["execution_time"]
+        kind = uid.split(".")[0]
+        if kind == "model":
+            name = uid.rsplit(".", 1)[-1]
+        elif kind in ("test", "unit_test"):
+            node = manifest["nodes"].get(uid) or manifest.get("unit_tests", {}).get(uid, {})
+            parent = node.get("attached_node") or next(iter(node.get("depends_on", {}).get("nodes", [])), "")
+            name = parent.rsplit(".", 1)[-1]
+            tests.append((seconds, uid))
+        else:
+            continue
+        layer = next((layer for layer, prefixes in LAYERS if name.startswith(prefixes)), "other")
+        bucket = out["models" if kind == "model" else "tests"]
+        bucket[layer] = bucket.get(layer, 0.0) + seconds
+    out["slowest_tests"] = sorted(tests, reverse=True)[:5]
+    out["test_nodes"] = len(tests)
+    return out
+
+
+def bench(events: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="beton-bench-") as tmp_name:
+        b = Bench(Path(tmp_name), events)
+        r: dict = {"events": events, "rules": len(b.rules)}
+        say = lambda text: print(f"[{events:,}] {text}", flush=True)  # noqa: E731
+        b.beton("rules", "compile")
+        r["generate_s"], _ = b.beton("generate", "--events", str(events))
+        say(f"generated in {r['generate_s']:.1f}s")
+        r["scan_s"] = b.query_seconds("select count(*), max(timestamp), sum(length(event)) from beton_raw.events")
+        r["json_s"] = b.query_seconds(
+            "select count(json_extract_string(properties, '$.company_domain')) from beton_raw.events"
+        )
+        b.handwritten(AS_OF)  # warm-up
+        r["hand_s"], expected = b.handwritten(AS_OF)
+        say(f"scan {r['scan_s']:.2f}s  JSON pass {r['json_s']:.2f}s  hand-written {r['hand_s']:.2f}s")
+
+        r["parse_full_s"], _ = b.dbt("parse", "--no-partial-parse", target_path="t_parse")
+        r["parse_partial_s"], _ = b.dbt("parse", target_path="t_parse")
+        r["ls_s"], _ = b.dbt("ls", "--resource-type", "model", target_path="t_parse")
+        nodes = json.loads((b.tmp / "t_parse" / "manifest.json").read_text())["nodes"]
+        r["nodes"] = {k: sum(1 for n in nodes.values() if n["resource_type"] == k) for k in ("model", "test", "seed")}
+        say(
+            f"dbt parse {r['parse_full_s']:.1f}s, partial {r['parse_partial_s']:.1f}s, ls {r['ls_s']:.1f}s  {r['nodes']}"
+        )
+
+        r["first_s"], r["first_peak"] = b.beton("run", "--as-of", stamp(AS_OF), target_path="t_first")
+        r["first"] = profile(b.tmp / "t_first")
+        problems = b.punch_lists_equal(expected)
+        r["hand_equal_first"] = not problems
+        say(
+            f"beton run {r['first_s']:.1f}s (peak {r['first_peak']} MiB)  hand-written = punch lists: {problems or 'yes'}"
+        )
+
+        r["show_sql_s"], _ = b.beton(
+            "rules", "show", "pql_power_users", "--sql", "--as-of", stamp(AS_OF), target_path="t_first"
+        )
+        r["check_s"], _ = b.beton("rules", "check", target_path="t_first")
+        r["punch_list_s"], _ = b.beton("punch-list", "pql_power_users", target_path="t_first")
+        say(
+            f"rules show --sql {r['show_sql_s']:.1f}s  rules check {r['check_s']:.1f}s  punch-list {r['punch_list_s']:.1f}s"
+        )
+
+        r["dbt_build_s"], r["dbt_build_peak"] = b.dbt("build", "--full-refresh", target_path="t_dbt", as_of=AS_OF)
+        say(f"dbt build --full-refresh {r['dbt_build_s']:.1f}s (peak {r['dbt_build_peak']} MiB)")
+
+        b.beton("generate", "--events", str(events), "--append-days", "1")
+        r["daily_s"], r["daily_peak"] = b.beton("run", "--as-of", stamp(NEXT_AS_OF), target_path="t_daily")
+        r["daily"] = profile(b.tmp / "t_daily")
+        r["hand_next_s"], expected = b.handwritten(NEXT_AS_OF)
+        problems = b.punch_lists_equal(expected)
+        r["hand_equal_daily"] = not problems
+        rebuilt = b.tmp / "rebuilt.duckdb"
+        shutil.copy(b.db, rebuilt)
+        timed(
+            [
+                *DBT,
+                "build",
+                "--full-refresh",
+                "--project-dir",
+                str(b.project_dir),
+                "--profiles-dir",
+                str(b.project_dir),
+                "--target-path",
+                str(b.tmp / "t_re"),
+                "--vars",
+                json.dumps({"beton_input": "source", "beton_as_of": stamp(NEXT_AS_OF)}),
+            ],
+            {**b.env("t_re"), "BETON_DUCKDB_PATH": str(rebuilt)},
+            b.project_dir,
+        )
+        r["daily_equals_full"] = b.tables_equal(rebuilt)
+        say(
+            f"daily run {r['daily_s']:.1f}s (peak {r['daily_peak']} MiB)  = full rebuild: {r['daily_equals_full']}  "
+            f"= hand-written: {problems or 'yes'}"
+        )
+        return r
+
+
+def machine() -> str:
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, {mem_gb:.0f} GiB, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}"
+    )
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def write_report(results: list[dict], load_before: str, load_after: str) -> str:
+    sizes = " ".join(str(r["events"]) for r in results)
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Measured {datetime.now():%Y-%m-%d} by `python bench/run_bench.py --events {sizes}` on {machine()}; "
+        f"load average (1, 5, 15 min) {load_before} before and {load_after} after: "
+        + (
+            "**a loaded machine** (other jobs shared the cores), so read the ratios, measured side by side, rather than the seconds."
+            if max(float(x) for x in (load_before + " " + load_after).split()) >= 1
+            else "an idle machine."
+        ),
+        "",
+        "Each row is one run of the script on DuckDB: deterministic synthetic events (`beton generate`), the "
+        f"{results[0]['rules']} rules of `rules/` + `bench/rules/`, and what users run on it, wall time (start-up "
+        "included). The baseline is `bench/handwritten/`: one query per rule as an analyst would write it from "
+        "docs/rules.md, over the raw events, all rules together, recomputed from scratch.",
+        "",
+        "| events | raw scan | JSON pass | hand-written (10 rules) | `beton run`, first | first / hand | `dbt build --full-refresh` | daily run (+1 day) | daily / hand | tests in the first run | peak RSS | = hand-written | daily = full rebuild |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|:---:|",
+    ]
+    for r in results:
+        tests = sum(r["first"]["tests"].values())
+        models = sum(r["first"]["models"].values())
+        lines.append(
+            f"| {r['events']:,} | {r['scan_s']:.2f} s | {r['json_s']:.2f} s | {r['hand_s']:.2f} s | {r['first_s']:.1f} s "
+            f"| {r['first_s'] / r['hand_s']:.1f}× | {r['dbt_build_s']:.1f} s | {r['daily_s']:.1f} s | {r['daily_s'] / r['hand_s']:.1f}× "
+            f"| {100 * tests / (tests + models):.0f}% of node time | {max(r['first_peak'], r['daily_peak'], r['dbt_build_peak']):,} MiB "
+            f"| {'yes' if r['hand_equal_first'] and r['hand_equal_daily'] else 'NO'} | {'yes' if r['daily_equals_full'] else 'NO'} |"
+        )
+    lines += [
+        "",
+        "dbt start-up and the interactive commands (wall, on the built warehouse):",
+        "",
+        "| events | nodes (models, tests, seeds) | `dbt parse`, no partial parse | `dbt parse`, partial | `dbt ls` | `beton rules show --sql` | `beton rules check` | `beton punch-list` |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        n = r["nodes"]
+        lines.append(
+            f"| {r['events']:,} | {n['model']}, {n['test']}, {n['seed']} | {r['parse_full_s']:.1f} s | {r['parse_partial_s']:.1f} s "
+            f"| {r['ls_s']:.1f} s | {r['show_sql_s']:.1f} s | {r['check_s']:.1f} s | {r['punch_list_s']:.1f} s |"
+        )
+    layers = [name for name, _ in LAYERS] + ["other"]
+    lines += [
+        "",
+        "Where the time goes (`run_results.json`): seconds summed over the nodes of each layer, models / tests "
+        "(nodes run in parallel on 4 dbt threads, so sums exceed the wall time).",
+        "",
+        "| events | run | dbt elapsed | " + " | ".join(layers) + " | all models / all tests |",
+        "|---:|---|---:|" + "---:|" * (len(layers) + 1),
+    ]
+    for r in results:
+        for run in ("first", "daily"):
+            p = r[run]
+            cells = [f"{p['models'].get(k, 0):.1f} / {p['tests'].get(k, 0):.1f}" for k in layers]
+            lines.append(
+                f"| {r['events']:,} | {run} | {p['elapsed']:.1f} s | "
+                + " | ".join(cells)
+                + f" | {sum(p['models'].values()):.1f} / {sum(p['tests'].values()):.1f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--keep-notes",
+        type=Path,
+        default=REPO / "docs" / "benchmarks-notes.md",
+        help="appended verbatim after the tables when it exists",
+    )
+    args = parser.parse_args()
+    load_before = load()
+    results = [bench(n) for n in args.events]
+    report = write_report(results, load_before, load())
+    if args.keep_notes.is_file():
+        report += "\n" + args.keep_notes.read_text()
+    print("\n" + report)
+    args.out.write_text(report)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
