@@ -125,16 +125,17 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, in
 
 
 class Bench:
-    """One size: a project copy, its DuckDB file and the commands users run on it."""
+    """One size: a project copy (of ``checkout``, this repository by default), its DuckDB file and
+    the commands users run on it."""
 
-    def __init__(self, tmp: Path, events: int):
-        self.tmp, self.events = tmp, events
+    def __init__(self, tmp: Path, events: int, checkout: Path = REPO):
+        self.tmp, self.events, self.checkout = tmp, events, checkout
         self.project_dir = tmp / "project"
         self.project_dir.mkdir()
         for name in ("dbt_project.yml", "profiles.yml"):
-            shutil.copy(REPO / name, self.project_dir / name)
+            shutil.copy(checkout / name, self.project_dir / name)
         for name in ("models", "macros", "seeds", "rules"):
-            shutil.copytree(REPO / name, self.project_dir / name)
+            shutil.copytree(checkout / name, self.project_dir / name)
         for extra in (REPO / "bench" / "rules").glob("*.yml"):
             shutil.copy(extra, self.project_dir / "rules" / extra.name)
         self.db = tmp / "bench.duckdb"
@@ -153,7 +154,7 @@ class Bench:
             "BETON_INPUT": "source",
             "TZ": "UTC",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "PYTHONPATH": str(REPO),  # this checkout's beton_runner, wherever the venv's install points
+            "PYTHONPATH": str(self.checkout),  # the checkout's beton_runner, wherever the venv's install points
             **extra,
         }
         env.pop("BETON_PROJECT_DIR", None)
@@ -265,9 +266,9 @@ def profile(target: Path) -> dict:
     return out
 
 
-def bench(events: int) -> dict:
+def bench(events: int, checkout: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="beton-bench-") as tmp_name:
-        b = Bench(Path(tmp_name), events)
+        b = Bench(Path(tmp_name), events, checkout)
         r: dict = {"events": events, "rules": len(b.rules)}
         say = lambda text: print(f"[{events:,}] {text}", flush=True)  # noqa: E731
         b.beton("rules", "compile")
@@ -424,6 +425,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument(
+        "--checkout",
+        type=Path,
+        default=REPO,
+        help="benchmark another checkout's project and beton_runner (e.g. a worktree of main, to compare)",
+    )
+    parser.add_argument(
         "--keep-notes",
         type=Path,
         default=REPO / "docs" / "benchmarks-notes.md",
@@ -431,7 +438,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     load_before = load()
-    results = [bench(n) for n in args.events]
+    results = [bench(n, args.checkout.resolve()) for n in args.events]
     report = write_report(results, load_before, load())
     if args.keep_notes.is_file():
         report += "\n" + args.keep_notes.read_text()

@@ -13,11 +13,12 @@
 {%- endmacro %}
 
 
-{#- The events of the explore window: the beton_explore_days UTC days ending on the as_of date,
-    up to as_of (the window every explore view shares). -#}
+{#- The activity of the explore window: the beton_explore_days UTC days ending on the as_of
+    date, up to as_of (the window every explore table shares), as rows of int_explore_activity
+    (events counted per date, name, distinct id, user and account: sum `events`, not count rows). -#}
 {% macro explore_window_events() -%}
     {%- set first_day = beton.date_literal(beton.as_of_date_text(beton.explore_days() - 1)) -%}
-    select * from {{ ref('int_events') }}
+    select * from {{ ref('int_explore_activity') }}
     where event_date >= {{ first_day }}
-        and event_at <= {{ beton.timestamp_literal(beton.as_of_text()) }}
+        and not is_after_as_of
 {%- endmacro %}

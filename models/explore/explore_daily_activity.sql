@@ -31,7 +31,7 @@ daily as (
 
     select
         event_date,
-        count(*) as events,
+        cast(sum(events) as {{ dbt.type_bigint() }}) as events,
         count(distinct event_name) as distinct_events,
         count(distinct user_id) as active_users,
         count(distinct account_id) as active_accounts

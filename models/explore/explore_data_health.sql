@@ -10,7 +10,7 @@ with
 
 events as (
 
-    select * from {{ ref('int_events') }}
+    select * from {{ ref('int_explore_activity') }}
 
 ),
 
@@ -23,17 +23,17 @@ standard_events as (
 event_facts as (
 
     select
-        count(*) as events,
-        min(event_at) as first_event_at,
-        max(event_at) as last_event_at,
+        cast(coalesce(sum(events), 0) as {{ dbt.type_bigint() }}) as events,
+        min(first_event_at) as first_event_at,
+        max(last_event_at) as last_event_at,
         count(distinct event_date) as event_days,
         count(distinct distinct_id) as event_distinct_ids,
         count(distinct user_id) as event_users,
         count(distinct event_name) as event_names,
-        cast(sum(case when is_resolved then 1 else 0 end) as {{ dbt.type_bigint() }}) as events_linked_to_person,
-        cast(sum(case when account_id is not null then 1 else 0 end) as {{ dbt.type_bigint() }}) as events_linked_to_account,
-        cast(sum(case when event_date >= {{ first_day }} and event_at <= {{ as_of }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as events_in_window,
-        cast(sum(case when event_at > {{ as_of }} then 1 else 0 end) as {{ dbt.type_bigint() }}) as events_after_as_of
+        cast(sum(case when is_resolved then events else 0 end) as {{ dbt.type_bigint() }}) as events_linked_to_person,
+        cast(sum(case when account_id is not null then events else 0 end) as {{ dbt.type_bigint() }}) as events_linked_to_account,
+        cast(sum(case when event_date >= {{ first_day }} and not is_after_as_of then events else 0 end) as {{ dbt.type_bigint() }}) as events_in_window,
+        cast(sum(case when is_after_as_of then events else 0 end) as {{ dbt.type_bigint() }}) as events_after_as_of
 
     from events
 
@@ -43,7 +43,7 @@ unknown_facts as (
 
     select
         count(distinct event_name) as unknown_event_names,
-        count(*) as unknown_events
+        cast(coalesce(sum(events), 0) as {{ dbt.type_bigint() }}) as unknown_events
 
     from events
     where event_name not in (select event_name from standard_events)

@@ -15,7 +15,7 @@ final as (
     select
         event_date,
         event_name,
-        count(*) as events,
+        cast(sum(events) as {{ dbt.type_bigint() }}) as events,
         count(distinct user_id) as users,
         count(distinct account_id) as accounts,
         {{ as_of }} as as_of

@@ -21,12 +21,12 @@ per_account as (
 
     select
         account_id,
-        count(*) as events,
+        cast(sum(events) as {{ dbt.type_bigint() }}) as events,
         count(distinct user_id) as active_users,
         count(distinct event_name) as distinct_events,
         count(distinct event_date) as active_days,
-        min(event_at) as first_seen,
-        max(event_at) as last_seen
+        min(first_event_at) as first_seen,
+        max(last_event_at) as last_seen
 
     from window_events
     group by account_id
@@ -35,7 +35,7 @@ per_account as (
 
 totals as (
 
-    select count(*) as window_events
+    select cast(coalesce(sum(events), 0) as {{ dbt.type_bigint() }}) as window_events
 
     from window_events
 

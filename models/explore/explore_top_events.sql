@@ -25,12 +25,12 @@ per_event as (
 
     select
         event_name,
-        count(*) as events,
+        cast(sum(events) as {{ dbt.type_bigint() }}) as events,
         count(distinct user_id) as users,
         count(distinct account_id) as accounts,
         count(distinct event_date) as active_days,
-        min(event_at) as first_seen,
-        max(event_at) as last_seen
+        min(first_event_at) as first_seen,
+        max(last_event_at) as last_seen
 
     from window_events
     group by event_name
@@ -39,7 +39,7 @@ per_event as (
 
 totals as (
 
-    select count(*) as window_events
+    select cast(coalesce(sum(events), 0) as {{ dbt.type_bigint() }}) as window_events
 
     from window_events
 

@@ -20,11 +20,11 @@ per_user as (
 
     select
         user_id,
-        count(*) as events,
+        cast(sum(events) as {{ dbt.type_bigint() }}) as events,
         count(distinct event_name) as distinct_events,
         count(distinct event_date) as active_days,
-        min(event_at) as first_seen,
-        max(event_at) as last_seen
+        min(first_event_at) as first_seen,
+        max(last_event_at) as last_seen
 
     from window_events
     group by user_id
@@ -33,7 +33,7 @@ per_user as (
 
 totals as (
 
-    select count(*) as window_events
+    select cast(coalesce(sum(events), 0) as {{ dbt.type_bigint() }}) as window_events
 
     from window_events
 

@@ -6,7 +6,7 @@ with
 
 events as (
 
-    select * from {{ ref('int_events') }}
+    select * from {{ ref('int_explore_activity') }}
 
 ),
 
@@ -20,10 +20,10 @@ final as (
 
     select
         event_name,
-        count(*) as events,
+        cast(sum(events) as {{ dbt.type_bigint() }}) as events,
         count(distinct user_id) as users,
-        min(event_at) as first_seen,
-        max(event_at) as last_seen,
+        min(first_event_at) as first_seen,
+        max(last_event_at) as last_seen,
         {{ as_of }} as as_of
 
     from events
