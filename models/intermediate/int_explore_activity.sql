@@ -30,14 +30,8 @@ final as (
         max(event_at) as last_event_at
 
     from events
-    group by
-        event_date,
-        event_name,
-        distinct_id,
-        user_id,
-        is_resolved,
-        account_id,
-        event_at > {{ as_of }}
+    -- every column above that is not an aggregate
+    group by all
 
 )
 

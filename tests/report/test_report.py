@@ -248,7 +248,7 @@ def test_explorer_uses_enriched_marts_when_they_exist_and_plain_ones_otherwise(r
         for table in ("dim_accounts_enriched", "dim_users_enriched"):
             con.execute(f"drop table if exists beton_marts.{table}")
             con.execute(f"drop view if exists beton_marts.{table}")
-        con.execute("drop view beton_explore.explore_top_users")
+        con.execute("drop table beton_explore.explore_top_users")
     finally:
         con.close()
     project = Project(dir=REPO, target="duckdb", duckdb_path=plain, target_path=mock_build.dbt_target_path)
