@@ -331,16 +331,17 @@ def _check_batch(batch: Any) -> None:
     import pyarrow.compute as pc
 
     batch.validate(full=True)
-    for column, kind in zip(batch.columns, batch.schema.types):
+    for name, column, kind in zip(batch.schema.names, batch.columns, batch.schema.types):
         if pa.types.is_timestamp(kind) and column.null_count < len(column):
             low, high = pc.min_max(column.cast(pa.int64())).values()
             unit = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[kind.unit]
             if not _MIN_EPOCH * unit <= low.as_py() <= high.as_py() <= _MAX_EPOCH * unit:
-                raise ValueError(f"column {batch.schema.names[batch.columns.index(column)]} holds impossible timestamps")
+                raise ValueError(f"column {name} holds impossible timestamps")
 
 
-_MIN_EPOCH = int((datetime(1, 1, 2, tzinfo=timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds())
-_MAX_EPOCH = int((datetime(9999, 12, 30, tzinfo=timezone.utc) - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds())
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MIN_EPOCH = int((datetime(1, 1, 2, tzinfo=timezone.utc) - _EPOCH).total_seconds())
+_MAX_EPOCH = int((datetime(9999, 12, 30, tzinfo=timezone.utc) - _EPOCH).total_seconds())
 
 
 def read_records(path: str, fmt: str, compression: str | None, page_rows: int) -> Iterator[list[tuple[str, Any]]]:
