@@ -410,6 +410,8 @@ def _timestamp_text(value: Any) -> str:
     """A timestamp (datetime or text) as naive-UTC ISO text; ValueError when it is not one."""
     if value is None or value == "":
         raise ValueError("no timestamp")
+    if isinstance(value, str) and value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"  # Python 3.10's fromisoformat knows no Z
     try:
         return parse_timestamp(value).isoformat(sep=" ")
     except (TypeError, ValueError):
