@@ -36,7 +36,7 @@ import os
 import posixpath
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -60,6 +60,19 @@ MAX_BAD_EXAMPLES = 20
 _COMPRESSIONS = {".gz": "gzip", ".br": "brotli", ".zst": "zstd", ".lz4": "lz4", ".sz": None}
 _FORMAT_SUFFIXES = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
 _EVENT_COLUMNS = {"uuid", "event", "timestamp"}
+# the columns of PostHog's models that are loaded (the others, e.g. person_properties, are not read)
+MODEL_COLUMNS = {
+    "events": ("uuid", "event", "distinct_id", "timestamp", "properties", "person_id"),
+    "persons": (
+        "distinct_id",
+        "person_id",
+        "properties",
+        "created_at",
+        "person_version",
+        "person_distinct_id_version",
+        "is_deleted",
+    ),
+}
 _PERSON_COLUMNS = {"person_id", "distinct_id"}
 
 
@@ -344,15 +357,32 @@ _MIN_EPOCH = int((datetime(1, 1, 2, tzinfo=timezone.utc) - _EPOCH).total_seconds
 _MAX_EPOCH = int((datetime(9999, 12, 30, tzinfo=timezone.utc) - _EPOCH).total_seconds())
 
 
-def read_records(path: str, fmt: str, compression: str | None, page_rows: int) -> Iterator[list[tuple[str, Any]]]:
+def _timestamps_as_text(batch: Any) -> Any:
+    """Timestamp columns as naive-UTC text, converted by Arrow (Python datetimes are slow)."""
+    import pyarrow as pa
+
+    columns = []
+    for column, kind in zip(batch.columns, batch.schema.types):
+        if pa.types.is_timestamp(kind):
+            column = column.cast(pa.timestamp(kind.unit)).cast(pa.string())  # the values are UTC
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+
+def read_records(
+    path: str, fmt: str, compression: str | None, page_rows: int, columns: Sequence[str] | None = None
+) -> Iterator[list[tuple[str, Any]]]:
     """Pages of ``(position, record)``: a dict per row, or an error text for a line that is not
-    a JSON object."""
+    a JSON object. ``columns``: read only these of a Parquet file."""
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
+        parquet = pq.ParquetFile(path)
+        present = set(parquet.schema_arrow.names)
+        wanted = None if columns is None else [c for c in columns if c in present]
         row = 0
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=page_rows):
-            records = batch.to_pylist()
+        for batch in parquet.iter_batches(batch_size=page_rows, columns=wanted):
+            records = _timestamps_as_text(batch).to_pylist()
             yield [(f"row {row + i + 1}", r) for i, r in enumerate(records)]
             row += len(records)
         return
@@ -440,25 +470,17 @@ def _text(value: Any) -> str | None:
 
 def event_row(record: dict) -> list[Any]:
     """An events-model record as an events page row (uuid, event, distinct_id, timestamp,
-    properties, person_id, created_at); ValueError names what is wrong with it."""
+    properties, person_id); ValueError names what is wrong with it."""
     uuid = _text(record.get("uuid"))
     if not uuid or not uuid.strip():
         raise ValueError("no uuid")
-    timestamp = _timestamp_text(record.get("timestamp"))
-    properties = _properties_text(record.get("properties"))
-    created = record.get("created_at")
-    try:
-        created_text = _timestamp_text(created) if created not in (None, "") else None
-    except ValueError:
-        created_text = None  # only informative here
     return [
         uuid.strip(),
         _text(record.get("event")) or "",
         _text(record.get("distinct_id")) or "",
-        timestamp,
-        properties,
+        _timestamp_text(record.get("timestamp")),
+        _properties_text(record.get("properties")),
         _text(record.get("person_id")),
-        created_text,
     ]
 
 
@@ -566,10 +588,11 @@ def run_files_ingest(
                     result.notes.append(f"{file.address}: neither the events nor the persons model; skipped.")
                     result.ignored.append(file.address)
                     continue
+                local = _Local(file, path, fmt, compression, kind)
                 if kind == "events":
-                    _load_events(destination, file, path, fmt, compression, options, result, reporter)
+                    _load_events(destination, local, options, result, reporter)
                 else:
-                    _read_persons(persons, file, path, fmt, compression, options, result, reporter)
+                    _read_persons(persons, local, options, result, reporter)
                     person_files.append(file)
         reporter.finish("events")
         if person_files:
@@ -602,58 +625,55 @@ def _record(file: ExportFile, complete: bool) -> StreamState:
     return StreamState(file.record, cursor_uuid=file.signature, complete=complete, cursor_column=RECORD_COLUMN)
 
 
-def _load_events(
-    destination: Destination,
-    file: ExportFile,
-    path: str,
-    fmt: str,
-    compression: str | None,
-    options: FilesOptions,
-    result: FilesResult,
-    reporter: Reporter,
-) -> None:
-    in_progress = _record(file, complete=False)
-    for page in read_records(path, fmt, compression, options.page_rows):
-        rows = []
+@dataclass(frozen=True)
+class _Local:
+    """An export file being loaded: where its bytes are now, and how to read them."""
+
+    file: ExportFile
+    path: str
+    fmt: str
+    compression: str | None
+    kind: str
+
+
+def _usable(
+    local: _Local, options: FilesOptions, result: FilesResult, convert: Callable[[dict], Any]
+) -> Iterator[list[Any]]:
+    """Pages of ``convert(record)`` for the file's usable rows; the others are counted as bad
+    (``convert`` raises ValueError saying what is wrong)."""
+    file = local.file
+    columns = MODEL_COLUMNS[local.kind]
+    for page in read_records(local.path, local.fmt, local.compression, options.page_rows, columns):
+        converted = []
         for position, record in page:
-            if isinstance(record, str):
-                result.bad(file.address, position, record)
-                continue
             try:
-                rows.append(event_row(record))
+                if isinstance(record, str):  # a line that is no JSON object
+                    raise ValueError(record)
+                converted.append(convert(record))
             except ValueError as exc:
                 result.bad(file.address, position, str(exc))
+        yield converted
+
+
+def _load_events(
+    destination: Destination, local: _Local, options: FilesOptions, result: FilesResult, reporter: Reporter
+) -> None:
+    in_progress = _record(local.file, complete=False)
+    for rows in _usable(local, options, result, event_row):
         if rows:
             result.events_new += destination.write_events(rows, in_progress)
             result.events_read += len(rows)
         reporter.page("events", len(rows))
-    destination.save_state(_record(file, complete=True))
+    destination.save_state(_record(local.file, complete=True))
     result.loaded += 1
 
 
 def _read_persons(
-    persons: _Persons,
-    file: ExportFile,
-    path: str,
-    fmt: str,
-    compression: str | None,
-    options: FilesOptions,
-    result: FilesResult,
-    reporter: Reporter,
+    persons: _Persons, local: _Local, options: FilesOptions, result: FilesResult, reporter: Reporter
 ) -> None:
-    for page in read_records(path, fmt, compression, options.page_rows):
-        read = 0
-        for position, record in page:
-            if isinstance(record, str):
-                result.bad(file.address, position, record)
-                continue
-            try:
-                persons.add(record)
-                read += 1
-            except ValueError as exc:
-                result.bad(file.address, position, str(exc))
-        result.persons_read += read
-        reporter.page("persons", read)
+    for added in _usable(local, options, result, persons.add):
+        result.persons_read += len(added)
+        reporter.page("persons", len(added))
     result.loaded += 1
 
 

@@ -130,6 +130,18 @@ def run(source: str, target, *extra: str, env: dict | None = None):  # noqa: F81
     return result.output
 
 
+def run_failing(source: Path, target) -> str:  # noqa: F811
+    """The message of the IngestError that `beton ingest files SOURCE` stops with."""
+    with pytest.raises(IngestError) as err:
+        CliRunner().invoke(
+            ingest_files,
+            [str(source), "--project-id", "4242", *target.cli_args()],
+            env=target.env(),
+            catch_exceptions=False,
+        )
+    return str(err.value)
+
+
 @BOTH_TARGETS
 def test_folder_loads_unique_events_and_merges_persons(export, target):  # noqa: F811
     root, expected = export
@@ -235,25 +247,12 @@ def test_corrupt_file_is_named_and_not_half_loaded(tmp_path, target):  # noqa: F
     write_jsonl_gz(gz, [jsonl(e) for e in make_events(200, 500)])
     gz.write_bytes(gz.read_bytes()[:-200])  # a gzip stream cut short
 
-    with pytest.raises(IngestError) as err:
-        CliRunner().invoke(
-            ingest_files,
-            [str(root), "--project-id", "4242", *target.cli_args()],
-            env=target.env(),
-            catch_exceptions=False,
-        )
-    message = str(err.value)
+    message = run_failing(root, target)
     assert export_name(T0 + HOUR) in message and "Nothing of it was loaded" in message
     # the good file before it is loaded; nothing of the broken one
     assert set(stored_uuids(target)) == {e["uuid"] for e in make_events(0, 100)}
 
     path.unlink()  # the user moves the broken Parquet file away: the cut gzip is next
-    with pytest.raises(IngestError) as err:
-        CliRunner().invoke(
-            ingest_files,
-            [str(root), "--project-id", "4242", *target.cli_args()],
-            env=target.env(),
-            catch_exceptions=False,
-        )
-    assert gz.name in str(err.value) and "JSON-lines file (gzip)" in str(err.value)
+    message = run_failing(root, target)
+    assert gz.name in message and "JSON-lines file (gzip)" in message
     assert set(stored_uuids(target)) == {e["uuid"] for e in make_events(0, 100)}
