@@ -278,7 +278,12 @@ def _print_files_summary(r: FilesResult, next_step: str) -> None:
     )
     c = r.counts
     lines = [
-        ("events", c.get("events", 0), f"+{r.events_new:,} new ({r.events_read:,} read; the rest were stored already)"),
+        (
+            "events",
+            c.get("events", 0),
+            f"+{r.events_new:,} new ({r.events_read:,} read"
+            + (f", {r.events_read - r.events_new:,} stored already)" if r.events_read > r.events_new else ")"),
+        ),
         ("persons", c.get("persons", 0), "merged" if "persons" in r.snapshots else "unchanged"),
         (
             "person_distinct_id",
