@@ -13,7 +13,7 @@ from .export import export_command
 from .generate import generate_command
 from .init import init_command
 from .plays import plays_command
-from .posthog import ingest_posthog, posthog_group
+from .posthog import ingest_files, ingest_posthog, posthog_group
 from .punch_list import punch_list_command
 from .report import report_command
 from .rules import rules
@@ -43,6 +43,7 @@ def ingest() -> None:
 
 
 ingest.add_command(ingest_posthog, "posthog")
+ingest.add_command(ingest_files, "files")
 for _command in (
     init_command,
     rules,

@@ -496,14 +496,34 @@ class ClickHouseDestination:
         return int(count)
 
     def finish_snapshot(self, table: str) -> int:
+        return self._from_staging(table, merge=False, remove=())
+
+    def merge_snapshot(self, table: str, remove: Sequence[str] = ()) -> int:
+        return self._from_staging(table, merge=True, remove=remove)
+
+    def _from_staging(self, table: str, merge: bool, remove: Sequence[str]) -> int:
+        """Swap in the staged rows (one per key, none keyed in ``remove``), plus with ``merge``
+        the stored rows whose key is neither staged nor in ``remove``."""
         staging = self._t(self._staging(table))
         columns = ", ".join(f"`{c}`" for c in TABLE_COLUMNS[table])
+        key = f"`{SNAPSHOT_KEYS[table]}`"
+        params = {"remove": list(remove)}
 
         def fill(swap: str) -> None:
             self._command(
-                f"insert into {swap} ({columns}) select {columns} from {staging} limit 1 by `{SNAPSHOT_KEYS[table]}`",
+                f"insert into {swap} ({columns}) select {columns} from {staging} "
+                f"where not has({{remove:Array(String)}}, {key}) limit 1 by {key}",
+                params,
                 what=f"building the new {table}",
             )
+            if merge:
+                self._command(
+                    f"insert into {swap} ({columns}) select {columns} from {self._t(table)} "
+                    f"where {key} not in (select {key} from {staging}) "
+                    f"and not has({{remove:Array(String)}}, {key})",
+                    params,
+                    what=f"keeping the unchanged rows of {table}",
+                )
 
         count = self._swap_in(table, fill)
         self._command(self.ddl.drop_table(staging), what=f"dropping {staging}")

@@ -329,18 +329,35 @@ class DuckDBDestination:
         with con.registered("_beton_page", _frame(table, rows)):
             _sql(con, f"insert into {self._staging(table)} {_SELECT_FROM_PAGE[table]}")
 
+    @staticmethod
+    def _key(table: str) -> str:
+        return "distinct_id" if table == "person_distinct_id" else TABLE_COLUMNS[table][0]
+
     def finish_snapshot(self, table: str) -> int:
+        return self._swap_in(table, f"delete from {self.schema}.{table}", [])
+
+    def merge_snapshot(self, table: str, remove: Sequence[str] = ()) -> int:
+        key = self._key(table)
+        clear = (
+            f"delete from {self.schema}.{table} "
+            f"where {key} in (select {key} from {self._staging(table)}) or list_contains(?::varchar[], {key})"
+        )
+        return self._swap_in(table, clear, [list(remove)], remove)
+
+    def _swap_in(self, table: str, clear: str, params: list[Any], remove: Sequence[str] = ()) -> int:
+        """In one transaction: ``clear`` the stored rows, add the staged ones (one per key, none
+        keyed in ``remove``), drop the staging table."""
         con = self.con
-        key = TABLE_COLUMNS[table][0]
-        if table == "person_distinct_id":
-            key = "distinct_id"
+        key = self._key(table)
         _sql(con, "begin transaction")
         try:
-            _sql(con, f"delete from {self.schema}.{table}")
+            _sql(con, clear, params)
             _sql(
                 con,
                 f"insert into {self.schema}.{table} select * from {self._staging(table)} "
+                f"where not list_contains(?::varchar[], {key}) "
                 f"qualify row_number() over (partition by {key}) = 1",
+                [list(remove)],
             )
             _sql(con, f"drop table {self._staging(table)}")
             _sql(con, "commit")

@@ -65,6 +65,11 @@ class Destination(Protocol):
     def finish_snapshot(self, table: str) -> int:
         """Replace ``table`` by the staged rows (atomically); returns its row count."""
 
+    def merge_snapshot(self, table: str, remove: Sequence[str] = ()) -> int:
+        """Merge the staged rows into ``table`` (atomically): they replace the stored rows with
+        the same key, stored rows keyed in ``remove`` go, the other stored rows stay. For
+        exports of changed rows only (PostHog's persons batch export); returns the row count."""
+
     def discard_snapshot(self, table: str) -> None:
         """Drop the staged rows of an unfinished snapshot; ``table`` stays as it was."""
 
