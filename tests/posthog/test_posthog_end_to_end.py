@@ -1,7 +1,8 @@
 """End to end, per destination: `beton ingest posthog` loads the local PostHog server's project,
 then `beton run` (a subprocess, as a user runs it) builds every shipped rule's punch list on
 that data, and each punch list equals the pandas oracle (tests/oracle.py) computed straight
-from the server's own dataset."""
+from the server's own dataset (events linked to the 'company' groups by $group_1, as the
+ingest recorded; tests/posthog/test_posthog_groups.py covers opaque group keys)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from test_punch_lists_mock import assert_same_punch_list
 
 from beton_runner.cli.posthog import ingest_posthog
 from conftest import REPO, rule_documents
-from oracle import punch_list
+from oracle import AccountLink, punch_list
 from posthog_server.dataset import DatasetSpec
 from posthog_server.fixture import BOTH_TARGETS, posthog_server_factory, target  # noqa: F401
 from posthog_server.helpers import assert_exact_events
@@ -120,6 +121,7 @@ def test_ingest_then_beton_run_builds_every_punch_list(posthog_server_factory, t
             frames["person_distinct_id"],
             frames["accounts"],
             pd.Timestamp(as_of).to_pydatetime(),
+            AccountLink(group_index=1),  # the ingest took accounts from group type 'company'
         )
         actual = read_inspection(target, f"insp_{key}")
         assert_same_punch_list(actual, expected, f"{target.kind}: {key}")
