@@ -173,7 +173,7 @@ def test_accounts_from_group_analytics_end_to_end(posthog_server_factory, target
     [
         ('{"a": 1}', '{"$group_1": "org_7", "a": 1}'),
         ("{}", '{"$group_1": "org_7"}'),
-        (" { } ", '{"$group_1": "org_7"}'),
+        (" { } ", '{"$group_1": "org_7" } '),
         ('{"$group_1": "org_7", "a": 1}', '{"$group_1": "org_7", "a": 1}'),  # PostHog wrote it already
         ({"a": 1}, {"$group_1": "org_7", "a": 1}),
         (None, '{"$group_1": "org_7"}'),
