@@ -13,21 +13,16 @@ on ClickHouse (its events link by $group_1 too, many of them without company_dom
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from test_posthog_end_to_end import RULE_EVENTS, read_inspection
-from test_punch_lists_mock import assert_same_punch_list
+from test_posthog_end_to_end import RULE_EVENTS, assert_every_punch_list, ingest_and_run, read_built
+from test_posthog_end_to_end import server_frames as posthog_frames
 
-from beton_runner.cli.posthog import ingest_posthog
 from beton_runner.posthog.accounts import with_group_key
-from conftest import REPO, rule_documents
-from oracle import AccountLink, punch_list
+from conftest import rule_documents
+from oracle import AccountLink
 from posthog_server.dataset import DatasetSpec
 from posthog_server.fixture import posthog_server_factory, target  # noqa: F401
 
@@ -48,13 +43,9 @@ GROUP_PROPERTIES = ("name", "domain", "arr", "segment", "owner_email")
 
 
 def server_frames(server) -> dict[str, pd.DataFrame]:
-    """The input data model as PostHog holds it, read from the server's dataset: each event's
-    ``$group_1`` is its ``$groups.company`` (what PostHog's ingestion writes), the accounts are
-    the company groups with their properties by name."""
-    cur = server.dataset.cursor()
-
-    def frame(sql: str, columns: list[str]) -> pd.DataFrame:
-        return pd.DataFrame(cur.execute(sql).fetchall(), columns=columns)
+    """The input data model as PostHog holds it, read from the server's dataset (accounts: the
+    company groups, their properties by name), with each event's ``$group_1`` set to its
+    ``$groups.company``, as PostHog's ingestion writes it."""
 
     def with_group(text: str) -> str:
         props = json.loads(text)
@@ -63,28 +54,9 @@ def server_frames(server) -> dict[str, pd.DataFrame]:
             props["$group_1"] = company
         return json.dumps(props)
 
-    events = frame(
-        "select uuid, event, distinct_id, ts, properties, person_id from srv_events",
-        ["uuid", "event", "distinct_id", "timestamp", "properties", "person_id"],
-    )
-    events["properties"] = events["properties"].map(with_group)
-    persons = frame(
-        "select id, created_at, properties, is_identified from srv_persons",
-        ["id", "created_at", "properties", "is_identified"],
-    )
-    pdi = frame("select person_id, distinct_id from srv_pdi", ["person_id", "distinct_id"])
-    rows = []
-    for key, props in cur.execute("select group_key, properties from srv_groups where group_index = 1").fetchall():
-        p = json.loads(props)
-        rows.append([key, *(p[name] for name in GROUP_PROPERTIES), props])
-    accounts = pd.DataFrame(rows, columns=["account_id", *GROUP_PROPERTIES, "properties"])
-    return {"events": events, "persons": persons, "person_distinct_id": pdi, "accounts": accounts}
-
-
-def read_built(target, layer: str, table: str) -> pd.DataFrame:
-    if target.kind == "duckdb":
-        return target.query_df(f'select * from "beton_{layer}"."{table}"')
-    return target.query_df(f"select * from `{target.prefix}_{layer}`.`{table}`")
+    frames = posthog_frames(server)
+    frames["events"]["properties"] = frames["events"]["properties"].map(with_group)
+    return frames
 
 
 def test_accounts_from_group_analytics_end_to_end(posthog_server_factory, target, tmp_path):
@@ -97,15 +69,8 @@ def test_accounts_from_group_analytics_end_to_end(posthog_server_factory, target
     assert grouped.sum() > 2 * (grouped & with_domain).sum() > 0
     assert (~grouped).sum() > 0  # anonymous persons' events belong to no company
 
-    env = {
-        "POSTHOG_PERSONAL_API_KEY": server.api_key,
-        "POSTHOG_PROJECT_ID": server.project_id,
-        "POSTHOG_HOST": server.url,
-        **target.env(),
-    }
-    ingested = CliRunner().invoke(ingest_posthog, ["--days", "90", *target.cli_args()], env=env)
-    assert ingested.exit_code == 0, ingested.output
-    assert "PostHog group type 'company' (index 1; events link by $group_1)" in ingested.output
+    output, as_of = ingest_and_run(server, target, tmp_path)
+    assert "PostHog group type 'company' (index 1; events link by $group_1)" in output
 
     # every event is stored with its group key as property $group_1, and only those
     stored = target.query_df(f"select uuid, properties from {target.raw}.events")
@@ -115,39 +80,7 @@ def test_accounts_from_group_analytics_end_to_end(posthog_server_factory, target
     )
     assert stored_key == expected_key
 
-    as_of = (server.dataset.end + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S")
-    dbt_vars = {"beton_input": "source", "beton_as_of": as_of}
-    if target.kind == "clickhouse":
-        dbt_vars["beton_source_schema"] = target.raw
-    run = subprocess.run(
-        [sys.executable, "-m", "beton_runner.cli", "--project-dir", str(REPO), "run", "--target", target.kind]
-        + ["--vars", json.dumps(dbt_vars)],
-        env={**os.environ, **target.env(), "BETON_TARGET_PATH": str(tmp_path / "dbt-target")},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-
-    link = AccountLink(group_index=1)
-    found = {}
-    for key, rule in sorted(RULES.items()):
-        expected = punch_list(
-            rule,
-            frames["events"],
-            frames["persons"],
-            frames["person_distinct_id"],
-            frames["accounts"],
-            pd.Timestamp(as_of).to_pydatetime(),
-            link,
-        )
-        actual = read_inspection(target, f"insp_{key}")
-        if actual.columns.empty:  # ClickHouse's client answers an empty table without columns
-            assert expected.empty, f"{target.kind}: {key}: no rows, expected {len(expected)}"
-        else:
-            assert_same_punch_list(actual, expected, f"{target.kind}: {key}")
-        found[key] = set(expected["account_id" if rule["level"] == "account" else "user_id"])
+    found = assert_every_punch_list(target, frames, as_of, AccountLink(group_index=1))
     # the account rules find accounts by their opaque ids, and the quiet one as a churn risk
     assert any(found[key] for key, rule in RULES.items() if rule["level"] == "account"), found
     assert f"org_{COMPANIES - 1:04d}" in found["churn_risk_previously_active_now_quiet"], found
