@@ -91,6 +91,7 @@ _STATE_COLUMNS = (
     "updated_at",
     "version",
     "cursor_column",
+    "account_group_index",
 )
 _STATE_TYPES = (
     "String",
@@ -102,6 +103,7 @@ _STATE_TYPES = (
     _TS,
     "UInt64",
     "Nullable(String)",
+    "Nullable(Int32)",
 )
 
 
@@ -347,11 +349,12 @@ class ClickHouseDestination:
             ),
             what=f"creating table {STATE_TABLE}",
         )
-        # a state table made by an older version gains the column that names its cursor
-        self._command(
-            self.ddl.alter(self._t(STATE_TABLE), "add column if not exists `cursor_column` Nullable(String)"),
-            what=f"updating table {STATE_TABLE}",
-        )
+        # a state table made by an older version gains the columns added since
+        for column in ("`cursor_column` Nullable(String)", "`account_group_index` Nullable(Int32)"):
+            self._command(
+                self.ddl.alter(self._t(STATE_TABLE), f"add column if not exists {column}"),
+                what=f"updating table {STATE_TABLE}",
+            )
         ((others, last),) = self._rows(
             "select arraySort(arrayFilter(x -> x != {s:String}, groupUniqArray(source))), "
             f"max(version) from {self._t(STATE_TABLE)}",
@@ -371,14 +374,14 @@ class ClickHouseDestination:
     def get_state(self, stream: str) -> StreamState | None:
         rows = self._rows(
             f"select toString(window_start), toString(cursor_ts), cursor_uuid, complete, "
-            "cursor_column "
+            "cursor_column, account_group_index "
             f"from {self._t(STATE_TABLE)} where source = {{s:String}} and stream = {{st:String}} "
             "order by version desc limit 1",
             {"s": self._source, "st": stream},
         )
         if not rows:
             return None
-        window_start, cursor_ts, cursor_uuid, complete, cursor_column = rows[0]
+        window_start, cursor_ts, cursor_uuid, complete, cursor_column, group_index = rows[0]
         return StreamState(
             stream,
             _parse_stored(window_start),
@@ -386,6 +389,7 @@ class ClickHouseDestination:
             cursor_uuid,
             bool(complete),
             cursor_column,
+            None if group_index is None else int(group_index),
         )
 
     def _next_version(self) -> int:
@@ -404,6 +408,7 @@ class ClickHouseDestination:
             datetime.now(_UTC),
             self._next_version(),
             state.cursor_column,
+            state.account_group_index,
         ]
         self._insert(STATE_TABLE, [row], _STATE_COLUMNS, _STATE_TYPES)
 

@@ -87,11 +87,15 @@ _DDL = {
             cursor_uuid varchar,
             complete boolean,
             updated_at timestamp,
-            cursor_column varchar
+            cursor_column varchar,
+            account_group_index integer
         )""",
 }
 # Columns added after a state table was first created (older files gain them on open).
-_STATE_MIGRATIONS = ("alter table {s}.{t} add column if not exists cursor_column varchar",)
+_STATE_MIGRATIONS = (
+    "alter table {s}.{t} add column if not exists cursor_column varchar",
+    "alter table {s}.{t} add column if not exists account_group_index integer",
+)
 
 # How a staged page becomes rows of the target table (timestamps to naive UTC).
 _SELECT_FROM_PAGE = {
@@ -230,14 +234,14 @@ class DuckDBDestination:
     def get_state(self, stream: str) -> StreamState | None:
         rows = _sql(
             self.con,
-            f"select window_start, cursor_ts, cursor_uuid, complete, cursor_column "
+            f"select window_start, cursor_ts, cursor_uuid, complete, cursor_column, account_group_index "
             f"from {self.schema}.{STATE_TABLE} where source = ? and stream = ?",
             [self._source, stream],
         )
         if not rows:
             return None
         row = rows[0]
-        return StreamState(stream, row[0], row[1], row[2], bool(row[3]), row[4])
+        return StreamState(stream, row[0], row[1], row[2], bool(row[3]), row[4], row[5])
 
     def _save_state(self, con, state: StreamState) -> None:
         _sql(
@@ -248,8 +252,8 @@ class DuckDBDestination:
         _sql(
             con,
             f"insert into {self.schema}.{STATE_TABLE} (source, stream, window_start, cursor_ts, "
-            "cursor_uuid, complete, updated_at, cursor_column) "
-            "values (?, ?, ?, ?, ?, ?, now()::timestamp, ?)",
+            "cursor_uuid, complete, updated_at, cursor_column, account_group_index) "
+            "values (?, ?, ?, ?, ?, ?, now()::timestamp, ?, ?)",
             [
                 self._source,
                 state.stream,
@@ -258,6 +262,7 @@ class DuckDBDestination:
                 state.cursor_uuid,
                 state.complete,
                 state.cursor_column,
+                state.account_group_index,
             ],
         )
 

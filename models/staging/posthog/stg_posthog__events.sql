@@ -105,7 +105,7 @@ final as (
         event_at,
         properties,
         event_person_id,
-        lower(trim({{ beton.json_text('properties', var('beton_account_link_property', 'company_domain')) }})) as account_key
+        {{ beton.account_key('properties') }} as account_key
 
     from deduplicated
 

@@ -37,7 +37,7 @@ final as (
         {{ beton.json_text('properties', 'email') }} as email,
         {{ beton.json_text('properties', 'name') }} as name,
         {{ beton.json_text('properties', 'job_title') }} as job_title,
-        lower(trim({{ beton.json_text('properties', var('beton_account_link_property', 'company_domain')) }})) as account_key
+        {{ beton.account_key('properties', for_person=true) }} as account_key
 
     from renamed
 
