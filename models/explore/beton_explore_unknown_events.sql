@@ -1,3 +1,4 @@
+{{ config(alias='explore_unknown_events') }}
 {#- One row per event name (over all loaded events, not only the window) that is not in the
     standard events library: typos, custom events, or events that need adding to the library. -#}
 {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
@@ -6,13 +7,13 @@ with
 
 events as (
 
-    select * from {{ ref('int_events') }}
+    select * from {{ ref('beton', 'beton_int_events') }}
 
 ),
 
 standard_events as (
 
-    select event_name from {{ ref('standard_events') }}
+    select event_name from {{ ref('beton', 'beton_standard_events') }}
 
 ),
 

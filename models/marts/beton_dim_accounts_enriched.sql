@@ -1,4 +1,4 @@
-{{ config(order_by=['account_id']) }}
+{{ config(alias='dim_accounts_enriched', order_by=['account_id']) }}
 {#- One row per account: dim_accounts plus the CRM enrichment written by `beton enrich`
     (company intel, intent signals, tech stack). Before `beton enrich` has ever run the
     enrichment staging models are empty: every enrichment column is then null and is_enriched
@@ -8,7 +8,7 @@ with
 
 accounts as (
 
-    select * from {{ ref('dim_accounts') }}
+    select * from {{ ref('beton', 'beton_dim_accounts') }}
 
 ),
 
@@ -28,7 +28,7 @@ intel as (
         description,
         linkedin_url
 
-    from {{ ref('stg_enrichment__accounts') }}
+    from {{ ref('beton', 'beton_stg_enrichment__accounts') }}
 
 ),
 
@@ -41,7 +41,7 @@ intent as (
         max(strength) as top_intent_strength,
         min(recency_days) as latest_intent_days
 
-    from {{ ref('stg_enrichment__account_intent_signals') }}
+    from {{ ref('beton', 'beton_stg_enrichment__account_intent_signals') }}
     group by account_id
 
 ),
@@ -53,7 +53,7 @@ tech as (
         {{ dbt.listagg('product', "', '", 'order by position') }} as tech_stack,
         count(*) as tech_stack_size
 
-    from {{ ref('stg_enrichment__account_tech_stack') }}
+    from {{ ref('beton', 'beton_stg_enrichment__account_tech_stack') }}
     group by account_id
 
 ),

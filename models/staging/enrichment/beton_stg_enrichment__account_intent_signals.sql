@@ -1,3 +1,4 @@
+{{ config(alias='stg_enrichment__account_intent_signals') }}
 {#- Third-party intent signals from `beton enrich`, one row per account and topic. Empty, with
     these columns, until the first `beton enrich` (which rebuilds this view). -#}
 with

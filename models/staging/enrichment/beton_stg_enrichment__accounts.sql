@@ -1,3 +1,4 @@
+{{ config(alias='stg_enrichment__accounts') }}
 {#- Company intel from `beton enrich`, one row per enriched account. Empty, with these columns,
     until the first `beton enrich` (which rebuilds this view). -#}
 with

@@ -1,3 +1,4 @@
+{{ config(alias='stg_enrichment__users') }}
 {#- Person intel from `beton enrich`, one row per enriched person. Empty, with these columns,
     until the first `beton enrich` (which rebuilds this view). -#}
 with

@@ -1,4 +1,4 @@
-{{ config(order_by=['event_name']) }}
+{{ config(alias='int_event_names', order_by=['event_name']) }}
 {#- Every event name in the rollup with a dense index (0, 1, … in name order): rules count
     distinct events as bits of these indexes (beton.bitmap_distinct_count). Rebuilt each run;
     the indexes only need to agree within one run. -#}
@@ -6,7 +6,7 @@ with
 
 names as (
 
-    select distinct event_name from {{ ref('int_daily_activity') }}
+    select distinct event_name from {{ ref('beton', 'beton_int_daily_activity') }}
 
 ),
 

@@ -1,3 +1,4 @@
+{{ config(alias='stg_posthog__person_distinct_ids') }}
 with
 
 source as (

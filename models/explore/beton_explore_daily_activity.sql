@@ -1,3 +1,4 @@
+{{ config(alias='explore_daily_activity') }}
 {#- One row per UTC date of the explore window (days without events included, with zeros):
     events, active users and accounts — the event-volume-over-time chart. -#}
 {%- set days = beton.explore_days() -%}

@@ -1,11 +1,11 @@
-{{ config(order_by=['account_key']) }}
+{{ config(alias='int_account_keys', order_by=['account_key']) }}
 {#- Which account each account-link key names. Two accounts claiming one key: the smallest
     account id wins, so an event never counts twice. -#}
 with
 
 accounts as (
 
-    select * from {{ ref('stg_posthog__accounts') }}
+    select * from {{ ref('beton', 'beton_stg_posthog__accounts') }}
 
 ),
 

@@ -1,4 +1,4 @@
-{{ config(order_by=['user_id']) }}
+{{ config(alias='dim_users_enriched', order_by=['user_id']) }}
 {#- One row per user: dim_users plus the person enrichment written by `beton enrich`
     (seniority, department, buying role). Before `beton enrich` has ever run the enrichment
     staging model is empty: the enrichment columns are then null and is_enriched is false. -#}
@@ -6,7 +6,7 @@ with
 
 users as (
 
-    select * from {{ ref('dim_users') }}
+    select * from {{ ref('beton', 'beton_dim_users') }}
 
 ),
 
@@ -19,7 +19,7 @@ people as (
         department,
         buying_role
 
-    from {{ ref('stg_enrichment__users') }}
+    from {{ ref('beton', 'beton_stg_enrichment__users') }}
 
 ),
 

@@ -1,4 +1,4 @@
-{{ config(order_by=['user_id']) }}
+{{ config(alias='int_users', order_by=['user_id']) }}
 {#- One row per user: every person, and every distinct id that resolves to no person (it
     stands alone as its own user). A user's account is the one their person's link property
     names, else the account most of their events link to. -#}
@@ -6,13 +6,13 @@ with
 
 persons as (
 
-    select * from {{ ref('stg_posthog__persons') }}
+    select * from {{ ref('beton', 'beton_stg_posthog__persons') }}
 
 ),
 
 account_keys as (
 
-    select * from {{ ref('int_account_keys') }}
+    select * from {{ ref('beton', 'beton_int_account_keys') }}
 
 ),
 
@@ -25,7 +25,7 @@ pairs as (
         account_key,
         sum(event_count) as event_count
 
-    from {{ ref('int_daily_activity') }}
+    from {{ ref('beton', 'beton_int_daily_activity') }}
     group by distinct_id, account_key
 
 ),

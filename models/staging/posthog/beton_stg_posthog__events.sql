@@ -1,3 +1,4 @@
+{{ config(alias='stg_posthog__events') }}
 {#- Events as the rules see them: one row per event uuid. Rows without a uuid, event name,
     distinct id or timestamp are dropped (they cannot be counted once or attributed), and when
     a uuid occurs several times (at-least-once delivery; PostHog's ReplacingMergeTree read

@@ -1,4 +1,4 @@
-{{ config(order_by=['user_id']) }}
+{{ config(alias='dim_users', order_by=['user_id']) }}
 {#- One row per user (person, or unresolved distinct id): profile, account, usage over the 30
     days to as_of, and the user-level rules they matched (new_rules: those new since the rule's
     last run). -#}
@@ -8,7 +8,7 @@ with
 
 users as (
 
-    select * from {{ ref('int_users') }}
+    select * from {{ ref('beton', 'beton_int_users') }}
 
 ),
 
@@ -39,7 +39,7 @@ user_findings as (
         {{ dbt.listagg('rule_key', "', '", "order by rule_key") }} as rules_matched,
         max(score) as best_score
 
-    from {{ ref('insp_findings') }}
+    from {{ ref('beton', 'insp_findings') }}
     where level = 'user'
     group by entity_id
 
@@ -53,7 +53,7 @@ new_findings as (
         entity_id as user_id,
         {{ dbt.listagg('rule_key', "', '", "order by rule_key") }} as new_rules
 
-    from {{ ref('insp_finding_changes') }}
+    from {{ ref('beton', 'insp_finding_changes') }}
     where level = 'user'
         and change = 'entered'
         and as_of = {{ as_of }}

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(alias='stg_posthog__event_quality', materialized='table') }}
 {#- One row: what stg_posthog__events left out of the events input, so a bad load is seen
     rather than silently dropped. A table (unlike the other staging models) because it is a
     full scan of the events: explore_data_health and `beton run` read it after every build,
@@ -30,7 +30,7 @@ input_facts as (
 
 staged as (
 
-    select count(*) as staged_events from {{ ref('stg_posthog__events') }}
+    select count(*) as staged_events from {{ ref('beton', 'beton_stg_posthog__events') }}
 
 ),
 

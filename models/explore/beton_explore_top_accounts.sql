@@ -1,3 +1,4 @@
+{{ config(alias='explore_top_accounts') }}
 {#- One row per account with events in the explore window, most used first: the accounts a
     BI tool lists as "top accounts by usage". -#}
 {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
@@ -13,7 +14,7 @@ window_events as (
 
 accounts as (
 
-    select * from {{ ref('stg_posthog__accounts') }}
+    select * from {{ ref('beton', 'beton_stg_posthog__accounts') }}
 
 ),
 

@@ -1,3 +1,4 @@
+{{ config(alias='explore_data_health') }}
 {#- One row of data-health facts: is the data wired correctly? Row counts of every input, the
     events' date range, input rows dropped (null keys, repeated uuids), how many events link
     to a person and to an account, and event names
@@ -10,13 +11,13 @@ with
 
 events as (
 
-    select * from {{ ref('int_events') }}
+    select * from {{ ref('beton', 'beton_int_events') }}
 
 ),
 
 standard_events as (
 
-    select event_name from {{ ref('standard_events') }}
+    select event_name from {{ ref('beton', 'beton_standard_events') }}
 
 ),
 
@@ -52,26 +53,26 @@ unknown_facts as (
 
 persons as (
 
-    select count(*) as persons from {{ ref('stg_posthog__persons') }}
+    select count(*) as persons from {{ ref('beton', 'beton_stg_posthog__persons') }}
 
 ),
 
 identities as (
 
-    select count(*) as mapped_distinct_ids from {{ ref('stg_posthog__person_distinct_ids') }}
+    select count(*) as mapped_distinct_ids from {{ ref('beton', 'beton_stg_posthog__person_distinct_ids') }}
 
 ),
 
 accounts as (
 
-    select count(*) as accounts from {{ ref('stg_posthog__accounts') }}
+    select count(*) as accounts from {{ ref('beton', 'beton_stg_posthog__accounts') }}
 
 ),
 
 -- input rows the staging left out: null keys, repeated uuids
 event_quality as (
 
-    select null_key_rows, duplicate_rows from {{ ref('stg_posthog__event_quality') }}
+    select null_key_rows, duplicate_rows from {{ ref('beton', 'beton_stg_posthog__event_quality') }}
 
 ),
 

@@ -1,4 +1,5 @@
 {{ config(
+    alias='int_daily_activity',
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='activity_date',
@@ -26,7 +27,7 @@
 {%- set cutoff = beton.incremental_cutoff('activity_date', fingerprints) if is_incremental() else none -%}
 
 {%- set events -%}
-    select * from {{ ref('stg_posthog__events') }}
+    select * from {{ ref('beton', 'beton_stg_posthog__events') }}
     {%- if cutoff is not none %}
     where event_at >= {{ beton.timestamp_literal(cutoff ~ ' 00:00:00') }}
     {%- endif %}

@@ -1,3 +1,4 @@
+{{ config(alias='stg_posthog__persons') }}
 with
 
 source as (

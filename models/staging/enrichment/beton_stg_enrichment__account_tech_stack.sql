@@ -1,3 +1,4 @@
+{{ config(alias='stg_enrichment__account_tech_stack') }}
 {#- Technographics from `beton enrich`, one row per account and product. Empty, with these
     columns, until the first `beton enrich` (which rebuilds this view). -#}
 with

@@ -1,4 +1,4 @@
-{{ config(order_by=['account_id']) }}
+{{ config(alias='dim_accounts', order_by=['account_id']) }}
 {#- One row per account: CRM attributes, usage over the 30 days to as_of, and the rules it
     matched (new_rules: those new since the rule's last run) — the table BI tools and
     `beton plays` start from. -#}
@@ -8,7 +8,7 @@ with
 
 accounts as (
 
-    select * from {{ ref('stg_posthog__accounts') }}
+    select * from {{ ref('beton', 'beton_stg_posthog__accounts') }}
 
 ),
 
@@ -41,7 +41,7 @@ account_findings as (
         count(*) as findings,
         max(score) as best_score
 
-    from {{ ref('insp_findings') }}
+    from {{ ref('beton', 'insp_findings') }}
     where level = 'account'
     group by account_id
 
@@ -55,7 +55,7 @@ new_findings as (
         entity_id as account_id,
         {{ dbt.listagg('rule_key', "', '", "order by rule_key") }} as new_rules
 
-    from {{ ref('insp_finding_changes') }}
+    from {{ ref('beton', 'insp_finding_changes') }}
     where level = 'account'
         and change = 'entered'
         and as_of = {{ as_of }}

@@ -1,3 +1,4 @@
+{{ config(alias='explore_top_users') }}
 {#- One row per user with events in the explore window, most active first: the users a BI
     tool lists as "top users by activity". -#}
 {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
@@ -12,7 +13,7 @@ window_events as (
 
 users as (
 
-    select * from {{ ref('int_users') }}
+    select * from {{ ref('beton', 'beton_int_users') }}
 
 ),
 

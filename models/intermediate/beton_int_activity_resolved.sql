@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(alias='int_activity_resolved', materialized='view') }}
 {#- The daily rollup with users and accounts resolved (and each event name's index in
     int_event_names): what rules without property filters read. A view, so identity merges and
     account changes apply to all history at once, and a daily run does not rewrite a copy of the
@@ -8,7 +8,7 @@ with
 
 activity as (
 
-    select * from {{ ref('int_daily_activity') }}
+    select * from {{ ref('beton', 'beton_int_daily_activity') }}
 
 ),
 
@@ -25,7 +25,7 @@ final as (
 
     from activity
     {{ beton.resolve_joins('activity', beton.identity_relations()) | indent(4) }}
-    {{ beton.event_name_join('activity', {'event_names': ref('int_event_names')}) | indent(4) }}
+    {{ beton.event_name_join('activity', {'event_names': ref('beton', 'beton_int_event_names')}) | indent(4) }}
 
 )
 

@@ -1,3 +1,4 @@
+{{ config(alias='explore_event_volume') }}
 {#- One row per (UTC date, event name) with events in the explore window: event volume over
     time per event. Dates and events without events have no row. -#}
 {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}

@@ -1,4 +1,4 @@
-{{ config(order_by=['rule_key', 'as_of']) }}
+{{ config(alias='mart_rule_trends', order_by=['rule_key', 'as_of']) }}
 {#- Findings per rule per run, for trend charts: one row per (rule, as_of) the history records,
     with how many findings entered, exited and stayed at that run. Only runs on the input of the
     latest recorded run (its input_fingerprint): runs on other inputs (the mock data before a
@@ -8,7 +8,7 @@ with
 
 runs as (
 
-    select * from {{ ref('insp_rule_runs') }}
+    select * from {{ ref('beton', 'insp_rule_runs') }}
 
 ),
 
@@ -48,7 +48,7 @@ change_counts as (
         sum(case when changes.change = 'exited' then 1 else 0 end) as exited,
         sum(case when changes.change = 'stayed' then 1 else 0 end) as stayed
 
-    from {{ ref('insp_finding_changes') }} as changes
+    from {{ ref('beton', 'insp_finding_changes') }} as changes
     inner join latest_input
         on changes.input_fingerprint = latest_input.input_fingerprint
     group by changes.as_of, changes.rule_key

@@ -1,3 +1,4 @@
+{{ config(alias='explore_top_events') }}
 {#- One row per event name seen in the explore window, most frequent first, with whether it
     is in the standard events library. -#}
 {%- set as_of = beton.timestamp_literal(beton.as_of_text()) -%}
@@ -17,7 +18,7 @@ standard_events as (
         event_name,
         {{ beton.cast_nullable('category', dbt.type_string()) }} as category
 
-    from {{ ref('standard_events') }}
+    from {{ ref('beton', 'beton_standard_events') }}
 
 ),
 

@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(alias='int_events', materialized='view') }}
 {#- Every event with its user (person) and account resolved, and its UTC date: a view over
     the staged events, so identity and account resolution always reflect the current
     person_distinct_id and accounts tables. Rules do not read it (they read the daily
@@ -7,7 +7,7 @@ with
 
 events as (
 
-    select * from {{ ref('stg_posthog__events') }}
+    select * from {{ ref('beton', 'beton_stg_posthog__events') }}
 
 ),
 

@@ -1,3 +1,4 @@
+{{ config(alias='stg_posthog__accounts') }}
 with
 
 source as (
