@@ -185,11 +185,13 @@ class GeneratedFile:
     content: str
 
 
-def _header(source_display: str) -> str:
-    return (
-        f"{GENERATED_MARK} from {source_display}; do not edit by hand:\n"
-        "-- edit the rule file, then run `beton rules compile` (or `beton run`).\n"
+def _header(source_display: str, layout: Layout) -> str:
+    again = (
+        "`beton rules compile --project-dir <this project>`"
+        if layout.host
+        else "`beton rules compile` (or `beton run`)"
     )
+    return f"{GENERATED_MARK} from {source_display}; do not edit by hand:\n-- edit the rule file, then run {again}.\n"
 
 
 def rule_model_body(rule: Rule, layout: Layout = BETON) -> str:
@@ -204,7 +206,7 @@ def rule_model_body(rule: Rule, layout: Layout = BETON) -> str:
 
 def _rule_model(rule: Rule, source_display: str, layout: Layout) -> GeneratedFile:
     return GeneratedFile(
-        layout.rule_dir / f"{rule.model_name}.sql", _header(source_display) + rule_model_body(rule, layout)
+        layout.rule_dir / f"{rule.model_name}.sql", _header(source_display, layout) + rule_model_body(rule, layout)
     )
 
 
@@ -217,7 +219,7 @@ def filter_fingerprint(rule: Rule) -> str:
 def _filtered_model(rule: Rule, source_display: str, layout: Layout) -> GeneratedFile:
     fingerprint = filter_fingerprint(rule)
     rule_filter = {k: rule.normalised[k] for k in ("format", "key", "event_names", "property_filters")}
-    content = _header(source_display) + (
+    content = _header(source_display, layout) + (
         "{{ config(\n"
         f"    alias='{rule.filtered_table_name}',\n"
         + ("    schema='beton_intermediate',\n" if layout.host else "")
