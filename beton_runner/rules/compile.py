@@ -83,7 +83,8 @@ HOST = Layout(Path("models/beton_rules"), Path("models/beton_rules/filtered"), h
 
 def layout_for(project_dir: Path) -> Layout:
     """BETON for Beton's own project, HOST for a dbt project that uses Beton as a package."""
-    return HOST if dbt_project_name(project_dir) != "beton" else BETON
+    name = dbt_project_name(project_dir)
+    return HOST if name is not None and name != "beton" else BETON
 
 
 def dbt_project_name(project_dir: Path) -> str | None:
