@@ -115,7 +115,8 @@ LAYERS = [
 def layers(target_path: Path) -> dict[str, float]:
     """Share of the summed model time per layer (models run in parallel, so shares, not seconds)."""
     results = json.loads((target_path / "run_results.json").read_text())["results"]
-    times = {r["unique_id"].rsplit(".", 1)[-1]: r["execution_time"] for r in results}
+    # by table name (a model is named beton_<table>, the inspections insp_<key>)
+    times = {r["unique_id"].rsplit(".", 1)[-1].removeprefix("beton_"): r["execution_time"] for r in results}
     total = sum(times.values()) or 1.0
     shares = {}
     for layer, prefixes in LAYERS:

@@ -29,6 +29,13 @@ def raw_schema(target: str, environ: Mapping[str, str] | None = None) -> str:
     return f"{schema_prefix(target, environ)}_raw"
 
 
+def model_name(table: str) -> str:
+    """The dbt model (or seed) that builds ``table``: the table's name in Beton's model namespace,
+    ``beton_<table>`` (every model's alias is its table's name), except the inspections
+    ``insp_*``, whose model and table names are the same."""
+    return table if table.startswith("insp_") else f"beton_{table}"
+
+
 def _find_project_dir(explicit: str | os.PathLike | None) -> Path:
     if explicit:
         path = Path(explicit).expanduser().resolve()
@@ -117,8 +124,10 @@ class Project:
 
     def known_events(self) -> set[str]:
         """Event names of the standard events library (for 'did you mean' warnings)."""
-        path = self.dir / "seeds" / "reference" / "standard_events.csv"
-        if not path.is_file():
+        seeds = Path("seeds") / "reference" / "beton_standard_events.csv"
+        # Beton's own project, else a host project's installed package (dbt deps)
+        path = next((p for p in (self.dir / seeds, self.dir / "dbt_packages" / "beton" / seeds) if p.is_file()), None)
+        if path is None:
             return set()
         with path.open(newline="", encoding="utf-8") as handle:
             return {row["event_name"] for row in csv.DictReader(handle) if row.get("event_name")}

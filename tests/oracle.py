@@ -470,17 +470,17 @@ def load_mock(seeds_dir: Path | str) -> dict[str, pd.DataFrame]:
         df = pd.read_csv(seeds_dir / rel, dtype=str, keep_default_na=False, encoding="utf-8")
         return df.astype(object).map(_blank_to_none)
 
-    events = read("mock/mock_events.csv")
+    events = read("mock/beton_mock_events.csv")
     events["timestamp"] = pd.to_datetime(events["timestamp"], format="%Y-%m-%d %H:%M:%S")
-    persons = read("mock/mock_persons.csv")
+    persons = read("mock/beton_mock_persons.csv")
     persons["created_at"] = pd.to_datetime(persons["created_at"], format="%Y-%m-%d %H:%M:%S")
     persons["is_identified"] = persons["is_identified"].map({"true": True, "false": False})
-    accounts = read("mock/mock_accounts.csv")
+    accounts = read("mock/beton_mock_accounts.csv")
     accounts["arr"] = pd.to_numeric(accounts["arr"]).astype("float64")
     return {
         "events": events,
         "persons": persons,
-        "person_distinct_id": read("mock/mock_person_distinct_id.csv"),
+        "person_distinct_id": read("mock/beton_mock_person_distinct_id.csv"),
         "accounts": accounts,
-        "standard_events": read("reference/standard_events.csv"),
+        "standard_events": read("reference/beton_standard_events.csv"),
     }

@@ -171,7 +171,7 @@ class TableReader:
         if self._conn is None:
             return None
         filtered = rule.has_property_filters
-        rollup = ("intermediate", rule.filtered_model_name if filtered else "int_daily_activity")
+        rollup = ("intermediate", rule.filtered_table_name if filtered else "int_daily_activity")
         tables = {
             "rollup": rollup,
             "events": ("staging", "stg_posthog__events"),

@@ -17,7 +17,7 @@
     up to as_of (the window every explore view shares). -#}
 {% macro explore_window_events() -%}
     {%- set first_day = beton.date_literal(beton.as_of_date_text(beton.explore_days() - 1)) -%}
-    select * from {{ ref('int_events') }}
+    select * from {{ ref('beton', 'beton_int_events') }}
     where event_date >= {{ first_day }}
         and event_at <= {{ beton.timestamp_literal(beton.as_of_text()) }}
 {%- endmacro %}

@@ -1,8 +1,11 @@
 {#- Where the four input tables come from, and what their columns are called. -#}
 
-{#- "mock" or "source": var beton_input, else env BETON_INPUT, else mock. -#}
+{#- "mock" or "source": var beton_input, else env BETON_INPUT, else the default: mock when dbt
+    runs with Beton's own profile `beton` (this project on its own: `dbt build`, `beton demo`),
+    source otherwise (Beton as a package in a host project: its mock data only when asked).
+    dbt_project.yml enables the mock seeds with the same expression. -#}
 {% macro input_mode() -%}
-    {{ return(var('beton_input', env_var('BETON_INPUT', 'mock'))) }}
+    {{ return(var('beton_input', env_var('BETON_INPUT', 'mock' if target.profile_name == 'beton' else 'source'))) }}
 {%- endmacro %}
 
 {#- The relation holding an input table: the mock seed on mock input, else the source
@@ -10,9 +13,9 @@
 {% macro input_relation(table) -%}
     {%- set mode = beton.input_mode() -%}
     {%- if mode == 'mock' -%}
-        {{ return(ref('mock_' ~ table)) }}
+        {{ return(ref('beton', 'beton_mock_' ~ table)) }}
     {%- elif mode == 'source' -%}
-        {%- set relation = source('posthog', table) -%}
+        {%- set relation = source('beton_posthog', table) -%}
         {%- if var('beton_source_database', none) -%}
             {%- do beton.check_identifier(relation.database, 'var beton_source_database') -%}
         {%- endif -%}
@@ -183,7 +186,7 @@
     {%- set mode = beton.input_mode() -%}
     {%- set relations = {} -%}
     {%- if mode == 'source' -%}
-        {%- for node in graph.sources.values() if node.source_name == 'posthog' -%}
+        {%- for node in graph.sources.values() if node.source_name == 'beton_posthog' and node.package_name == 'beton' -%}
             {%- set database = node.database if node.database != target.database else none -%}
             {%- do relations.update({node.name: [database, node.schema, node.identifier]}) -%}
         {%- endfor -%}
