@@ -98,7 +98,7 @@
     {%- if not execute or beton.input_mode() != 'source' -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set events = (graph.sources.values() | selectattr('source_name', 'equalto', 'posthog') | selectattr('name', 'equalto', 'events') | list)[0] -%}
+    {%- set events = (graph.sources.values() | selectattr('source_name', 'equalto', 'beton_posthog') | selectattr('package_name', 'equalto', 'beton') | selectattr('name', 'equalto', 'events') | list)[0] -%}
     {%- set state = adapter.get_relation(events.database, events.schema, 'posthog_sync_state') -%}
     {%- if state is none or 'account_group_index' not in (adapter.get_columns_in_relation(state) | map(attribute='name') | list) -%}
         {{ return(none) }}
