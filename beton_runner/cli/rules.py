@@ -118,7 +118,7 @@ def rules_check(output_format: str, raw_csv: bool) -> None:
     --format json: {"ok", "rules" (valid rules), "problems", "warnings"}, each problem
     {file, line, field, message}; csv: one row per problem and warning; github: one GitHub
     Actions annotation per problem and warning. The exit code is non-zero when there is a problem."""
-    project = current_project()
+    project = current_project(warehouse=False)
     result = _check(project)
     # Staleness only means something once every rule file is valid (a broken file generates nothing).
     stale = None if result.issues else staleness(generate(result.rules, project.dir), project.dir)
@@ -159,7 +159,7 @@ def rules_check(output_format: str, raw_csv: bool) -> None:
 @rules.command("compile")
 def rules_compile() -> None:
     """Regenerate the dbt models for the rule files (commit the result)."""
-    project = current_project()
+    project = current_project(warehouse=False)
     valid = checked_rules(project)
     changed = write(generate(valid, project.dir), project.dir).describe()
     for line in changed:
@@ -172,7 +172,7 @@ def rules_compile() -> None:
 @raw_csv_option
 def rules_list(output_format: str, raw_csv: bool) -> None:
     """List the rules (json and csv add each rule's model, file and description)."""
-    project = current_project()
+    project = current_project(warehouse=False)
     valid = checked_rules(project)
     if output_format == "table":
         rows = [(r.key, r.name, r.level, f"{r.document['time_window_days']}d") for r in valid]

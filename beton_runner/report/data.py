@@ -270,7 +270,7 @@ def collect(
 ) -> ReportData:
     """Everything the report shows. Missing tables become notes, not errors; a missing
     warehouse is an error (nothing to report)."""
-    if project.target == "duckdb" and not project.duckdb_path.exists():
+    if project.engine == "duckdb" and not project.duckdb_path.exists():
         raise WarehouseError(f"no warehouse at {project.duckdb_path}: run `beton demo` or `beton run` first")
     notes: list[str] = []
     rules = _rules_of(project)
