@@ -25,7 +25,10 @@ def connect(project: Project, *, write: bool = False, create: bool = False) -> C
     if project.engine == "duckdb":
         from .duckdb import DuckDBConnection
 
-        return DuckDBConnection(project.duckdb_path, write=write, create=create)
+        # the target's settings (TimeZone, memory_limit …), as dbt-duckdb sets them; a Project
+        # made directly (tests, programs) names its file itself and keeps DuckDB's defaults
+        settings = project.resolved.duckdb_settings if project.resolved is not None else None
+        return DuckDBConnection(project.duckdb_path, write=write, create=create, settings=settings)
     from .clickhouse import ClickHouseConnection
 
     return ClickHouseConnection(**clickhouse_arguments(project), write=write)

@@ -49,6 +49,7 @@ acme:
       threads: 2
       settings:
         TimeZone: UTC
+        threads: 3
     prod:
       type: clickhouse
       driver: http
@@ -101,6 +102,7 @@ def test_a_users_profile_target_resolves_with_dbts_rendering(tmp_path, clean_env
     assert dev.duckdb_path == tmp_path / "acme.duckdb"
     assert dev.relation("inspections", "insp_findings") == ("analytics_inspections", "insp_findings")
     assert dev.raw_schema == "analytics_raw"
+    assert dev.profile_settings.duckdb_settings == {"TimeZone": "UTC", "threads": 3}
 
     clean_env.setenv("DBT_PROFILES_DIR", str(folder))
     clean_env.setenv("DBT_PROFILE", "acme")
@@ -186,6 +188,8 @@ def test_run_and_read_through_a_users_profile_and_the_home_fallback(tmp_path, cl
     listed = beton("punch-list", RULE, "--format", "json", env={"DBT_PROFILES_DIR": str(folder), "DBT_PROFILE": "acme"})
     assert listed.returncode == 0, listed.stderr
     assert [row["user_id"] for row in json.loads(listed.stdout)] == expected
+    with connect(Project.locate(REPO, profile="acme", profiles_dir=folder)) as conn:
+        assert conn.rows("select current_setting('threads')")[0][0] == 3  # the target's settings
 
     # ~/.dbt: a project folder without profiles.yml, HOME pointing at the user's home
     project = copy_project(tmp_path / "no_profiles")
