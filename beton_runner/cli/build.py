@@ -206,7 +206,7 @@ def demo(project: Project, out: Path | None, limit: int, raw_csv: bool) -> None:
     """Build everything with the built-in mock data (DuckDB unless --target) and show every punch list,
     then enrich, write the sales plays and export everything."""
     rules = compiled_rules(project)
-    where = project.duckdb_path if project.target == "duckdb" else f"ClickHouse databases {project.schema}_*"
+    where = project.duckdb_path if project.engine == "duckdb" else f"ClickHouse databases {project.schema}_*"
     console.say(f"Building {len(rules)} inspection rule(s) on the mock data into {esc(where)} …")
     build(project, vars={"beton_input": "mock"}, quiet=True)
     out_dir = out or project.dir / "output"

@@ -19,6 +19,7 @@ from ..posthog.config import PostHogConfig, resolve_config, resolve_project, sou
 from ..posthog.destination import Destination, DuckDBDestination
 from ..posthog.ingest import MAX_DAYS, MIN_DAYS, IngestOptions, IngestResult, run_ingest
 from ..project import Project
+from ..warehouse import clickhouse_arguments
 from . import console
 from .console import esc
 from .options import warehouse_options
@@ -28,8 +29,11 @@ from .shell import command, group
 
 def _destination(project: Project) -> Destination:
     """Where an ingest writes: the input tables of the project's warehouse."""
-    if project.target == "clickhouse":
-        return ClickHouseDestination(database=project.raw_schema)
+    if project.engine == "clickhouse":
+        connection = clickhouse_arguments(project)
+        return ClickHouseDestination(
+            database=project.raw_schema, settings=connection["settings"], cluster=connection["cluster"]
+        )
     return DuckDBDestination(project.duckdb_path, schema=project.raw_schema)
 
 
@@ -155,13 +159,14 @@ def ingest_posthog(
 def _next_step(project: Project, destination: Destination) -> str:
     """The `beton run` that builds the punch lists from what was just loaded."""
     if isinstance(destination, ClickHouseDestination):
-        command = "BETON_INPUT=source beton run --target clickhouse"
-        if destination.database != "beton_raw":
+        command = f"BETON_INPUT=source beton run --target {project.target}"
+        if destination.database != project.raw_schema:
             command += f""" --vars '{{"beton_source_schema": "{destination.database}"}}'"""
         return command
     command = "BETON_INPUT=source beton run"
     path = getattr(destination, "path", None)
-    if path is not None and Path(path).resolve() != Project.locate(project.dir, "duckdb").duckdb_path.resolve():
+    default = Project.locate(project.dir, project.target, profile=project.profile, profiles_dir=project.profiles_dir)
+    if path is not None and Path(path).resolve() != default.duckdb_path.resolve():
         command = f"BETON_DUCKDB_PATH={path} {command}"
     return command
 

@@ -43,7 +43,11 @@ def _target_options(command):
 
 
 def _target_project(project_dir: Path | None) -> Project:
-    return Project.locate(project_dir) if project_dir is not None else current_project()
+    """The project --project-dir names (a host project too), else the current one; rules
+    commands never touch the warehouse, so no dbt profile is resolved."""
+    if project_dir is not None:
+        return Project.locate(project_dir, resolve=False)
+    return current_project(warehouse=False)
 
 
 def checked_rules(project: Project, rules_dir: Path | None = None, *, print_warnings: bool = True) -> list[Rule]:
@@ -200,7 +204,7 @@ def rules_compile(project_dir: Path | None, rules_dir: Path | None) -> None:
 @raw_csv_option
 def rules_list(output_format: str, raw_csv: bool) -> None:
     """List the rules (json and csv add each rule's model, file and description)."""
-    project = current_project()
+    project = current_project(warehouse=False)
     valid = checked_rules(project)
     if output_format == "table":
         rows = [(r.key, r.name, r.level, f"{r.document['time_window_days']}d") for r in valid]

@@ -50,6 +50,7 @@ from beton_runner.posthog.stream import (
     parse_timestamp,
     time_spans,
 )
+from beton_runner.profile import shipped
 from beton_runner.project import raw_schema
 from beton_runner.warehouse.base import EngineError
 from beton_runner.warehouse.clickhouse import ClickHouseConnection, ClusterDDL, cluster_from_env, settings_from_env
@@ -108,9 +109,10 @@ _STATE_TYPES = (
 
 
 def raw_database(environ: dict[str, str] | None = None) -> str:
-    """``<CLICKHOUSE_DATABASE>_raw``: where dbt reads the input data model on ClickHouse
-    (decided by :func:`beton_runner.project.raw_schema`)."""
-    return raw_schema("clickhouse", environ)
+    """``<schema>_raw`` of the shipped profile's clickhouse target (CLICKHOUSE_DATABASE): where
+    dbt reads the input data model on ClickHouse (decided by
+    :func:`beton_runner.project.raw_schema`; `beton ingest posthog` passes its project's)."""
+    return raw_schema(shipped("clickhouse", environ).schema)
 
 
 def _utc(value: Any) -> datetime | None:
@@ -229,6 +231,7 @@ class ClickHouseDestination:
         database: str | None = None,
         environ: dict[str, str] | None = None,
         settings: dict[str, Any] | None = None,
+        cluster: str | None = None,
     ):
         self.database = database or raw_database(environ)
         if not _IDENTIFIER.match(self.database):
@@ -236,7 +239,7 @@ class ClickHouseDestination:
                 f"'{self.database}' is not a usable ClickHouse database name: set "
                 "CLICKHOUSE_DATABASE to letters, digits and underscores only."
             )
-        self.cluster = cluster_from_env(environ)
+        self.cluster = cluster_from_env(environ) if cluster is None else cluster
         self.ddl = ClusterDDL(self.cluster)
         self._settings = settings or settings_from_env(environ)
         self._conn: ClickHouseConnection | None = None

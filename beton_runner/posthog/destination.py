@@ -40,6 +40,7 @@ from beton_runner.posthog.stream import (  # noqa: F401 - StreamState/Destinatio
     parse_timestamp,
     time_spans,
 )
+from beton_runner.profile import shipped
 from beton_runner.project import raw_schema
 from beton_runner.warehouse.duckdb import DuckDBConnection
 
@@ -180,7 +181,7 @@ class DuckDBDestination:
 
     def __init__(self, path: str | Path, schema: str | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT):
         self.path = Path(path)
-        self.schema = schema or raw_schema("duckdb")
+        self.schema = schema or raw_schema(shipped("duckdb").schema)
         self.memory_limit = memory_limit
         self._con: DuckDBConnection | None = None
         self._source: str | None = None

@@ -224,7 +224,7 @@ def test_enriched_marts_before_and_after_the_first_enrich_on_clickhouse(clickhou
     try:
         client.command(f"drop database if exists {schema}_enrichment")
         result = run_dbt(project, ["build"], select=[model_name(t) for t in (*ENRICHMENT_STAGING, *ENRICHED_MARTS)])
-        assert {r.status for r in result.node_results} <= {"success", "pass"}
+        assert {r.status for r in result.node_results if not r.unique_id.startswith("exposure.")} <= {"success", "pass"}
         for model in ENRICHMENT_STAGING:
             assert client.command(f"select count() from {schema}_staging.{model}") == 0, model
         types = dict(
