@@ -9,6 +9,7 @@ docs/architecture.md.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 LEVELS = ("user", "account")
@@ -198,3 +199,69 @@ def column(name: str) -> Column | None:
 def shown_for(level: str) -> list[Column]:
     """The columns the CLI shows by default for a punch list at ``level``."""
     return [c for c in columns_for(level) if level in c.shown]
+
+
+# Enforced dbt model contracts: each output table's column types, as each engine's SQL gives
+# them. DuckDB reads the name as a type (any alias works); dbt-clickhouse compares the text with
+# the column's ClickHouse type exactly, so that one is written as ClickHouse spells it (counts
+# and row numbers are unsigned there, outer-joined columns Nullable).
+CONTRACT_TYPES: dict[str, tuple[str, str]] = {  # kind -> (duckdb, clickhouse)
+    "string": ("varchar", "String"),
+    "nullable_string": ("varchar", "Nullable(String)"),
+    "bigint": ("bigint", "Int64"),
+    "nullable_bigint": ("bigint", "Nullable(Int64)"),
+    "ubigint": ("bigint", "UInt64"),
+    "double": ("double", "Float64"),
+    "nullable_double": ("double", "Nullable(Float64)"),
+    "timestamp": ("timestamp", "DateTime64(6, 'UTC')"),
+    "nullable_timestamp": ("timestamp", "Nullable(DateTime64(6, 'UTC'))"),
+    "boolean": ("boolean", "UInt8"),
+}
+
+PUNCH_LIST_CONTRACT: dict[str, str] = {
+    "rank": "ubigint",
+    "score": "double",
+    "user_id": "string",
+    "email": "nullable_string",
+    "account_id": "nullable_string",
+    "name": "nullable_string",
+    "domain": "nullable_string",
+    "segment": "nullable_string",
+    "arr": "nullable_double",
+    "event_count": "bigint",
+    "active_users": "ubigint",
+    "account_events": "bigint",
+    "distinct_events": "bigint",
+    "active_days": "bigint",
+    "days_since_last_event": "bigint",
+    "last_seen": "timestamp",
+    "as_of": "timestamp",
+}
+
+FINDINGS_CONTRACT: dict[str, str] = {
+    "finding_id": "string",
+    "rule_key": "string",
+    "rule_name": "string",
+    "level": "string",
+    "entity_id": "string",
+    "entity_name": "nullable_string",
+    "account_id": "nullable_string",
+    "rank": "bigint",
+    "score": "double",
+    "event_count": "bigint",
+    "distinct_events": "bigint",
+    "active_days": "bigint",
+    "active_users": "nullable_bigint",
+    "account_events": "nullable_bigint",
+    "days_since_last_event": "bigint",
+    "last_seen": "timestamp",
+    "as_of": "timestamp",
+    "computed_at": "timestamp",
+}
+
+
+def contract_data_type(kind: str) -> str:
+    """A contract column's ``data_type``: dbt renders it per target (the yml context has
+    ``target``, not macros), ClickHouse's exact type there, DuckDB's elsewhere."""
+    duckdb, clickhouse = CONTRACT_TYPES[kind]
+    return f'{{{{ {json.dumps(clickhouse)} if target.type == "clickhouse" else {json.dumps(duckdb)} }}}}'

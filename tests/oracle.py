@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -239,18 +240,40 @@ def resolve_users(events: pd.DataFrame, person_distinct_id: pd.DataFrame) -> pd.
     return events["distinct_id"].map(lambda d: mapping.get(str(d), str(d))).astype(object)
 
 
-def _link_accounts(events: pd.DataFrame, accounts: pd.DataFrame) -> pd.Series:
-    """Each event's account id (None when its link property matches no account's domain)."""
+@dataclass(frozen=True)
+class AccountLink:
+    """How events link to accounts (docs/schema-mapping.md): with ``group_index`` set, the
+    event property ``$group_<index>`` equals the account id exactly (and, with ``fallback``,
+    events without it use the property link); else ``property`` equals the accounts column
+    ``column``, both trimmed and lowercased."""
+
+    property: str = LINK_PROPERTY
+    column: str = LINK_COLUMN
+    group_index: int | None = None
+    fallback: bool = False
+
+
+def _link_accounts(events: pd.DataFrame, accounts: pd.DataFrame, link: AccountLink = AccountLink()) -> pd.Series:
+    """Each event's account id (None when it links to no account)."""
     by_key: dict[str, str] = {}
-    pairs = zip(accounts["account_id"], accounts[LINK_COLUMN], strict=True)
+    pairs = zip(accounts["account_id"], accounts[link.column], strict=True)
     for account_id, key in sorted(pairs, key=lambda pair: str(pair[0])):
         key = _blank_to_none(key)
         if key is not None:
             by_key.setdefault(str(key).strip().lower(), str(account_id))
+    ids = {str(a) for a in accounts["account_id"] if _blank_to_none(a) is not None}
+
+    def by_property(properties: Any) -> str | None:
+        text = property_text(properties, link.property)
+        return None if text is None else by_key.get(text.strip().lower())
 
     def account_of(properties: Any) -> str | None:
-        text = property_text(properties, LINK_PROPERTY)
-        return None if text is None else by_key.get(text.strip().lower())
+        if link.group_index is None:
+            return by_property(properties)
+        key = _blank_to_none(property_text(properties, f"$group_{link.group_index}"))
+        if key is not None:
+            return key if key in ids else None
+        return by_property(properties) if link.fallback else None
 
     return events["properties"].map(account_of).astype(object)
 
@@ -287,11 +310,16 @@ def staged_events(events: pd.DataFrame) -> pd.DataFrame:
     return ev.loc[sorted(kept)]
 
 
-def _prepared(events: pd.DataFrame, person_distinct_id: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+def _prepared(
+    events: pd.DataFrame,
+    person_distinct_id: pd.DataFrame,
+    accounts: pd.DataFrame,
+    link: AccountLink = AccountLink(),
+) -> pd.DataFrame:
     ev = staged_events(events)
     ev["timestamp"] = pd.to_datetime(ev["timestamp"])
     ev["user_id"] = resolve_users(ev, person_distinct_id)
-    ev["account_id"] = _link_accounts(ev, accounts)
+    ev["account_id"] = _link_accounts(ev, accounts, link)
     ev["day"] = ev["timestamp"].dt.date
     return ev
 
@@ -314,8 +342,10 @@ def punch_list(
     person_distinct_id: pd.DataFrame,
     accounts: pd.DataFrame,
     as_of: datetime | str,
+    link: AccountLink = AccountLink(),
 ) -> pd.DataFrame:
-    """The rule's findings at ``as_of``, ranked, with the ``insp_<rule>`` columns."""
+    """The rule's findings at ``as_of``, ranked, with the ``insp_<rule>`` columns (events
+    linked to accounts by ``link``)."""
     as_of = pd.Timestamp(as_of).to_pydatetime()
     level = rule["level"]
     if level not in ("user", "account"):
@@ -324,7 +354,7 @@ def punch_list(
     weights = {"event_count_weight": 1.0, "active_days_weight": 1.0, "recency_weight": 0.0}
     weights.update(rule.get("scoring_weights") or {})
 
-    ev = _in_window(_prepared(events, person_distinct_id, accounts), as_of, int(rule["time_window_days"]))
+    ev = _in_window(_prepared(events, person_distinct_id, accounts, link), as_of, int(rule["time_window_days"]))
     entity = "user_id" if level == "user" else "account_id"
     if level == "account":
         ev = ev[ev["account_id"].notna()]
@@ -440,17 +470,17 @@ def load_mock(seeds_dir: Path | str) -> dict[str, pd.DataFrame]:
         df = pd.read_csv(seeds_dir / rel, dtype=str, keep_default_na=False, encoding="utf-8")
         return df.astype(object).map(_blank_to_none)
 
-    events = read("mock/mock_events.csv")
+    events = read("mock/beton_mock_events.csv")
     events["timestamp"] = pd.to_datetime(events["timestamp"], format="%Y-%m-%d %H:%M:%S")
-    persons = read("mock/mock_persons.csv")
+    persons = read("mock/beton_mock_persons.csv")
     persons["created_at"] = pd.to_datetime(persons["created_at"], format="%Y-%m-%d %H:%M:%S")
     persons["is_identified"] = persons["is_identified"].map({"true": True, "false": False})
-    accounts = read("mock/mock_accounts.csv")
+    accounts = read("mock/beton_mock_accounts.csv")
     accounts["arr"] = pd.to_numeric(accounts["arr"]).astype("float64")
     return {
         "events": events,
         "persons": persons,
-        "person_distinct_id": read("mock/mock_person_distinct_id.csv"),
+        "person_distinct_id": read("mock/beton_mock_person_distinct_id.csv"),
         "accounts": accounts,
-        "standard_events": read("reference/standard_events.csv"),
+        "standard_events": read("reference/beton_standard_events.csv"),
     }

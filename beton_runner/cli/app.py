@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from .. import __version__
@@ -12,8 +14,9 @@ from .enrich import enrich_command
 from .export import export_command
 from .generate import generate_command
 from .init import init_command
+from .options import profile_options
 from .plays import plays_command
-from .posthog import ingest_posthog, posthog_group
+from .posthog import ingest_files, ingest_posthog, posthog_group
 from .punch_list import punch_list_command
 from .report import report_command
 from .rules import rules
@@ -28,12 +31,24 @@ from .shell import Context, configure_logging, group
     help="The Beton Inspector project (default: the folder with dbt_project.yml at or above the current one; "
     "env BETON_PROJECT_DIR). `beton init DIR` creates one.",
 )
+@profile_options
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(__version__, prog_name="beton")
 @click.pass_context
-def cli(ctx: click.Context, project_dir: str | None, debug: bool) -> None:
-    """Beton Inspector: inspection rules over product usage -> PQL/PQA punch lists."""
-    ctx.obj = Context(project_dir, debug)
+def cli(
+    ctx: click.Context,
+    project_dir: str | None,
+    profiles_dir: Path | None,
+    profile: str | None,
+    target: str | None,
+    debug: bool,
+) -> None:
+    """Beton Inspector: inspection rules over product usage -> PQL/PQA punch lists.
+
+    The warehouse is the dbt profile target dbt would use (--profiles-dir, --profile, --target
+    here or on a command; DBT_PROFILES_DIR, DBT_PROFILE, DBT_TARGET); every dbt command beton
+    runs gets the same."""
+    ctx.obj = Context(project_dir, debug, profiles_dir=profiles_dir, profile=profile, target=target)
     configure_logging(debug)
 
 
@@ -43,6 +58,7 @@ def ingest() -> None:
 
 
 ingest.add_command(ingest_posthog, "posthog")
+ingest.add_command(ingest_files, "files")
 for _command in (
     init_command,
     rules,

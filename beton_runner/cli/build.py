@@ -14,7 +14,7 @@ from ..dbt import DbtResult, run_dbt
 from ..enrich import SimulationProvider, run_enrichment
 from ..errors import ConfigError
 from ..export import ExportSummary, export_all
-from ..project import Project
+from ..project import Project, model_name
 from ..punch_lists import read_punch_list
 from ..rules import Rule
 from ..warehouse import read_built_table
@@ -85,9 +85,10 @@ def _built_summary(result: DbtResult, project: Project) -> str:
     )
 
 
-def _rebuilt(result: DbtResult, model: str) -> bool:
-    """Whether this build rebuilt the model (a table left by an earlier run describes other data)."""
-    return any(r.unique_id.split(".")[-1] == model for r in result.built("model"))
+def _rebuilt(result: DbtResult, table: str) -> bool:
+    """Whether this build rebuilt the model of ``table`` (a table left by an earlier run describes
+    other data)."""
+    return any(r.unique_id.split(".")[-1] == model_name(table) for r in result.built("model"))
 
 
 def _rebuilt_row(project: Project, result: DbtResult, layer: str, model: str) -> pd.Series | None:
@@ -205,7 +206,7 @@ def demo(project: Project, out: Path | None, limit: int, raw_csv: bool) -> None:
     """Build everything with the built-in mock data (DuckDB unless --target) and show every punch list,
     then enrich, write the sales plays and export everything."""
     rules = compiled_rules(project)
-    where = project.duckdb_path if project.target == "duckdb" else f"ClickHouse databases {project.schema}_*"
+    where = project.duckdb_path if project.engine == "duckdb" else f"ClickHouse databases {project.schema}_*"
     console.say(f"Building {len(rules)} inspection rule(s) on the mock data into {esc(where)} …")
     build(project, vars={"beton_input": "mock"}, quiet=True)
     out_dir = out or project.dir / "output"

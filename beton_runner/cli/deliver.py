@@ -175,7 +175,12 @@ def pipeline_command(
 
     if ingest is None:
         ingest = bool(os.environ.get("POSTHOG_PERSONAL_API_KEY"))
-    warehouse = {"target": project.target, "duckdb": project.duckdb_path if project.target == "duckdb" else None}
+    warehouse = {
+        "target": project.target,
+        "profile": project.profile,
+        "profiles_dir": project.profiles_dir,
+        "duckdb": project.duckdb_path if project.engine == "duckdb" else None,
+    }
     steps = []
     if ingest:
         steps.append(("ingest", lambda: ctx.invoke(ingest_posthog, **warehouse)))

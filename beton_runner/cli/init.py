@@ -40,7 +40,7 @@ def init_command(directory: Path, force: bool) -> None:
     if not summary.example_rules:
         # the generated models came with the example rules; make them the models of the rules here
         try:
-            compiled_rules(Project.locate(where))
+            compiled_rules(Project.locate(where, resolve=False))
         except RuleError as exc:
             console.warn(f"{exc}\nThen run `beton rules compile` in {where}.")
     try:

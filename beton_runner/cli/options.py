@@ -1,7 +1,8 @@
 """The options several commands share, defined once.
 
-``warehouse_options`` gives a command ``--target`` and ``--duckdb`` and hands it the located
-``Project`` (as ``project``) instead of the raw values; ``as_of_option``, ``vars_option``,
+``warehouse_options`` gives a command ``--target``, ``--profile``, ``--profiles-dir`` (the dbt
+profile target, as dbt takes them; ``profile_options`` for the `beton` group) and ``--duckdb``
+and hands it the located ``Project`` (as ``project``) instead of the raw values; ``as_of_option``, ``vars_option``,
 ``out_option``, ``raw_csv_option`` and ``format_option`` (``--format table|json|csv``) are the
 same everywhere they appear.
 """
@@ -18,30 +19,69 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
-from ..project import TARGETS, Project
+from ..project import Project
+from .shell import Context
 
 
-def current_project(target: str | None = None, duckdb_path: Path | None = None) -> Project:
-    """The project the `beton` group was pointed at (--project-dir), else located as usual
-    (a command invoked on its own, e.g. from a test or another program)."""
+def current_project(target: str | None = None, duckdb_path: Path | None = None, **options) -> Project:
+    """The project the `beton` group was pointed at (--project-dir, and its --profiles-dir,
+    --profile, --target), else located as usual (a command invoked on its own, e.g. from a test
+    or another program); ``options`` as :meth:`Context.project` takes them."""
     ctx = click.get_current_context(silent=True)
     obj = ctx.find_root().obj if ctx is not None else None
-    if obj is not None and hasattr(obj, "project"):
-        return obj.project(target) if duckdb_path is None else obj.project(target, duckdb_path=duckdb_path)
-    return Project.locate(None, target, duckdb_path=duckdb_path)
+    if obj is None or not hasattr(obj, "project"):
+        obj = Context(None, False)
+    return obj.project(target, duckdb_path, **options)
+
+
+TARGET_HELP = (
+    "The dbt target (default: $DBT_TARGET, else the profile's own; the shipped profiles.yml: duckdb, or "
+    "clickhouse with BETON_TARGET=clickhouse)."
+)
+PROFILE_HELP = "The dbt profile (default: $DBT_PROFILE, else `profile:` in dbt_project.yml)."
+PROFILES_DIR_HELP = (
+    "The folder of profiles.yml (default: $DBT_PROFILES_DIR, else the project folder's, else ~/.dbt), as dbt."
+)
+
+
+def profile_options(command: Callable) -> Callable:
+    """``--profiles-dir``, ``--profile`` and ``--target``: the dbt profile target, as dbt takes them."""
+    for option in reversed(
+        (
+            click.option("--target", "-t", "target", default=None, metavar="NAME", help=TARGET_HELP),
+            click.option("--profile", "profile", default=None, metavar="NAME", help=PROFILE_HELP),
+            click.option(
+                "--profiles-dir",
+                "profiles_dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=None,
+                help=PROFILES_DIR_HELP,
+            ),
+        )
+    ):
+        command = option(command)
+    return command
 
 
 def warehouse_options(func: Callable | None = None, *, default_target: str | None = None) -> Callable:
-    """``--target`` and ``--duckdb``; the command receives ``project: Project``."""
+    """``--target``, ``--profile``, ``--profiles-dir`` and ``--duckdb``; the command receives
+    ``project: Project``."""
 
     def decorate(command: Callable) -> Callable:
         @functools.wraps(command)
-        def wrapper(*args, target: str | None = None, duckdb: Path | None = None, **kwargs):
-            project = current_project(target or default_target, duckdb)
-            if duckdb is not None and project.target != "duckdb":
+        def wrapper(
+            *args,
+            target: str | None = None,
+            duckdb: Path | None = None,
+            profile: str | None = None,
+            profiles_dir: Path | None = None,
+            **kwargs,
+        ):
+            project = current_project(target or default_target, duckdb, profile=profile, profiles_dir=profiles_dir)
+            if duckdb is not None and project.engine != "duckdb":
                 raise ConfigError(
-                    f"--duckdb is for --target duckdb; with --target {project.target} the warehouse is the server "
-                    "in the CLICKHOUSE_* variables (see docs/clickhouse.md)."
+                    f"--duckdb is for a duckdb target; target '{project.target}' is {project.engine} "
+                    f"(profile '{project.profile_settings.profile}' in {project.profile_settings.path})"
                 )
             return command(*args, project=project, **kwargs)
 
@@ -50,17 +90,10 @@ def warehouse_options(func: Callable | None = None, *, default_target: str | Non
             "duckdb",
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,
-            help="The DuckDB file (default: $BETON_DUCKDB_PATH, else beton.duckdb in the project).",
+            help="The DuckDB file (default: the target's path; the shipped profile: $BETON_DUCKDB_PATH, else "
+            "beton.duckdb in the project).",
         )(wrapper)
-        wrapper = click.option(
-            "--target",
-            "-t",
-            "target",
-            type=click.Choice(TARGETS),
-            default=None,
-            help="Warehouse: duckdb (default, env BETON_TARGET) or clickhouse.",
-        )(wrapper)
-        return wrapper
+        return profile_options(wrapper)
 
     return decorate(func) if func is not None else decorate
 

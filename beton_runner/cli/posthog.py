@@ -11,13 +11,15 @@ import click
 
 from ..errors import ConfigError
 from ..posthog.accounts import DEFAULT_ACCOUNT_PROPERTY
+from ..posthog.batch_files import FORMATS, KINDS, FilesOptions, FileSource, FilesResult, run_files_ingest
 from ..posthog.checks import run_checks
 from ..posthog.clickhouse_destination import ClickHouseDestination
 from ..posthog.client import DEFAULT_SETTINGS, ClientSettings, PostHogClient
-from ..posthog.config import PostHogConfig, resolve_config
+from ..posthog.config import PostHogConfig, resolve_config, resolve_project, source_key
 from ..posthog.destination import Destination, DuckDBDestination
 from ..posthog.ingest import MAX_DAYS, MIN_DAYS, IngestOptions, IngestResult, run_ingest
 from ..project import Project
+from ..warehouse import clickhouse_arguments
 from . import console
 from .console import esc
 from .options import warehouse_options
@@ -27,8 +29,11 @@ from .shell import command, group
 
 def _destination(project: Project) -> Destination:
     """Where an ingest writes: the input tables of the project's warehouse."""
-    if project.target == "clickhouse":
-        return ClickHouseDestination(database=project.raw_schema)
+    if project.engine == "clickhouse":
+        connection = clickhouse_arguments(project)
+        return ClickHouseDestination(
+            database=project.raw_schema, settings=connection["settings"], cluster=connection["cluster"]
+        )
     return DuckDBDestination(project.duckdb_path, schema=project.raw_schema)
 
 
@@ -154,13 +159,14 @@ def ingest_posthog(
 def _next_step(project: Project, destination: Destination) -> str:
     """The `beton run` that builds the punch lists from what was just loaded."""
     if isinstance(destination, ClickHouseDestination):
-        command = "BETON_INPUT=source beton run --target clickhouse"
-        if destination.database != "beton_raw":
+        command = f"BETON_INPUT=source beton run --target {project.target}"
+        if destination.database != project.raw_schema:
             command += f""" --vars '{{"beton_source_schema": "{destination.database}"}}'"""
         return command
     command = "BETON_INPUT=source beton run"
     path = getattr(destination, "path", None)
-    if path is not None and Path(path).resolve() != Project.locate(project.dir, "duckdb").duckdb_path.resolve():
+    default = Project.locate(project.dir, project.target, profile=project.profile, profiles_dir=project.profiles_dir)
+    if path is not None and Path(path).resolve() != default.duckdb_path.resolve():
         command = f"BETON_DUCKDB_PATH={path} {command}"
     return command
 
@@ -197,3 +203,106 @@ def _print_summary(r: IngestResult, next_step: str) -> None:
             f"{r.seconds:.1f} s. Next: `{next_step}` builds the punch lists from this data."
         )
     )
+
+
+@command(name="files")
+@click.argument("source")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="File format; auto: by the name (.parquet, .jsonl, each maybe .gz/.br/.zst).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="auto",
+    show_default=True,
+    help="PostHog model the files hold; auto: by their columns.",
+)
+@click.option(
+    "--endpoint-url",
+    default=None,
+    help="S3-compatible endpoint (MinIO, R2...), e.g. http://localhost:9000. Default: $AWS_ENDPOINT_URL_S3, "
+    "$AWS_ENDPOINT_URL, else AWS.",
+)
+@_connection_options
+@warehouse_options
+@click.option(
+    "--account-property",
+    default=DEFAULT_ACCOUNT_PROPERTY,
+    show_default=True,
+    help="Person/event property naming the account, used when the warehouse has no accounts yet.",
+)
+def ingest_files(
+    project: Project,
+    source: str,
+    fmt: str,
+    kind: str,
+    endpoint_url: str | None,
+    host: str | None,
+    region: str | None,
+    project_id: str | None,
+    account_property: str,
+) -> None:
+    """Load PostHog batch-export files (Parquet, JSON lines) from a folder or s3://BUCKET/PREFIX.
+
+    For history beyond the query API's limits. Duplicates (by event uuid) are dropped, so running
+    it again, or on overlapping files, adds only what is new. See docs/posthog.md."""
+    base, project_number, notes = resolve_project(host=host, region=region, project_id=project_id)
+    for message in notes:
+        console.say(f"[yellow]Note:[/yellow] {esc(message)}")
+    files = FileSource(source, endpoint_url)
+    destination = _destination(project)
+    options = FilesOptions(format=fmt, kind=kind, account_property=account_property)
+    reporter = ingest_reporter()
+    console.say(
+        esc(
+            f"Loading PostHog export files of project {project_number} from {files.describe()} into {destination.describe()}"
+        )
+    )
+    try:
+        destination.open(source_key(base, project_number))
+        result = run_files_ingest(files, destination, options, reporter)
+    finally:
+        reporter.close()
+        destination.close()
+    _print_files_summary(result, _next_step(project, destination))
+
+
+def _print_files_summary(r: FilesResult, next_step: str) -> None:
+    for note in r.notes:
+        console.say(f"[yellow]Note:[/yellow] {esc(note)}")
+    console.say(
+        esc(
+            f"  files{r.files:>27,}  {r.loaded:,} loaded, {r.unchanged:,} unchanged since they were loaded"
+            + (f", {len(r.ignored):,} other files ignored" if r.ignored else "")
+        )
+    )
+    c = r.counts
+    lines = [
+        (
+            "events",
+            c.get("events", 0),
+            f"+{r.events_new:,} new ({r.events_read:,} read"
+            + (f", {r.events_read - r.events_new:,} stored already)" if r.events_read > r.events_new else ")"),
+        ),
+        ("persons", c.get("persons", 0), "merged" if "persons" in r.snapshots else "unchanged"),
+        (
+            "person_distinct_id",
+            c.get("person_distinct_id", 0),
+            "merged" if "person_distinct_id" in r.snapshots else "unchanged",
+        ),
+        ("accounts", c.get("accounts", 0), "rebuilt" if "accounts" in r.snapshots else "unchanged"),
+    ]
+    for table, rows, what in lines:
+        console.say(esc(f"  {table:<20}{rows:>12,}  {what}"))
+    if r.bad_rows:
+        console.say(f"[yellow]{r.bad_rows:,} row(s) skipped[/yellow] (not usable as PostHog rows):")
+        for bad in r.bad_examples:
+            console.say(esc(f"  {bad}"))
+        if r.bad_rows > len(r.bad_examples):
+            console.say(esc(f"  ... and {r.bad_rows - len(r.bad_examples):,} more"))
+    console.say(esc(f"{r.seconds:.1f} s. Next: `{next_step}` builds the punch lists from this data."))

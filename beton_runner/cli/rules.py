@@ -19,13 +19,40 @@ from .output import emit_csv, emit_json, emit_rows
 from .shell import group
 
 
-def _check(project: Project) -> CheckResult:
-    return check_rules(project.rules_dir, known_events=project.known_events(), display_root=project.dir)
+def _check(project: Project, rules_dir: Path | None = None) -> CheckResult:
+    return check_rules(rules_dir or project.rules_dir, known_events=project.known_events(), display_root=project.dir)
 
 
-def checked_rules(project: Project, *, print_warnings: bool = True) -> list[Rule]:
+def _target_options(command):
+    """``--project-dir`` and ``--rules-dir`` of `rules check` and `rules compile`: compile into a
+    host dbt project that installs Beton as a package (docs/dbt-package.md)."""
+    command = click.option(
+        "--rules-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="The rule files (default: rules/ in the project).",
+    )(command)
+    return click.option(
+        "--project-dir",
+        "project_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="The dbt project: Beton's own, or a host project with Beton as a dbt package (its rule models go "
+        "to models/beton_rules/). Default: beton's --project-dir.",
+    )(command)
+
+
+def _target_project(project_dir: Path | None) -> Project:
+    """The project --project-dir names (a host project too), else the current one; rules
+    commands never touch the warehouse, so no dbt profile is resolved."""
+    if project_dir is not None:
+        return Project.locate(project_dir, resolve=False)
+    return current_project(warehouse=False)
+
+
+def checked_rules(project: Project, rules_dir: Path | None = None, *, print_warnings: bool = True) -> list[Rule]:
     """Every rule file, validated; all problems at once as a ``RuleError``."""
-    result = _check(project)
+    result = _check(project, rules_dir)
     if print_warnings:
         for warning in result.warnings:
             console.warn(str(warning))
@@ -110,16 +137,17 @@ def github_annotation(kind: str, issue: RuleIssue, project_dir: Path) -> str:
 
 
 @rules.command("check")
+@_target_options
 @format_option("github")
 @raw_csv_option
-def rules_check(output_format: str, raw_csv: bool) -> None:
+def rules_check(project_dir: Path | None, rules_dir: Path | None, output_format: str, raw_csv: bool) -> None:
     """Report every problem in every rule file, and stale generated models.
 
     --format json: {"ok", "rules" (valid rules), "problems", "warnings"}, each problem
     {file, line, field, message}; csv: one row per problem and warning; github: one GitHub
     Actions annotation per problem and warning. The exit code is non-zero when there is a problem."""
-    project = current_project()
-    result = _check(project)
+    project = _target_project(project_dir)
+    result = _check(project, rules_dir)
     # Staleness only means something once every rule file is valid (a broken file generates nothing).
     stale = None if result.issues else staleness(generate(result.rules, project.dir), project.dir)
     problems = list(result.issues) + (_stale_issues(stale) if stale is not None else [])
@@ -157,10 +185,14 @@ def rules_check(output_format: str, raw_csv: bool) -> None:
 
 
 @rules.command("compile")
-def rules_compile() -> None:
-    """Regenerate the dbt models for the rule files (commit the result)."""
-    project = current_project()
-    valid = checked_rules(project)
+@_target_options
+def rules_compile(project_dir: Path | None, rules_dir: Path | None) -> None:
+    """Regenerate the dbt models for the rule files (commit the result).
+
+    In a host dbt project (--project-dir HOST, a project other than Beton's own that installs it
+    as a dbt package), the rule models go to HOST/models/beton_rules/."""
+    project = _target_project(project_dir)
+    valid = checked_rules(project, rules_dir)
     changed = write(generate(valid, project.dir), project.dir).describe()
     for line in changed:
         console.say(f"updated {esc(line)}")
@@ -172,7 +204,7 @@ def rules_compile() -> None:
 @raw_csv_option
 def rules_list(output_format: str, raw_csv: bool) -> None:
     """List the rules (json and csv add each rule's model, file and description)."""
-    project = current_project()
+    project = current_project(warehouse=False)
     valid = checked_rules(project)
     if output_format == "table":
         rows = [(r.key, r.name, r.level, f"{r.document['time_window_days']}d") for r in valid]

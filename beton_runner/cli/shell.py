@@ -34,14 +34,42 @@ def configure_logging(debug: bool) -> None:
 
 
 class Context:
-    """What the group's options say about every command: the project folder and --debug."""
+    """What the group's options say about every command: the project folder, the dbt profile
+    target (--profiles-dir, --profile, --target) and --debug."""
 
-    def __init__(self, project_dir: str | None, debug: bool):
+    def __init__(
+        self,
+        project_dir: str | None,
+        debug: bool,
+        *,
+        profiles_dir: Path | None = None,
+        profile: str | None = None,
+        target: str | None = None,
+    ):
         self.project_dir = project_dir
         self.debug = debug
+        self.profiles_dir = profiles_dir
+        self.profile_name = profile
+        self.target = target
 
-    def project(self, target: str | None = None, duckdb_path: Path | None = None) -> Project:
-        return Project.locate(self.project_dir, target, duckdb_path=duckdb_path)
+    def project(
+        self,
+        target: str | None = None,
+        duckdb_path: Path | None = None,
+        *,
+        profile: str | None = None,
+        profiles_dir: Path | None = None,
+        warehouse: bool = True,
+    ) -> Project:
+        """The project, with a command's own --target/--profile/--profiles-dir over the group's."""
+        return Project.locate(
+            self.project_dir,
+            target or self.target,
+            duckdb_path=duckdb_path,
+            profile=profile or self.profile_name,
+            profiles_dir=profiles_dir or self.profiles_dir,
+            resolve=warehouse,
+        )
 
 
 def _describe_os_error(exc: OSError) -> str:

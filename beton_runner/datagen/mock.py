@@ -864,11 +864,11 @@ def _generate_events(rng: random.Random) -> list[tuple[datetime, str, str, dict,
 Table = tuple[list[str], list[list[str]]]
 
 SEED_FILES = {
-    "standard_events": Path("reference/standard_events.csv"),
-    "mock_accounts": Path("mock/mock_accounts.csv"),
-    "mock_persons": Path("mock/mock_persons.csv"),
-    "mock_person_distinct_id": Path("mock/mock_person_distinct_id.csv"),
-    "mock_events": Path("mock/mock_events.csv"),
+    "standard_events": Path("reference/beton_standard_events.csv"),
+    "mock_accounts": Path("mock/beton_mock_accounts.csv"),
+    "mock_persons": Path("mock/beton_mock_persons.csv"),
+    "mock_person_distinct_id": Path("mock/beton_mock_person_distinct_id.csv"),
+    "mock_events": Path("mock/beton_mock_events.csv"),
 }
 
 

@@ -81,7 +81,7 @@ FREQUENCY_ORDER = [
 
 
 def _library(project_dir: Path) -> list[str]:
-    path = project_dir / "seeds" / "reference" / "standard_events.csv"
+    path = project_dir / "seeds" / "reference" / "beton_standard_events.csv"
     with path.open(newline="", encoding="utf-8") as handle:
         names = [row["event_name"] for row in csv.DictReader(handle)]
     return [n for n in FREQUENCY_ORDER if n in names] + [n for n in names if n not in FREQUENCY_ORDER]

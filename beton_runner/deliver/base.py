@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from beton_runner.errors import BetonError
+from beton_runner.errors import BetonError, ConfigError
 
 if TYPE_CHECKING:
     from beton_runner.deliver.http import Http
@@ -129,6 +129,19 @@ class Destination(ABC):
 
             self._http = Http(self.name, http_settings(self.settings))
         return self._http
+
+    def config_path(self, key: str = "") -> str:
+        """Where a setting of this destination is written, for error messages:
+        ``destinations.yml: destinations.NAME.KEY``."""
+        return f"destinations.yml: destinations.{self.name}" + (f".{key}" if key else "")
+
+    def secret(self, variable: str) -> str:
+        """The value of an environment variable this destination needs (a token, an instance
+        URL) at send time; ConfigError naming it when unset (``check`` says more, earlier)."""
+        value = (self.env.get(variable) or "").strip()
+        if not value:
+            raise ConfigError(f"{self.name}: the environment variable {variable} is not set.")
+        return value
 
     @abstractmethod
     def check(self) -> None:

@@ -23,10 +23,11 @@ from urllib.parse import urlsplit
 
 import urllib3
 from urllib3.exceptions import MaxRetryError, ProtocolError
-from urllib3.util import Retry, Timeout
+from urllib3.util import Timeout
 
 from beton_runner import __version__
 from beton_runner.deliver.base import DeliveryError
+from beton_runner.http_retry import BoundedRetry, RetryRefused
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
@@ -68,41 +69,6 @@ def safe_url(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return f"{parts.scheme}://{host}{parts.path}"
-
-
-class _Retry(Retry):
-    max_retry_after: float = 120.0
-    deadline: float = float("inf")
-    on_retry: Callable[[str], None] | None = None
-
-    def new(self, **kw: Any) -> _Retry:
-        new = super().new(**kw)
-        new.max_retry_after = self.max_retry_after
-        new.deadline = self.deadline
-        new.on_retry = self.on_retry
-        return new
-
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-        new = super().increment(method, url, response, error, _pool, _stacktrace)
-        wait = new.get_backoff_time()
-        if response is not None:
-            after = self.get_retry_after(response)
-            if after is not None:
-                if after > self.max_retry_after:
-                    raise _GiveUp(f"it asks to wait {after:.0f}s (more than {self.max_retry_after:.0f}s)", response)
-                wait = after
-        if time.monotonic() + wait > self.deadline:
-            raise _GiveUp("it kept failing for the whole retry budget", response)
-        if self.on_retry is not None:
-            what = f"HTTP {response.status}" if response is not None else type(error).__name__
-            self.on_retry(what)
-        return new
-
-
-class _GiveUp(Exception):
-    def __init__(self, why: str, response: Any):
-        self.why = why
-        self.response = response
 
 
 class Http:
@@ -153,7 +119,7 @@ class Http:
         if payload is not None:
             all_headers["Content-Type"] = "application/json"
         all_headers.update(headers or {})
-        retry = _Retry(
+        retry = BoundedRetry(
             total=s.retries,
             connect=s.retries,
             read=s.retries,
@@ -176,7 +142,7 @@ class Http:
             r = self._pool.request(
                 method, url, body=payload, headers=all_headers, retries=retry, preload_content=True, redirect=False
             )
-        except _GiveUp as exc:
+        except RetryRefused as exc:
             status = getattr(exc.response, "status", None)
             what = f"HTTP {status}" if status else "no answer"
             raise DeliveryError(

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from ..dbt import run_dbt
-from ..project import Project
+from ..project import Project, model_name
 from .model import (
     ENRICHMENT_LAYER,
     RUNS_TABLE,
@@ -121,7 +121,8 @@ def run_enrichment(
         write_result(store, result, source=getattr(provider, "source", None))
     # the DuckDB connection is closed here: dbt needs the file to itself
     if refresh_marts:
-        run_dbt(project, ["build"], select=[*ENRICHMENT_STAGING, *ENRICHED_MARTS], vars=vars)
+        models = [model_name(table) for table in (*ENRICHMENT_STAGING, *ENRICHED_MARTS)]
+        run_dbt(project, ["build"], select=models, vars=vars)
     return EnrichSummary(
         provider=result.provider,
         accounts=len(result.accounts),

@@ -53,7 +53,7 @@ class Store:
     def __init__(self, project: Project, *, write: bool = False):
         self.project = project
         self.write = write
-        self.engine = project.target
+        self.engine = project.engine
         self._conn: Connection | None = None
 
     # --- connection -------------------------------------------------------------------------

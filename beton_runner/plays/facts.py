@@ -83,23 +83,29 @@ def _rules_meta(project: Project) -> dict[str, dict]:
     }
 
 
+# What the plays read: the accounts, users and findings, and the events for each account's activity.
+REQUIRED_TABLES = (("marts", "dim_accounts"), ("marts", "dim_users"), ("inspections", "insp_findings"))
+EVENTS_TABLE = ("intermediate", "int_events")
+CATEGORIES_TABLE = ("reference", "standard_events")  # the events library's categories, when seeded
+
+
 class FactsReader:
     """Reads facts for accounts over one warehouse connection."""
 
     def __init__(self, store: Store):
         self.store = store
-        store.require("marts", "dim_accounts")
-        store.require("marts", "dim_users")
-        store.require("inspections", "insp_findings")
-        self.accounts = store.read("marts", "dim_accounts", order_by="account_id")
-        self.findings = store.read("inspections", "insp_findings", order_by="rule_key, rank")
+        for layer, table in REQUIRED_TABLES:
+            store.require(layer, table)
+        (accounts, _users, findings) = REQUIRED_TABLES
+        self.accounts = store.read(*accounts, order_by="account_id")
+        self.findings = store.read(*findings, order_by="rule_key, rank")
         self.rules = _rules_meta(store.project)
         self.categories: dict[str, str] = {}
-        if store.exists("reference", "standard_events"):
-            ref = store.read("reference", "standard_events")
+        if store.exists(*CATEGORIES_TABLE):
+            ref = store.read(*CATEGORIES_TABLE)
             self.categories = dict(zip(ref["event_name"], ref["category"]))
-        store.require("intermediate", "int_events")
-        self.event_columns = store.columns("intermediate", "int_events")
+        store.require(*EVENTS_TABLE)
+        self.event_columns = store.columns(*EVENTS_TABLE)
         self.enriched = {
             t: store.exists("enrichment", t)
             for t in ("account_enrichment", "account_intent_signals", "account_tech_stack", "user_enrichment")

@@ -32,7 +32,10 @@ class AccountSource:
 
     def describe(self) -> str:
         if self.kind == "group":
-            return f"PostHog group type '{self.group_type}' (index {self.group_type_index})"
+            return (
+                f"PostHog group type '{self.group_type}' (index {self.group_type_index}; "
+                f"events link by $group_{self.group_type_index})"
+            )
         return f"the '{self.property}' property of persons and events"
 
 
@@ -43,7 +46,11 @@ def pick_group_type(group_types: list[dict[str, Any]], wanted: str | None = None
     def name(t: dict[str, Any]) -> str:
         return str(t.get("group_type") or "").strip().lower()
 
-    usable = [t for t in group_types if name(t) and isinstance(t.get("group_type_index"), int)]
+    usable = [
+        t
+        for t in group_types
+        if name(t) and isinstance(t.get("group_type_index"), int) and 0 <= t["group_type_index"] < 5
+    ]
     if wanted:
         for t in usable:
             if name(t) == wanted.strip().lower():
@@ -54,6 +61,29 @@ def pick_group_type(group_types: list[dict[str, Any]], wanted: str | None = None
             if name(t) in family:
                 return t
     return None
+
+
+def with_group_key(properties: Any, column: str, key: Any) -> Any:
+    """An event's properties with its group key under ``column`` (``$group_<index>``), as
+    PostHog's own ingestion writes it; unchanged when the event has no key or already carries
+    it. Text stays text (the key goes in front, nothing else is re-encoded); text that is not
+    a JSON object is left alone."""
+    if key is None or key == "":
+        return properties
+    key = str(key)
+    if isinstance(properties, dict):
+        return properties if column in properties else {column: key, **properties}
+    if properties is None or (isinstance(properties, str) and not properties.strip()):
+        return json.dumps({column: key})
+    if not isinstance(properties, str):
+        return properties
+    if json.dumps(column) in properties:  # a key (or a whole value) "$group_N": already there
+        return properties
+    head, brace, rest = properties.partition("{")
+    if head.strip() or not brace:
+        return properties
+    separator = "" if rest.strip() == "}" else ", "
+    return "{" + json.dumps(column) + ": " + json.dumps(key) + separator + rest
 
 
 def _first(props: dict[str, Any], *keys: str) -> Any:

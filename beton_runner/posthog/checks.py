@@ -68,7 +68,10 @@ def run_checks(client: PostHogClient, account_property: str = DEFAULT_ACCOUNT_PR
         types = client.group_types()
         chosen = pick_group_type(types)
         if chosen is not None:
-            where = f"accounts will come from group type '{chosen['group_type']}'"
+            where = (
+                f"accounts will come from group type '{chosen['group_type']}', and events link to "
+                f"them by their $group_{chosen['group_type_index']} key"
+            )
         else:
             where = f"no company-like group type; accounts will come from the '{account_property}' property"
         checks.append(Check("Scope group:read", True, where))

@@ -50,6 +50,7 @@ from beton_runner.posthog.stream import (
     parse_timestamp,
     time_spans,
 )
+from beton_runner.profile import shipped
 from beton_runner.project import raw_schema
 from beton_runner.warehouse.base import EngineError
 from beton_runner.warehouse.clickhouse import ClickHouseConnection, ClusterDDL, cluster_from_env, settings_from_env
@@ -91,6 +92,7 @@ _STATE_COLUMNS = (
     "updated_at",
     "version",
     "cursor_column",
+    "account_group_index",
 )
 _STATE_TYPES = (
     "String",
@@ -102,13 +104,15 @@ _STATE_TYPES = (
     _TS,
     "UInt64",
     "Nullable(String)",
+    "Nullable(Int32)",
 )
 
 
 def raw_database(environ: dict[str, str] | None = None) -> str:
-    """``<CLICKHOUSE_DATABASE>_raw``: where dbt reads the input data model on ClickHouse
-    (decided by :func:`beton_runner.project.raw_schema`)."""
-    return raw_schema("clickhouse", environ)
+    """``<schema>_raw`` of the shipped profile's clickhouse target (CLICKHOUSE_DATABASE): where
+    dbt reads the input data model on ClickHouse (decided by
+    :func:`beton_runner.project.raw_schema`; `beton ingest posthog` passes its project's)."""
+    return raw_schema(shipped("clickhouse", environ).schema)
 
 
 def _utc(value: Any) -> datetime | None:
@@ -227,6 +231,7 @@ class ClickHouseDestination:
         database: str | None = None,
         environ: dict[str, str] | None = None,
         settings: dict[str, Any] | None = None,
+        cluster: str | None = None,
     ):
         self.database = database or raw_database(environ)
         if not _IDENTIFIER.match(self.database):
@@ -234,7 +239,7 @@ class ClickHouseDestination:
                 f"'{self.database}' is not a usable ClickHouse database name: set "
                 "CLICKHOUSE_DATABASE to letters, digits and underscores only."
             )
-        self.cluster = cluster_from_env(environ)
+        self.cluster = cluster_from_env(environ) if cluster is None else cluster
         self.ddl = ClusterDDL(self.cluster)
         self._settings = settings or settings_from_env(environ)
         self._conn: ClickHouseConnection | None = None
@@ -347,11 +352,12 @@ class ClickHouseDestination:
             ),
             what=f"creating table {STATE_TABLE}",
         )
-        # a state table made by an older version gains the column that names its cursor
-        self._command(
-            self.ddl.alter(self._t(STATE_TABLE), "add column if not exists `cursor_column` Nullable(String)"),
-            what=f"updating table {STATE_TABLE}",
-        )
+        # a state table made by an older version gains the columns added since
+        for column in ("`cursor_column` Nullable(String)", "`account_group_index` Nullable(Int32)"):
+            self._command(
+                self.ddl.alter(self._t(STATE_TABLE), f"add column if not exists {column}"),
+                what=f"updating table {STATE_TABLE}",
+            )
         ((others, last),) = self._rows(
             "select arraySort(arrayFilter(x -> x != {s:String}, groupUniqArray(source))), "
             f"max(version) from {self._t(STATE_TABLE)}",
@@ -371,14 +377,14 @@ class ClickHouseDestination:
     def get_state(self, stream: str) -> StreamState | None:
         rows = self._rows(
             f"select toString(window_start), toString(cursor_ts), cursor_uuid, complete, "
-            "cursor_column "
+            "cursor_column, account_group_index "
             f"from {self._t(STATE_TABLE)} where source = {{s:String}} and stream = {{st:String}} "
             "order by version desc limit 1",
             {"s": self._source, "st": stream},
         )
         if not rows:
             return None
-        window_start, cursor_ts, cursor_uuid, complete, cursor_column = rows[0]
+        window_start, cursor_ts, cursor_uuid, complete, cursor_column, group_index = rows[0]
         return StreamState(
             stream,
             _parse_stored(window_start),
@@ -386,6 +392,7 @@ class ClickHouseDestination:
             cursor_uuid,
             bool(complete),
             cursor_column,
+            None if group_index is None else int(group_index),
         )
 
     def _next_version(self) -> int:
@@ -404,6 +411,7 @@ class ClickHouseDestination:
             datetime.now(_UTC),
             self._next_version(),
             state.cursor_column,
+            state.account_group_index,
         ]
         self._insert(STATE_TABLE, [row], _STATE_COLUMNS, _STATE_TYPES)
 
@@ -496,14 +504,34 @@ class ClickHouseDestination:
         return int(count)
 
     def finish_snapshot(self, table: str) -> int:
+        return self._from_staging(table, merge=False, remove=())
+
+    def merge_snapshot(self, table: str, remove: Sequence[str] = ()) -> int:
+        return self._from_staging(table, merge=True, remove=remove)
+
+    def _from_staging(self, table: str, merge: bool, remove: Sequence[str]) -> int:
+        """Swap in the staged rows (one per key, none keyed in ``remove``), plus with ``merge``
+        the stored rows whose key is neither staged nor in ``remove``."""
         staging = self._t(self._staging(table))
         columns = ", ".join(f"`{c}`" for c in TABLE_COLUMNS[table])
+        key = f"`{SNAPSHOT_KEYS[table]}`"
+        params = {"remove": list(remove)}
 
         def fill(swap: str) -> None:
             self._command(
-                f"insert into {swap} ({columns}) select {columns} from {staging} limit 1 by `{SNAPSHOT_KEYS[table]}`",
+                f"insert into {swap} ({columns}) select {columns} from {staging} "
+                f"where not has({{remove:Array(String)}}, {key}) limit 1 by {key}",
+                params,
                 what=f"building the new {table}",
             )
+            if merge:
+                self._command(
+                    f"insert into {swap} ({columns}) select {columns} from {self._t(table)} "
+                    f"where {key} not in (select {key} from {staging}) "
+                    f"and not has({{remove:Array(String)}}, {key})",
+                    params,
+                    what=f"keeping the unchanged rows of {table}",
+                )
 
         count = self._swap_in(table, fill)
         self._command(self.ddl.drop_table(staging), what=f"dropping {staging}")

@@ -29,10 +29,11 @@ from urllib3.exceptions import (
     ProtocolError,
     ReadTimeoutError,
 )
-from urllib3.util import Retry, Timeout
+from urllib3.util import Timeout
 
 from beton_runner import __version__
 from beton_runner.errors import ConfigError, IngestError
+from beton_runner.http_retry import BoundedRetry, RetryRefused
 from beton_runner.posthog.config import PostHogConfig
 
 log = logging.getLogger(__name__)
@@ -85,39 +86,6 @@ class PostHogUnavailableError(IngestError):
         self.kind = kind
         self.status = status
         super().__init__(message)
-
-
-class _RetryAfterTooLong(Exception):
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-
-
-class _Retry(Retry):
-    """urllib3's Retry, plus a ceiling on Retry-After and a hook that reports each retry."""
-
-    max_retry_after: float = 600.0
-    on_retry: Callable[[str], None] | None = None
-
-    def new(self, **kw: Any) -> _Retry:
-        new = super().new(**kw)
-        new.max_retry_after = self.max_retry_after
-        new.on_retry = self.on_retry
-        return new
-
-    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
-        if response is not None and response.status == 429:
-            wait = self.get_retry_after(response)
-            if wait is not None and wait > self.max_retry_after:
-                raise _RetryAfterTooLong(wait)
-        new = super().increment(method, url, response, error, _pool, _stacktrace)
-        if self.on_retry is not None:
-            if response is not None:
-                wait = self.get_retry_after(response) if self.respect_retry_after_header else None
-                what = f"HTTP {response.status}" + (f", waiting {wait:.0f}s as asked" if wait else "")
-            else:
-                what = type(error).__name__ if error is not None else "error"
-            self.on_retry(what)
-        return new
 
 
 @dataclass
@@ -177,9 +145,9 @@ class PostHogClient:
     def project_path(self, suffix: str) -> str:
         return f"/api/projects/{self.config.project_id}/{suffix}"
 
-    def _retry(self) -> _Retry:
+    def _retry(self) -> BoundedRetry:
         s = self.settings
-        retry = _Retry(
+        retry = BoundedRetry(
             total=s.retries,
             connect=min(s.connect_retries, s.retries),
             read=s.retries,
@@ -228,13 +196,18 @@ class PostHogClient:
                         retries=retry,
                         preload_content=True,
                     )
-                except _RetryAfterTooLong as exc:
+                except RetryRefused as exc:
+                    status = getattr(exc.response, "status", None) or 429
+                    busy = (
+                        "PostHog's rate limit for this project is used up for now"
+                        if status == 429
+                        else f"PostHog is unavailable for now (HTTP {status})"
+                    )
                     raise PostHogUnavailableError(
-                        "rate_limited",
-                        f"PostHog's rate limit for this project is used up for now: it asks to wait "
-                        f"{exc.seconds:.0f} seconds ({self._where(path)}). Run the command again "
-                        "later; an ingest continues where it stopped.",
-                        status=429,
+                        "rate_limited" if status == 429 else "server_error",
+                        f"{busy}: it asks to wait {exc.wait or 0:.0f} seconds ({self._where(path)}). "
+                        "Run the command again later; an ingest continues where it stopped.",
+                        status=status,
                     ) from None
                 except MaxRetryError as exc:
                     raise self._unreachable(path, exc.reason) from None

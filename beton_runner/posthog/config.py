@@ -78,7 +78,12 @@ class PostHogConfig:
     @property
     def source_key(self) -> str:
         """What identifies this PostHog project in the warehouse's sync state (no secret)."""
-        return f"{self.host}/project/{self.project_id}"
+        return source_key(self.host, self.project_id)
+
+
+def source_key(host: str, project_id: str) -> str:
+    """The sync state's name of a PostHog project: the API ingest's and the batch-export files'."""
+    return f"{host}/project/{project_id}"
 
 
 def normalize_host(raw: str) -> tuple[str, list[str], str | None]:
@@ -134,14 +139,15 @@ def normalize_host(raw: str) -> tuple[str, list[str], str | None]:
     return base + path, notes, project_in_url
 
 
-def resolve_config(
+def resolve_project(
     *,
     host: str | None = None,
     region: str | None = None,
     project_id: str | None = None,
     environ: dict[str, str] | None = None,
-) -> PostHogConfig:
-    """Build the configuration from flags first, then environment variables, then defaults."""
+) -> tuple[str, str, list[str]]:
+    """(host, project id, notes): which PostHog project, from flags, then the environment, then
+    defaults. Needs no API key (batch-export files name no project; the user says which)."""
     env = os.environ if environ is None else environ
     notes: list[str] = []
 
@@ -174,7 +180,19 @@ def resolve_config(
             f"The PostHog project id must be a number (the one after /project/ in your PostHog "
             f"address bar), not '{project}'."
         )
+    return base, project, notes
 
+
+def resolve_config(
+    *,
+    host: str | None = None,
+    region: str | None = None,
+    project_id: str | None = None,
+    environ: dict[str, str] | None = None,
+) -> PostHogConfig:
+    """Build the configuration from flags first, then environment variables, then defaults."""
+    env = os.environ if environ is None else environ
+    base, project, notes = resolve_project(host=host, region=region, project_id=project_id, environ=env)
     key = (env.get(ENV_KEY) or "").strip()
     if not key:
         raise ConfigError(

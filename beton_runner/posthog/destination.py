@@ -40,6 +40,7 @@ from beton_runner.posthog.stream import (  # noqa: F401 - StreamState/Destinatio
     parse_timestamp,
     time_spans,
 )
+from beton_runner.profile import shipped
 from beton_runner.project import raw_schema
 from beton_runner.warehouse.duckdb import DuckDBConnection
 
@@ -87,11 +88,15 @@ _DDL = {
             cursor_uuid varchar,
             complete boolean,
             updated_at timestamp,
-            cursor_column varchar
+            cursor_column varchar,
+            account_group_index integer
         )""",
 }
 # Columns added after a state table was first created (older files gain them on open).
-_STATE_MIGRATIONS = ("alter table {s}.{t} add column if not exists cursor_column varchar",)
+_STATE_MIGRATIONS = (
+    "alter table {s}.{t} add column if not exists cursor_column varchar",
+    "alter table {s}.{t} add column if not exists account_group_index integer",
+)
 
 # How a staged page becomes rows of the target table (timestamps to naive UTC).
 _SELECT_FROM_PAGE = {
@@ -176,7 +181,7 @@ class DuckDBDestination:
 
     def __init__(self, path: str | Path, schema: str | None = None, memory_limit: str = DEFAULT_MEMORY_LIMIT):
         self.path = Path(path)
-        self.schema = schema or raw_schema("duckdb")
+        self.schema = schema or raw_schema(shipped("duckdb").schema)
         self.memory_limit = memory_limit
         self._con: DuckDBConnection | None = None
         self._source: str | None = None
@@ -230,14 +235,14 @@ class DuckDBDestination:
     def get_state(self, stream: str) -> StreamState | None:
         rows = _sql(
             self.con,
-            f"select window_start, cursor_ts, cursor_uuid, complete, cursor_column "
+            f"select window_start, cursor_ts, cursor_uuid, complete, cursor_column, account_group_index "
             f"from {self.schema}.{STATE_TABLE} where source = ? and stream = ?",
             [self._source, stream],
         )
         if not rows:
             return None
         row = rows[0]
-        return StreamState(stream, row[0], row[1], row[2], bool(row[3]), row[4])
+        return StreamState(stream, row[0], row[1], row[2], bool(row[3]), row[4], row[5])
 
     def _save_state(self, con, state: StreamState) -> None:
         _sql(
@@ -248,8 +253,8 @@ class DuckDBDestination:
         _sql(
             con,
             f"insert into {self.schema}.{STATE_TABLE} (source, stream, window_start, cursor_ts, "
-            "cursor_uuid, complete, updated_at, cursor_column) "
-            "values (?, ?, ?, ?, ?, ?, now()::timestamp, ?)",
+            "cursor_uuid, complete, updated_at, cursor_column, account_group_index) "
+            "values (?, ?, ?, ?, ?, ?, now()::timestamp, ?, ?)",
             [
                 self._source,
                 state.stream,
@@ -258,6 +263,7 @@ class DuckDBDestination:
                 state.cursor_uuid,
                 state.complete,
                 state.cursor_column,
+                state.account_group_index,
             ],
         )
 
@@ -329,18 +335,35 @@ class DuckDBDestination:
         with con.registered("_beton_page", _frame(table, rows)):
             _sql(con, f"insert into {self._staging(table)} {_SELECT_FROM_PAGE[table]}")
 
+    @staticmethod
+    def _key(table: str) -> str:
+        return "distinct_id" if table == "person_distinct_id" else TABLE_COLUMNS[table][0]
+
     def finish_snapshot(self, table: str) -> int:
+        return self._swap_in(table, f"delete from {self.schema}.{table}", [])
+
+    def merge_snapshot(self, table: str, remove: Sequence[str] = ()) -> int:
+        key = self._key(table)
+        clear = (
+            f"delete from {self.schema}.{table} "
+            f"where {key} in (select {key} from {self._staging(table)}) or list_contains(?::varchar[], {key})"
+        )
+        return self._swap_in(table, clear, [list(remove)], remove)
+
+    def _swap_in(self, table: str, clear: str, params: list[Any], remove: Sequence[str] = ()) -> int:
+        """In one transaction: ``clear`` the stored rows, add the staged ones (one per key, none
+        keyed in ``remove``), drop the staging table."""
         con = self.con
-        key = TABLE_COLUMNS[table][0]
-        if table == "person_distinct_id":
-            key = "distinct_id"
+        key = self._key(table)
         _sql(con, "begin transaction")
         try:
-            _sql(con, f"delete from {self.schema}.{table}")
+            _sql(con, clear, params)
             _sql(
                 con,
                 f"insert into {self.schema}.{table} select * from {self._staging(table)} "
+                f"where not list_contains(?::varchar[], {key}) "
                 f"qualify row_number() over (partition by {key}) = 1",
+                [list(remove)],
             )
             _sql(con, f"drop table {self._staging(table)}")
             _sql(con, "commit")

@@ -25,6 +25,7 @@ EVENT_COLUMNS = (
     "created_at",
 )
 CURSOR_COLUMN = "created_at"
+MAX_GROUP_TYPES = 5  # PostHog's events carry $group_0 .. $group_4
 PERSON_COLUMNS = ("id", "created_at", "properties", "is_identified")
 DISTINCT_ID_COLUMNS = ("distinct_id", "person_id")
 GROUP_COLUMNS = ("key", "created_at", "properties")
@@ -74,15 +75,34 @@ def _events_where(window_start: datetime, received_from: datetime | None, receiv
     return where
 
 
+def group_column(group_type_index: int) -> str:
+    """``$group_<index>``: the events column (and property) holding the event's group key of
+    that group type ('' when the event has none)."""
+    index = int(group_type_index)
+    if not 0 <= index < MAX_GROUP_TYPES:
+        raise ValueError(f"a PostHog group type index is 0..{MAX_GROUP_TYPES - 1}, not {index}")
+    return f"$group_{index}"
+
+
+def event_columns(group_type_index: int | None = None) -> tuple[str, ...]:
+    """The events query's columns: :data:`EVENT_COLUMNS`, then the group key column of the
+    account group type when accounts come from one."""
+    if group_type_index is None:
+        return EVENT_COLUMNS
+    return (*EVENT_COLUMNS, group_column(group_type_index))
+
+
 def events_page(
     window_start: datetime,
     received_from: datetime | None,
     received_before: datetime,
     after: tuple[datetime, str] | None,
     limit: int,
+    group_type_index: int | None = None,
 ) -> str:
     """Events of the window received in ``[received_from, received_before)``, strictly after
-    the ``(created_at, uuid)`` cursor, in that order."""
+    the ``(created_at, uuid)`` cursor, in that order (with ``$group_<group_type_index>``
+    after :data:`EVENT_COLUMNS` when given)."""
     where = _events_where(window_start, received_from, received_before)
     if after is not None:
         received, last_uuid = after
@@ -90,7 +110,7 @@ def events_page(
         where.append(f"created_at >= {timestamp(received)}")
         where.append(f"(created_at, uuid) > ({timestamp(received)}, {uuid(last_uuid)})")
     return (
-        f"select {', '.join(EVENT_COLUMNS)} from events where {' and '.join(where)} "
+        f"select {', '.join(event_columns(group_type_index))} from events where {' and '.join(where)} "
         f"order by created_at, uuid limit {int(limit)}"
     )
 

@@ -34,6 +34,7 @@ from beton_runner.posthog.accounts import (
     AccountSource,
     group_to_account,
     pick_group_type,
+    with_group_key,
 )
 from beton_runner.posthog.client import (
     PostHogAccessError,
@@ -255,17 +256,36 @@ def run_ingest(
         except (IndexError, TypeError, ValueError):
             pass
 
+        # Accounts from a group type: each event's key of that type comes along ($group_N)
+        # and is kept as the property $group_N, which links the event to its account.
+        group_index = account_source.group_type_index if account_source.kind == "group" else None
+        columns = hogql.event_columns(group_index)
+
         def build(cursor: Any, size: int) -> str:
-            return hogql.events_page(events_from, read_from, end, cursor, size)
+            return hogql.events_page(events_from, read_from, end, cursor, size, group_index)
 
         received = hogql.EVENT_COLUMNS.index(hogql.CURSOR_COLUMN)
+        properties = hogql.EVENT_COLUMNS.index("properties")
 
         def cursor_of(row: list[Any]) -> tuple[datetime, str]:
             return parse_timestamp(row[received]), str(row[0])
 
+        def with_group(rows: list[list[Any]]) -> list[list[Any]]:
+            if group_index is None:
+                return rows
+            column = hogql.group_column(group_index)
+            width = len(hogql.EVENT_COLUMNS)
+            out = []
+            for row in rows:
+                kept = list(row[:width])
+                kept[properties] = with_group_key(kept[properties], column, row[width])
+                out.append(kept)
+            return out
+
         last = None
         fetched = 0
-        for rows in run.pages("events", hogql.EVENT_COLUMNS, build, cursor_of, options.max_events):
+        for page in run.pages("events", columns, build, cursor_of, options.max_events):
+            rows = with_group(page)
             last = cursor_of(rows[-1])
             fetched += len(rows)
             state = StreamState(
@@ -391,6 +411,8 @@ def run_ingest(
                         result.stopped_at_max = True
                 elif item.state is not None and item.state.complete:
                     result.snapshots[item.stream] = destination.finish_snapshot(snapshot_tables[item.stream])
+                    if item.stream == "accounts":
+                        _record_account_source(destination, account_source)
     except BaseException as exc:
         run.stop.set()
         run.abandon.set()
@@ -422,9 +444,16 @@ def run_ingest(
 
     if account_source.kind == "property":
         result.snapshots["accounts"] = destination.accounts_from_property(account_source.property)
+        _record_account_source(destination, account_source)
     result.counts = destination.counts()
     result.seconds = time.monotonic() - started
     return result
+
+
+def _record_account_source(destination: Destination, source: AccountSource) -> None:
+    """Saved once the accounts are in: ``beton run`` links events the way they were loaded
+    (the ``$group_<index>`` property for a group type, else the configured property link)."""
+    destination.save_state(StreamState("accounts", complete=True, account_group_index=source.group_type_index))
 
 
 def _with_progress(error: BaseException, result: IngestResult) -> BaseException:

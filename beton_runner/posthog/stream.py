@@ -29,7 +29,13 @@ class StreamState:
     ``cursor_ts`` -- is stored; ``complete`` means the run that wrote it reached its end, so
     ``cursor_ts`` is that run's upper bound. ``cursor_column`` names what ``cursor_ts`` is a
     time of: ``created_at``; a state saved by an older version (``None``: the event
-    ``timestamp``) is not a usable cursor, and the next run re-reads the whole window."""
+    ``timestamp``) is not a usable cursor, and the next run re-reads the whole window.
+
+    The ``accounts`` stream's state records where the last ingest took accounts from:
+    ``account_group_index`` is the PostHog group type index whose keys are the account ids
+    (events carry them as property ``$group_<index>``), ``None`` when accounts came from a
+    property. ``beton run`` reads it (macro ``beton.account_group_index``) to link events to
+    accounts the same way."""
 
     stream: str
     window_start: datetime | None = None
@@ -37,6 +43,7 @@ class StreamState:
     cursor_uuid: str | None = None
     complete: bool = False
     cursor_column: str | None = None
+    account_group_index: int | None = None
 
 
 class Destination(Protocol):
@@ -64,6 +71,11 @@ class Destination(Protocol):
 
     def finish_snapshot(self, table: str) -> int:
         """Replace ``table`` by the staged rows (atomically); returns its row count."""
+
+    def merge_snapshot(self, table: str, remove: Sequence[str] = ()) -> int:
+        """Merge the staged rows into ``table`` (atomically): they replace the stored rows with
+        the same key, stored rows keyed in ``remove`` go, the other stored rows stay. For
+        exports of changed rows only (PostHog's persons batch export); returns the row count."""
 
     def discard_snapshot(self, table: str) -> None:
         """Drop the staged rows of an unfinished snapshot; ``table`` stays as it was."""

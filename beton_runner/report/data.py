@@ -23,6 +23,17 @@ from .sql import rule_sql
 
 DEFAULT_MAX_ROWS = 5000
 TRENDS_TABLE = "mart_rule_trends"
+FINDINGS_TABLE = "insp_findings"
+# The account and user tables, the enriched one first (the plain one before any `beton enrich`).
+ACCOUNT_TABLES = ["dim_accounts_enriched", "dim_accounts"]
+USER_TABLES = ["dim_users_enriched", "dim_users"]
+# What a finding's sparkline reads (besides the daily rollup: a filtered rule's own, else this).
+DAILY_ROLLUP = "int_daily_activity"
+SPARKLINE_TABLES = {
+    "events": ("staging", "stg_posthog__events"),
+    "identities": ("staging", "stg_posthog__person_distinct_ids"),
+    "account_keys": ("intermediate", "int_account_keys"),
+}
 
 # The explore views (models/explore/) and how each is read: (table, order by, descending).
 EXPLORE_TABLES = {
@@ -171,13 +182,8 @@ class TableReader:
         if self._conn is None:
             return None
         filtered = rule.has_property_filters
-        rollup = ("intermediate", rule.filtered_model_name if filtered else "int_daily_activity")
-        tables = {
-            "rollup": rollup,
-            "events": ("staging", "stg_posthog__events"),
-            "identities": ("staging", "stg_posthog__person_distinct_ids"),
-            "account_keys": ("intermediate", "int_account_keys"),
-        }
+        rollup = ("intermediate", rule.filtered_table_name if filtered else DAILY_ROLLUP)
+        tables = {"rollup": rollup, **SPARKLINE_TABLES}
         names = {key: self.project.relation(*where) for key, where in tables.items()}
         if any(name not in self._columns for key, name in names.items() if not (filtered and key == "events")):
             return None
@@ -236,7 +242,7 @@ class TableReader:
         """The findings that entered or exited a punch list at the as_of the punch lists are at
         (those of insp_findings, and the latest recorded run's for lists now empty), or None
         when the history is not built. Only those runs are read: the history grows every run."""
-        names = [self.project.relation("inspections", t) for t in (CHANGES_TABLE, RUNS_TABLE, "insp_findings")]
+        names = [self.project.relation("inspections", t) for t in (CHANGES_TABLE, RUNS_TABLE, FINDINGS_TABLE)]
         if self._conn is None or any(name not in self._columns for name in names):
             return None
         changes, runs, findings = (self._conn.table(*name) for name in names)
@@ -270,7 +276,7 @@ def collect(
 ) -> ReportData:
     """Everything the report shows. Missing tables become notes, not errors; a missing
     warehouse is an error (nothing to report)."""
-    if project.target == "duckdb" and not project.duckdb_path.exists():
+    if project.engine == "duckdb" and not project.duckdb_path.exists():
         raise WarehouseError(f"no warehouse at {project.duckdb_path}: run `beton demo` or `beton run` first")
     notes: list[str] = []
     rules = _rules_of(project)
@@ -283,8 +289,8 @@ def collect(
         if missing:
             notes.append(f"explore views not built ({', '.join(missing)}): run `beton run` to add them")
 
-        accounts = _first_table(reader, ["dim_accounts_enriched", "dim_accounts"], "events_30d", max_rows)
-        users = _first_table(reader, ["dim_users_enriched", "dim_users"], "events_30d", max_rows)
+        accounts = _first_table(reader, ACCOUNT_TABLES, "events_30d", max_rows)
+        users = _first_table(reader, USER_TABLES, "events_30d", max_rows)
         if accounts is None or users is None:
             notes.append("marts not built (beton_marts.dim_accounts / dim_users): run `beton run`")
 

@@ -34,7 +34,7 @@ def rule_sql(
 ) -> tuple[dict[str, str], str | None]:
     """(SQL per model, a note when some could not be had)."""
     manifest = project.dbt_target_path / "manifest.json"
-    found = manifest_sql(manifest, project.target, model_names)
+    found = manifest_sql(manifest, project.engine, model_names)
     missing = [m for m in model_names if m not in found]
     if not missing or not compile_missing:
         return found, None if not missing else "the compiled SQL is not in the dbt manifest: run `beton run`"
@@ -43,5 +43,5 @@ def rule_sql(
         run_dbt(project, ["compile"], vars=vars_, select=missing)
     except BetonError as exc:
         return found, f"dbt compile failed, so the SQL is not shown: {str(exc).splitlines()[0]}"
-    found.update(manifest_sql(manifest, project.target, missing))
+    found.update(manifest_sql(manifest, project.engine, missing))
     return found, None

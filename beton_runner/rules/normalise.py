@@ -88,9 +88,16 @@ class Rule:
         return bool(self.normalised["property_filters"])
 
     @property
-    def filtered_model_name(self) -> str:
-        """The incremental daily rollup of this rule's filtered events (rules with property filters)."""
+    def filtered_table_name(self) -> str:
+        """The table of the incremental daily rollup of this rule's filtered events (rules with
+        property filters), in the intermediate schema."""
         return f"int_filtered_activity__{self.key}"
+
+    @property
+    def filtered_model_name(self) -> str:
+        """The dbt model of that rollup: the table name in Beton's model namespace (``beton_``),
+        so it never meets a host project's models (docs/dbt-package.md)."""
+        return f"beton_{self.filtered_table_name}"
 
 
 def normalise(key: str, doc: dict[str, Any]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """The ClickHouse engine, through clickhouse-connect (HTTP).
 
-Settings come from the same environment variables as ``profiles.yml`` (:func:`settings_from_env`).
+Settings come from the dbt profile (:func:`beton_runner.warehouse.connect` reads the project's
+resolved profile target; :func:`settings_from_env` renders the shipped profiles.yml).
 No message ever carries the password: driver errors are reduced to their first line and
 scrubbed. ClickHouse has no multi-statement transactions: :meth:`ClickHouseConnection.transaction`
 runs statements one by one, ``replace_tables`` writes every new table before swapping any in
@@ -10,7 +11,6 @@ runs statements one by one, ``replace_tables`` writes every new table before swa
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -96,27 +96,20 @@ class ClusterDDL:
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Connection settings for the clickhouse target, from the same environment variables as
-    profiles.yml (``environ`` overrides the process environment)."""
-    env = {**os.environ, **(environ or {})}
-    secure = env.get("CLICKHOUSE_SECURE", "false").strip().lower() in ("1", "true", "yes")
-    port = env.get("CLICKHOUSE_PORT", "8443" if secure else "8123")
-    if not port.isdigit():
-        raise ConfigError(f"CLICKHOUSE_PORT must be a port number, not '{port}'")
-    return {
-        "host": env.get("CLICKHOUSE_HOST", "localhost"),
-        "port": int(port),
-        "username": env.get("CLICKHOUSE_USER", "default"),
-        "password": env.get("DBT_ENV_SECRET_CLICKHOUSE_PASSWORD", env.get("CLICKHOUSE_PASSWORD", "")),
-        "secure": secure,
-        "verify": env.get("CLICKHOUSE_VERIFY", "true").strip().lower() in ("1", "true", "yes"),
-    }
+    """Driver settings of the shipped profiles.yml's clickhouse target rendered with ``environ``
+    over the process environment: for a connection made without a project (``connect(project)``
+    reads the project's own dbt profile)."""
+    from ..profile import shipped
+
+    return dict(shipped("clickhouse", environ).clickhouse)
 
 
 def cluster_from_env(environ: Mapping[str, str] | None = None) -> str:
-    """CLICKHOUSE_CLUSTER (as profiles.yml reads it for dbt-clickhouse's ``cluster``); empty for
-    a single server or ClickHouse Cloud."""
-    return ({**os.environ, **(environ or {})}.get("CLICKHOUSE_CLUSTER") or "").strip()
+    """The cluster of the shipped profile's clickhouse target (CLICKHOUSE_CLUSTER); empty for a
+    single server or ClickHouse Cloud."""
+    from ..profile import shipped
+
+    return shipped("clickhouse", environ).cluster
 
 
 def load_driver():
@@ -181,7 +174,8 @@ class ClickHouseConnection(Connection):
             raise WarehouseError(
                 f"cannot connect to ClickHouse at {self.settings['host']}:{self.settings['port']} "
                 f"(secure={self.settings['secure']}): {type(exc).__name__}; "
-                "check CLICKHOUSE_HOST/PORT/USER/PASSWORD"
+                "check the host, port, user and password of the dbt profile target (CLICKHOUSE_HOST/PORT/USER/PASSWORD "
+                "with the shipped profiles.yml)"
             ) from None
 
     def describe(self) -> str:

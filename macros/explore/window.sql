@@ -18,7 +18,7 @@
     (events counted per date, name, distinct id, user and account: sum `events`, not count rows). -#}
 {% macro explore_window_events() -%}
     {%- set first_day = beton.date_literal(beton.as_of_date_text(beton.explore_days() - 1)) -%}
-    select * from {{ ref('int_explore_activity') }}
+    select * from {{ ref('beton', 'beton_int_explore_activity') }}
     where event_date >= {{ first_day }}
         and not is_after_as_of
 {%- endmacro %}

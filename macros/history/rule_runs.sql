@@ -38,7 +38,7 @@ per_rule as (
         count(*) as all_findings,
         sum(case when as_of = {{ as_of }} then 1 else 0 end) as findings_at_as_of
 
-    from {{ ref('insp_findings') }}
+    from {{ ref('beton', 'insp_findings') }}
     group by rule_key
 
 )

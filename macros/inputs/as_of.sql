@@ -12,7 +12,7 @@
     {%- endif -%}
     {%- if raw is none or raw == '' -%}
         {%- if beton.input_mode() == 'mock' -%}
-            {%- set raw = var('beton_mock_as_of') -%}
+            {%- set raw = var('beton_mock_as_of', '2026-10-01 12:00:00') -%}
         {%- else -%}
             {{ return(beton.instant_text(run_started_at.replace(tzinfo=none))) }}
         {%- endif -%}

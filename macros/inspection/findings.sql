@@ -2,7 +2,7 @@
     columns of beton_runner/columns.py (FINDINGS_COLUMNS, through beton.findings_columns()).
     rules: [{key, name, level, relation}, ...], one per rule, relation a ref to insp_<key>. -#}
 {% macro findings_union(rules) -%}
-    {%- set users = ref('int_users') -%}
+    {%- set users = ref('beton', 'beton_int_users') -%}
     {%- set string = dbt.type_string() -%}
     {%- set types = {'bigint': dbt.type_bigint(), 'double': beton.type_double(), 'string': string} -%}
     {%- set computed_at = beton.timestamp_literal(run_started_at.strftime('%Y-%m-%d %H:%M:%S')) -%}

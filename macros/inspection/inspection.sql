@@ -12,7 +12,7 @@
 {% macro inspection_model(rule) -%}
     {#- refs are declared unconditionally so the DAG is right at parse time -#}
     {%- set relations = beton.activity_relations() -%}
-    {%- do relations.update({'users': ref('int_users'), 'accounts': ref('stg_posthog__accounts')}) -%}
+    {%- do relations.update({'users': ref('beton', 'beton_int_users'), 'accounts': ref('beton', 'beton_stg_posthog__accounts')}) -%}
     {%- if rule is not mapping or rule.get('format') != beton.rule_format() -%}
         {{ exceptions.raise_compiler_error(
             "model " ~ this ~ " was not written by this version of `beton rules compile` (rule format "
@@ -20,7 +20,9 @@
             ~ beton.rule_format() ~ "); run `beton rules compile`") }}
     {%- endif -%}
     {%- if rule['property_filters'] -%}
-        {%- do relations.update({'filtered': ref('int_filtered_activity__' ~ rule['key'])}) -%}
+        {#- the rule's filtered rollup is generated beside its model: in this package, or in the
+            host project a rule was compiled into (`beton rules compile --project-dir HOST`) -#}
+        {%- do relations.update({'filtered': ref(model.package_name, 'beton_int_filtered_activity__' ~ rule['key'])}) -%}
     {%- endif -%}
     {{ return(beton.render_inspection(rule, relations)) }}
 {%- endmacro %}

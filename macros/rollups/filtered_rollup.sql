@@ -15,7 +15,7 @@
     {%- set cutoff = beton.incremental_cutoff('activity_date', fingerprints) if is_incremental() else none -%}
     {%- set events -%}
 select *
-from {{ ref('stg_posthog__events') }}
+from {{ ref('beton', 'beton_stg_posthog__events') }}
     {%- for predicate in beton.event_predicates(rule_filter) %}
 {{ 'where' if loop.first else '    and' }} {{ predicate }}
     {%- endfor %}

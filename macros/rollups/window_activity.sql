@@ -7,8 +7,8 @@
 
 {% macro identity_relations() -%}
     {{ return({
-        'identities': ref('stg_posthog__person_distinct_ids'),
-        'account_keys': ref('int_account_keys'),
+        'identities': ref('beton', 'beton_stg_posthog__person_distinct_ids'),
+        'account_keys': ref('beton', 'beton_int_account_keys'),
     }) }}
 {%- endmacro %}
 
@@ -21,10 +21,10 @@ left join {{ relations['event_names'] }} as event_names
 
 {% macro activity_relations() -%}
     {%- set relations = {
-        'activity': ref('int_activity_resolved'),
-        'rollup': ref('int_daily_activity'),
-        'raw_events': ref('stg_posthog__events'),
-        'event_names': ref('int_event_names'),
+        'activity': ref('beton', 'beton_int_activity_resolved'),
+        'rollup': ref('beton', 'beton_int_daily_activity'),
+        'raw_events': ref('beton', 'beton_stg_posthog__events'),
+        'event_names': ref('beton', 'beton_int_event_names'),
     } -%}
     {%- do relations.update(beton.identity_relations()) -%}
     {{ return(relations) }}

@@ -40,7 +40,7 @@ def test_same_arguments_same_rows_and_realistic_shape(tmp_path):
     per_user = events["distinct_id"].value_counts()
     assert per_user.iloc[0] > 20 * per_user.median()  # skewed: power users and a long tail
     assert events["properties"].str.contains('"company_domain":"acct').mean() > 0.95
-    library = set(pd.read_csv(REPO / "seeds" / "reference" / "standard_events.csv")["event_name"])
+    library = set(pd.read_csv(REPO / "seeds" / "reference" / "beton_standard_events.csv")["event_name"])
     assert set(events["event"]) <= library
     other = write_duckdb(tmp_path / "c.duckdb", REPO, Shape.for_events(30_000, seed=8))
     assert other["events"] == 30_000

@@ -5,7 +5,7 @@ with
 
 trends as (
 
-    select * from {{ ref('mart_rule_trends') }}
+    select * from {{ ref('beton', 'beton_mart_rule_trends') }}
 
 )
 

@@ -109,13 +109,13 @@ def deliver(warehouse: Path, env: dict, *args: str) -> subprocess.CompletedProce
 
 
 def mock_accounts() -> pd.DataFrame:
-    return pd.read_csv(REPO / "seeds" / "mock" / "mock_accounts.csv", dtype=str).set_index("account_id")
+    return pd.read_csv(REPO / "seeds" / "mock" / "beton_mock_accounts.csv", dtype=str).set_index("account_id")
 
 
 def mock_emails() -> dict[str, str]:
     import json
 
-    persons = pd.read_csv(REPO / "seeds" / "mock" / "mock_persons.csv", dtype=str)
+    persons = pd.read_csv(REPO / "seeds" / "mock" / "beton_mock_persons.csv", dtype=str)
     return {p: json.loads(props).get("email") for p, props in zip(persons["id"], persons["properties"])}
 
 

@@ -190,7 +190,7 @@ def test_any_input_stays_within_catalogues(domain, employees, country, industry,
     _assert_in_catalogues(result)
 
 
-# CRM facts of the mock accounts (seeds/mock/mock_accounts.csv), banded by hand.
+# CRM facts of the mock accounts (seeds/mock/beton_mock_accounts.csv), banded by hand.
 KNOWN = {
     "acc_001": ("Software", "201-500", "United States"),
     "acc_002": ("Logistics", "1,001-5,000", "Germany"),

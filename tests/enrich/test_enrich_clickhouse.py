@@ -11,7 +11,7 @@ from beton_runner.dbt import run_dbt
 from beton_runner.enrich import SimulationProvider, run_enrichment
 from beton_runner.enrich.run import ENRICHED_MARTS, ENRICHMENT_STAGING
 from beton_runner.enrich.store import Store
-from beton_runner.project import Project
+from beton_runner.project import Project, model_name
 
 clickhouse_connect = pytest.importorskip("clickhouse_connect")
 pytestmark = pytest.mark.clickhouse
@@ -223,8 +223,8 @@ def test_enriched_marts_before_and_after_the_first_enrich_on_clickhouse(clickhou
     client = clickhouse_connect.get_client(host=clickhouse_server.host, port=clickhouse_server.port, compress=False)
     try:
         client.command(f"drop database if exists {schema}_enrichment")
-        result = run_dbt(project, ["build"], select=[*ENRICHMENT_STAGING, *ENRICHED_MARTS])
-        assert {r.status for r in result.node_results} <= {"success", "pass"}
+        result = run_dbt(project, ["build"], select=[model_name(t) for t in (*ENRICHMENT_STAGING, *ENRICHED_MARTS)])
+        assert {r.status for r in result.node_results if not r.unique_id.startswith("exposure.")} <= {"success", "pass"}
         for model in ENRICHMENT_STAGING:
             assert client.command(f"select count() from {schema}_staging.{model}") == 0, model
         types = dict(

@@ -26,7 +26,7 @@ def test_changes_on_clickhouse_equal_duckdb(mock_two_runs, clickhouse_server, we
     project = ch_project(REPO, clickhouse_server, "beton_history", tmp_path / "target")
     for instant in (HISTORY_T1, MOCK_AS_OF):
         result = run_dbt(project, ["build"], vars={"beton_input": "mock", "beton_as_of": instant.isoformat(sep=" ")})
-        assert {r.status for r in result.node_results} <= {"success", "pass"}
+        assert {r.status for r in result.node_results if not r.unique_id.startswith("exposure.")} <= {"success", "pass"}
     drop = ["computed_at", "input_fingerprint"]
     duck = read_table(mock_two_runs, "beton_inspections", "insp_finding_changes").drop(columns=["input_fingerprint"])
     click = ch_table(clickhouse_server, "beton_history_inspections", "insp_finding_changes").drop(

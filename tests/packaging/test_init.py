@@ -44,7 +44,9 @@ def test_init_writes_the_project_and_says_what_next(tmp_path):
     project = tmp_path / "new" / "acme"
     expected = {str(p) for p in template_files(REPO)} | {"rule.schema.json", "README.md", ".gitignore"}
     assert files_under(project) == expected
-    assert (project / "models" / "staging").is_dir() and (project / "seeds" / "mock" / "mock_events.csv").is_file()
+    assert (project / "models" / "staging").is_dir() and (
+        project / "seeds" / "mock" / "beton_mock_events.csv"
+    ).is_file()
     assert (project / "dbt_project.yml").read_bytes() == (REPO / "dbt_project.yml").read_bytes()
     assert "*.duckdb" in (project / ".gitignore").read_text().splitlines()
     assert (project / "README.md").read_text().startswith("# acme\n")

@@ -98,7 +98,7 @@ def test_wheel_carries_the_dbt_project(wheel):
     for folder in (*TEMPLATE_DIRS, "rules"):
         assert any(p.startswith(folder + "/") for p in packaged), f"{folder}/ missing from the wheel"
     assert "models/inspections/rules/insp_pql_power_users.sql" in packaged
-    assert "seeds/mock/mock_events.csv" in packaged
+    assert "seeds/mock/beton_mock_events.csv" in packaged
     assert "tests/dbt/assert_cross_db_functions.sql" in packaged
     assert "beton_runner/rules/rule.schema.json" in names
     # nothing but the project: no Python, docs or tests of the checkout under the template

@@ -207,6 +207,8 @@ def test_a_crash_between_a_page_and_its_cursor_loses_and_duplicates_nothing(post
     calls = []
 
     def dies_on_the_fourth_page(*args):
+        if args[-1].stream != "events":  # the accounts' record is saved the same way
+            return real(*args)
         calls.append(args)
         if len(calls) == 4:
             raise SystemExit("simulated crash")  # not an Exception: nothing may handle it

@@ -502,5 +502,5 @@ def test_awkward_data_health_and_rankings_by_hand(awkward_build):
 def test_a_bad_explore_window_fails_with_a_message_naming_the_var(tmp_path):
     project = Project(dir=REPO, target="duckdb", duckdb_path=tmp_path / "w.duckdb", target_path=tmp_path / "target")
     with pytest.raises(DbtCommandError) as excinfo:
-        run_dbt(project, ["compile"], select=["explore_daily_activity"], vars={"beton_explore_days": 0})
+        run_dbt(project, ["compile"], select=["beton_explore_daily_activity"], vars={"beton_explore_days": 0})
     assert "beton_explore_days" in str(excinfo.value) and "1 to 3660" in str(excinfo.value)

@@ -45,7 +45,13 @@ def ch_build(clickhouse_server, tmp_path_factory):
         project,
         ["build"],
         vars={"beton_input": "mock"},
-        select=["+path:models/explore", "+path:models/inspections", "+dim_accounts", "+dim_users", "+mart_rule_trends"],
+        select=[
+            "+path:models/explore",
+            "+path:models/inspections",
+            "+beton_dim_accounts",
+            "+beton_dim_users",
+            "+beton_mart_rule_trends",
+        ],
     )
     return project, result
 

@@ -40,7 +40,12 @@ def _project(tmp_path) -> Project:
 )
 def test_schema_mapping_vars_with_unsafe_identifiers_are_compiler_errors(tmp_path, vars, setting, value):
     with pytest.raises(DbtCommandError) as info:
-        run_dbt(_project(tmp_path), ["compile"], select=["stg_posthog__events"], vars={"beton_input": "source", **vars})
+        run_dbt(
+            _project(tmp_path),
+            ["compile"],
+            select=["beton_stg_posthog__events"],
+            vars={"beton_input": "source", **vars},
+        )
     assert f"{setting} = '{value}' {IDENTIFIER_HINT}" in str(info.value)
 
 
@@ -49,7 +54,7 @@ def test_plain_identifiers_with_spaces_and_dashes_still_compile(tmp_path):
     run_dbt(
         project,
         ["compile"],
-        select=["stg_posthog__accounts"],
+        select=["beton_stg_posthog__accounts"],
         vars={
             "beton_input": "source",
             "beton_accounts_table": "crm-accounts 2",
@@ -57,7 +62,13 @@ def test_plain_identifiers_with_spaces_and_dashes_still_compile(tmp_path):
         },
     )
     sql = (
-        project.dbt_target_path / "compiled" / "beton" / "models" / "staging" / "posthog" / "stg_posthog__accounts.sql"
+        project.dbt_target_path
+        / "compiled"
+        / "beton"
+        / "models"
+        / "staging"
+        / "posthog"
+        / "beton_stg_posthog__accounts.sql"
     ).read_text()
     assert '"web site"' in sql and '"crm-accounts 2"' in sql
 
@@ -65,12 +76,12 @@ def test_plain_identifiers_with_spaces_and_dashes_still_compile(tmp_path):
 @pytest.mark.parametrize("value", ["three", 2.5, True, "-1"])
 def test_a_lookback_that_is_not_a_whole_number_of_days_is_a_compiler_error(tmp_path, value):
     project = _project(tmp_path)
-    run_dbt(project, ["build"], select=["+int_daily_activity"], vars={"beton_input": "mock"})
+    run_dbt(project, ["build"], select=["+beton_int_daily_activity"], vars={"beton_input": "mock"})
     with pytest.raises(DbtCommandError) as info:  # the incremental run is where the lookback is read
         run_dbt(
             project,
             ["run"],
-            select=["int_daily_activity"],
+            select=["beton_int_daily_activity"],
             vars={"beton_input": "mock", "beton_incremental_lookback_days": value},
         )
     assert (

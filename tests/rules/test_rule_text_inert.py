@@ -105,7 +105,7 @@ def test_jinja_in_every_rule_text_field_is_never_evaluated(tmp_path, monkeypatch
     assert nodes["model.beton.insp_pql_jinja"]["description"] == (
         f'Punch list of rule "{NAME}" (user level, rules/pql_jinja.yml). {DESCRIPTION}'
     )
-    assert nodes["model.beton.int_filtered_activity__pql_jinja"]["description"] == (
+    assert nodes["model.beton.beton_int_filtered_activity__pql_jinja"]["description"] == (
         f'Daily rollup of the events passing the per-event filters of rule "{NAME}" (rules/pql_jinja.yml): '
         "incremental, read by insp_pql_jinja."
     )

@@ -34,8 +34,11 @@ def beton(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def test_raw_schema_follows_the_schema_prefix(monkeypatch):
     monkeypatch.delenv("BETON_SCHEMA", raising=False)
-    assert raw_schema("duckdb") == "beton_raw"
-    assert raw_schema("clickhouse", {"CLICKHOUSE_DATABASE": "x"}) == "x_raw"
+    monkeypatch.delenv("DBT_PROFILES_DIR", raising=False)
+    assert raw_schema("beton") == "beton_raw"
+    assert Project.locate(REPO).raw_schema == "beton_raw"
+    monkeypatch.setenv("CLICKHOUSE_DATABASE", "x")  # the shipped profile's clickhouse schema
+    assert Project.locate(REPO, "clickhouse").raw_schema == "x_raw"
     project = Project(dir=REPO, target="clickhouse", schema="acme")
     assert project.raw_schema == "acme_raw" and project.dbt_env()["BETON_RAW_SCHEMA"] == "acme_raw"
 

@@ -217,45 +217,39 @@ class HubSpotDestination(Destination):
         return f"HubSpotDestination(name={self.name!r}, base_url={self.base_url!r}, token_env={self.token_env!r})"
 
     # -- configuration -------------------------------------------------------------------------
-    def _field(self, key: str) -> str:
-        return f"destinations.yml: destinations.{self.name}.{key}"
-
     def check(self) -> None:
         if not env_value(self.env, self.token_env):
             raise ConfigError(
                 f"{self.name}: the environment variable {self.token_env} (named by "
-                f"{self._field('token_env')}) is not set. Create a HubSpot private app with the scopes "
+                f"{self.config_path('token_env')}) is not set. Create a HubSpot private app with the scopes "
                 "crm.objects.companies.write, crm.objects.contacts.write, crm.schemas.companies.write and "
                 f"crm.schemas.contacts.write, and put its access token in {self.token_env}."
             )
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"{self._field('base_url')}: {self.base_url!r} is not an http(s) URL.")
+            raise ConfigError(f"{self.config_path('base_url')}: {self.base_url!r} is not an http(s) URL.")
         if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-            raise ConfigError(f"{self._field('base_url')}: use https (the token must not travel in clear text).")
+            raise ConfigError(f"{self.config_path('base_url')}: use https (the token must not travel in clear text).")
         for obj in OBJECTS:
             if not PROPERTY_NAME.match(self.id_property[obj]):
                 raise ConfigError(
-                    f"{self._field(obj + '.id_property')}: {self.id_property[obj]!r} is not a property name."
+                    f"{self.config_path(obj + '.id_property')}: {self.id_property[obj]!r} is not a property name."
                 )
         if self.id_property["companies"] == "domain":
             raise ConfigError(
-                f"{self._field('companies.id_property')}: HubSpot's `domain` property does not hold unique values, "
+                f"{self.config_path('companies.id_property')}: HubSpot's `domain` property does not hold unique values, "
                 "and HubSpot upserts only by a unique-value property. Leave the default `beton_domain` (created by "
                 "Beton, holding the account's domain) or name a unique property of yours."
             )
         for key in ENTITY_FIELDS:
             value = self.properties.get(key)
             if not isinstance(value, str) or not PROPERTY_NAME.match(value):
-                raise ConfigError(f"{self._field('properties.' + key)}: {value!r} is not a HubSpot property name.")
+                raise ConfigError(f"{self.config_path('properties.' + key)}: {value!r} is not a HubSpot property name.")
         if len(set(self.properties[k] for k in ENTITY_FIELDS)) != len(ENTITY_FIELDS):
-            raise ConfigError(f"{self._field('properties')}: two fields map to the same HubSpot property.")
+            raise ConfigError(f"{self.config_path('properties')}: two fields map to the same HubSpot property.")
 
     def _token(self) -> str:
-        token = env_value(self.env, self.token_env)
-        if not token:
-            raise ConfigError(f"{self.name}: the environment variable {self.token_env} is not set (HubSpot token).")
-        return token
+        return self.secret(self.token_env)
 
     # -- requests ------------------------------------------------------------------------------
     def _pace(self) -> None:
@@ -355,13 +349,13 @@ class HubSpotDestination(Destination):
             id_prop = self.id_property[obj]
             if id_prop in existing and obj == "companies" and not existing[id_prop].get("hasUniqueValue"):
                 raise ConfigError(
-                    f"{self._field('companies.id_property')}: the HubSpot company property {id_prop!r} does not "
+                    f"{self.config_path('companies.id_property')}: the HubSpot company property {id_prop!r} does not "
                     "hold unique values, and HubSpot upserts only by a unique-value property. Use the default "
                     "`beton_domain` or another unique property."
                 )
             if id_prop not in existing and id_prop not in wanted:
                 raise ConfigError(
-                    f"{self._field(obj + '.id_property')}: HubSpot has no {obj} property {id_prop!r}. Create it "
+                    f"{self.config_path(obj + '.id_property')}: HubSpot has no {obj} property {id_prop!r}. Create it "
                     "(with unique values) or use the default."
                 )
             missing = [p for name, p in wanted.items() if name not in existing]

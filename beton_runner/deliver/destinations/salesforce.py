@@ -215,15 +215,12 @@ class SalesforceDestination(Destination):
         return f"SalesforceDestination(name={self.name!r}, token_env={self.token_env!r})"
 
     # -- configuration -------------------------------------------------------------------------
-    def _field(self, key: str) -> str:
-        return f"destinations.yml: destinations.{self.name}.{key}"
-
     def check(self) -> None:
         url = env_value(self.env, self.instance_env)
         if not url:
             raise ConfigError(
                 f"{self.name}: the environment variable {self.instance_env} (named by "
-                f"{self._field('instance_url_env')}) is not set. Put the org's instance URL in it, e.g. "
+                f"{self.config_path('instance_url_env')}) is not set. Put the org's instance URL in it, e.g. "
                 "https://MyDomain.my.salesforce.com (`sf org display` shows it as Instance Url)."
             )
         parts = urlsplit(url)
@@ -236,7 +233,7 @@ class SalesforceDestination(Destination):
             raise ConfigError(f"{self.name}: {self.instance_env} must use https.")
         if not env_value(self.env, self.token_env):
             raise ConfigError(
-                f"{self.name}: the environment variable {self.token_env} (named by {self._field('token_env')}) "
+                f"{self.name}: the environment variable {self.token_env} (named by {self.config_path('token_env')}) "
                 "is not set. Put an OAuth access token for the org in it (`sf org display` shows one; for "
                 "scheduled runs use a connected app's client credentials flow)."
             )
@@ -246,30 +243,26 @@ class SalesforceDestination(Destination):
             version = 0.0
         if not re.fullmatch(r"v\d{2,3}\.0", self.api_version) or version < MIN_API_VERSION:
             raise ConfigError(
-                f"{self._field('api_version')}: {self.api_version!r} is not a REST API version 46.0 or later "
+                f"{self.config_path('api_version')}: {self.api_version!r} is not a REST API version 46.0 or later "
                 "(e.g. v62.0)."
             )
         for level, conf in self.levels.items():
             for key in ("object", "external_id_field"):
                 if not isinstance(conf.get(key), str) or not API_NAME.match(conf[key]):
-                    raise ConfigError(f"{self._field(f'{level}.{key}')}: {conf.get(key)!r} is not an API name.")
+                    raise ConfigError(f"{self.config_path(f'{level}.{key}')}: {conf.get(key)!r} is not an API name.")
             if conf.get("match") not in MATCHES[level]:
-                raise ConfigError(f"{self._field(level + '.match')}: use one of {', '.join(MATCHES[level])}.")
+                raise ConfigError(f"{self.config_path(level + '.match')}: use one of {', '.join(MATCHES[level])}.")
         for key in ENTITY_FIELDS:
             if not isinstance(self.fields.get(key), str) or not API_NAME.match(self.fields[key]):
-                raise ConfigError(f"{self._field('fields.' + key)}: {self.fields.get(key)!r} is not a field API name.")
+                raise ConfigError(
+                    f"{self.config_path('fields.' + key)}: {self.fields.get(key)!r} is not a field API name."
+                )
 
     def _instance(self) -> str:
-        url = env_value(self.env, self.instance_env)
-        if not url:
-            raise ConfigError(f"{self.name}: the environment variable {self.instance_env} is not set.")
-        return url.rstrip("/")
+        return self.secret(self.instance_env).rstrip("/")
 
     def _token(self) -> str:
-        token = env_value(self.env, self.token_env)
-        if not token:
-            raise ConfigError(f"{self.name}: the environment variable {self.token_env} is not set.")
-        return token
+        return self.secret(self.token_env)
 
     # -- requests ------------------------------------------------------------------------------
     def _request(self, method: str, path: str, body: Any = None) -> Response:
@@ -327,7 +320,7 @@ class SalesforceDestination(Destination):
             obj = conf["object"]
             response = self._request("GET", f"/sobjects/{quote(obj)}/describe")
             if response.status == 404:
-                raise ConfigError(f"{self._field(level + '.object')}: Salesforce has no object {obj!r}.")
+                raise ConfigError(f"{self.config_path(level + '.object')}: Salesforce has no object {obj!r}.")
             if response.status != 200:
                 raise DeliveryError(
                     self.name, f"could not describe {obj} ({self._error_text(response)}).", retryable=False
@@ -349,7 +342,7 @@ class SalesforceDestination(Destination):
                 raise ConfigError(
                     f"{self.name}: Salesforce {obj} lacks fields Beton writes: {'; '.join(problems)}. Create them in "
                     "Setup > Object Manager (and give the integration user edit access), or change "
-                    f"{self._field('fields')} / {self._field(level + '.external_id_field')}."
+                    f"{self.config_path('fields')} / {self.config_path(level + '.external_id_field')}."
                 )
 
     # -- plan ----------------------------------------------------------------------------------
@@ -431,7 +424,7 @@ class SalesforceDestination(Destination):
             raise DeliveryError(
                 self.name,
                 f"Salesforce refused the {obj} upsert (HTTP {response.status}, {self._error_text(response)}). "
-                f"Check {self._field('fields')} and the external id field {ext}.",
+                f"Check {self.config_path('fields')} and the external id field {ext}.",
                 retryable=False,
                 status=response.status,
             )

@@ -274,7 +274,7 @@ class SlackDestination(Destination):
         return float(self.settings.get("send_interval", DEFAULT_SEND_INTERVAL))
 
     def check(self) -> None:
-        where = f"destinations.yml: destinations.{self.name}"
+        where = self.config_path()
         check_url(self.name, self.url_env, self.env.get(self.url_env), "Slack incoming webhook URL")
         size = self.settings.get("max_per_message", DEFAULT_PER_MESSAGE)
         if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_PER_MESSAGE:

@@ -24,7 +24,7 @@ runs as (
         input_fingerprint,
         row_number() over (partition by rule_key, input_fingerprint order by as_of) as run_number
 
-    from {{ ref('insp_rule_runs') }}
+    from {{ ref('beton', 'insp_rule_runs') }}
 
 ),
 
@@ -48,7 +48,7 @@ paired_runs as (
 
 history as (
 
-    select * from {{ ref('insp_finding_history') }}
+    select * from {{ ref('beton', 'insp_finding_history') }}
 
 ),
 
@@ -151,13 +151,13 @@ stays as (
 
 users as (
 
-    select * from {{ ref('int_users') }}
+    select * from {{ ref('beton', 'beton_int_users') }}
 
 ),
 
 accounts as (
 
-    select * from {{ ref('stg_posthog__accounts') }}
+    select * from {{ ref('beton', 'beton_stg_posthog__accounts') }}
 
 )
 

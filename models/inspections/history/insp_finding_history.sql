@@ -32,5 +32,5 @@ select
     cast({{ beton.string_literal(beton.input_fingerprint()) }} as {{ dbt.type_string() }}) as input_fingerprint,
     computed_at
 
-from {{ ref('insp_findings') }}
+from {{ ref('beton', 'insp_findings') }}
 where as_of = {{ beton.timestamp_literal(beton.as_of_text()) }}

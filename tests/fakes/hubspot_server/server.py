@@ -67,6 +67,8 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from standin_http import serve, stop
+
 DEFAULT_TOKEN = "pat-na1-test-0123456789abcdef"
 PORTAL_ID = "4242"
 OBJECT_TYPE_IDS = {"contacts": "0-1", "companies": "0-2"}
@@ -163,32 +165,13 @@ class HubSpotTestServer:
         return f"http://{self.host}:{self._httpd.server_address[1]}"
 
     def start(self) -> HubSpotTestServer:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                server._handle(self, "GET")
-
-            def do_POST(self):
-                server._handle(self, "POST")
-
-        self._httpd = ThreadingHTTPServer((self.host, 0), Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._httpd = serve(self._handle, self.host, methods=("GET", "POST"))
         return self
 
     def stop(self) -> None:
         self._release.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+        stop(self._httpd)
+        self._httpd = None
 
     def reset(self) -> None:
         """Back to a fresh portal: no records, only built-in properties, no faults, default limits."""

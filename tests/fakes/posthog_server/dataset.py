@@ -75,6 +75,12 @@ class DatasetSpec:
     # late_days after its timestamp.
     late_events: int = 0
     late_days: float = 3.0
+    # Group keys as opaque ids (org_0001 ..) instead of domains: events carry the company in
+    # $groups only (PostHog derives the $group_1 column from it), persons numbered p % 7 == 0
+    # (the anonymous ones) in no group; company_domain only on the events of persons
+    # p % 5 == 1; one $groupidentify event per company sets its properties (name, domain, arr,
+    # segment, owner_email, industry), which the groups table then holds.
+    opaque_group_keys: bool = False
 
 
 @dataclass
@@ -150,6 +156,25 @@ class Dataset:
         return {r[0] for r in rows}
 
 
+def group_key_sql(spec: DatasetSpec, company: str) -> str:
+    """SQL for the company group's key of company number ``company`` (an SQL expression)."""
+    if spec.opaque_group_keys:
+        return f"'org_' || lpad(({company})::varchar, 4, '0')"
+    return f"'company' || ({company}) || '.com'"
+
+
+def _group_properties_sql(company: str) -> str:
+    """The company group's properties (its $group_set), company number ``company``."""
+    return f"""json_object(
+                    'name', 'Company ' || {company},
+                    'domain', 'company' || {company} || '.com',
+                    'arr', ({company} * 12000)::double,
+                    'segment', case when {company} % 3 = 0 then 'enterprise' when {company} % 3 = 1 then 'smb' else 'mid-market' end,
+                    'owner_email', 'owner' || ({company} % 3) || '@seller.example',
+                    'industry', 'Software'
+                )"""
+
+
 def _insert_events(
     con,
     spec: DatasetSpec,
@@ -166,12 +191,14 @@ def _insert_events(
     span_us = max(1, int((end - start).total_seconds() * 1_000_000) - 1)
     names = "[" + ", ".join(f"'{e}'" for e in spec.event_names) + "]"
     mid = n // 2
-    groups = (
-        f"'$groups', json_object('company', 'company' || (p % {spec.companies}) || '.com'), "
-        f"'$group_1', 'company' || (p % {spec.companies}) || '.com', "
-        if spec.group_analytics
-        else ""
-    )
+    company_key = group_key_sql(spec, f"p % {spec.companies}")
+    if not spec.group_analytics:
+        groups = ""
+    elif spec.opaque_group_keys:  # in $groups only, and not for anonymous persons
+        groups = f"'$groups', case when p % 7 = 0 then null else json_object('company', {company_key}) end, "
+    else:
+        groups = f"'$groups', json_object('company', {company_key}), '$group_1', {company_key}, "
+    domain_on = "p % 5 = 1" if spec.opaque_group_keys else "p % 5 <> 0"
     if spec.skew == 1.0:
         person = f"(hash('{tag}-p' || i) % {spec.persons})::bigint as p"
     else:  # u^skew for u uniform in [0, 1): low person numbers get most events
@@ -224,7 +251,7 @@ def _insert_events(
                 {groups}
                 'plan', case when p % 4 = 0 then 'enterprise' when p % 4 = 1 then 'free' else 'pro' end,
                 {usage}
-                'company_domain', case when p % 5 = 0 then null else 'company' || (p % {spec.companies}) || '.com' end
+                'company_domain', case when {domain_on} then 'company' || (p % {spec.companies}) || '.com' end
             )::varchar as properties,
             {_uuid_sql(f"'{spec.seed}-person' || p")} as person_id,
             {_ck_sql(f"'{spec.seed}-person' || p")} as person_id_ck,
@@ -254,6 +281,35 @@ def _insert_events(
     )
 
 
+def _insert_group_identify(con, spec: DatasetSpec, start: datetime) -> None:
+    """One ``$groupidentify`` event per company, sent by its first person an hour after
+    ``start``: ``$group_type``, ``$group_key`` and ``$group_set`` (the group's properties)."""
+    key = group_key_sql(spec, "i")
+    con.execute(
+        f"""
+        insert into srv_events
+        select
+            {_uuid_sql(f"'{spec.seed}-groupidentify' || i")},
+            {_ck_sql(f"'{spec.seed}-groupidentify' || i")},
+            '$groupidentify',
+            case when i % 7 = 0 then 'anon-' || i else 'user-' || i end,
+            ?::timestamp + to_seconds((3600 + i)::bigint),
+            json_object(
+                '$group_type', 'company',
+                '$group_key', {key},
+                '$group_set', {_group_properties_sql("i")},
+                '$groups', json_object('company', {key})
+            )::varchar,
+            {_uuid_sql(f"'{spec.seed}-person' || i")},
+            {_ck_sql(f"'{spec.seed}-person' || i")},
+            '{spec.seed}-groupidentify',
+            ?::timestamp + to_seconds((3601 + i)::bigint)
+        from range({min(spec.companies, spec.persons)}) as t(i)
+        """,
+        [start, start],
+    )
+
+
 def build_dataset(spec: DatasetSpec) -> Dataset:
     end = spec.end or (datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0) - timedelta(minutes=1))
     start = end - timedelta(days=spec.days)
@@ -274,6 +330,8 @@ def build_dataset(spec: DatasetSpec) -> Dataset:
         if late_by >= end - start:
             raise ValueError("late_days must be shorter than the dataset's days")
         _insert_events(con, spec, spec.late_events, start, end - late_by, f"{spec.seed}-late", late_by=late_by)
+    if spec.group_analytics and spec.opaque_group_keys:
+        _insert_group_identify(con, spec, start)
     # stored in cursor order, like PostHog's sort key, so keyset pages skip earlier row groups
     con.execute("create or replace table srv_events as select * from srv_events order by ts, uuid_ck")
 
@@ -332,16 +390,9 @@ def build_dataset(spec: DatasetSpec) -> Dataset:
             insert into srv_groups
             select
                 1,
-                'company' || i || '.com',
+                {group_key_sql(spec, "i")},
                 ?::timestamp - to_seconds((i * 86400)::bigint),
-                json_object(
-                    'name', 'Company ' || i,
-                    'domain', 'company' || i || '.com',
-                    'arr', (i * 12000)::double,
-                    'segment', case when i % 3 = 0 then 'enterprise' when i % 3 = 1 then 'smb' else 'mid-market' end,
-                    'owner_email', 'owner' || (i % 3) || '@seller.example',
-                    'industry', 'Software'
-                )::varchar
+                {_group_properties_sql("i")}::varchar
             from range({spec.companies}) as t(i)
             union all
             select 0, 'project-' || i, ?::timestamp, json_object('name', 'Project ' || i)::varchar

@@ -43,6 +43,8 @@ TABLES: dict[str, dict[str, str]] = {
         "properties": "json",
         "person_id": "uuid",
         "created_at": "datetime",  # when PostHog received the event
+        # the event's key of each group type ('' when none), as PostHog derives it from $groups
+        **{f"$group_{i}": "string" for i in range(5)},
     },
     "persons": {
         "id": "uuid",

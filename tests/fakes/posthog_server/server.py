@@ -236,6 +236,13 @@ class PostHogTestServer:
             return f"strftime({src}, '%Y-%m-%dT%H:%M:%S.%fZ')"
         if col == "properties":
             return "json(properties)" if self.properties_as_object else "properties"
+        if col.startswith("$group_"):
+            # PostHog's column: the key in $groups under the type of that index ('' if none)
+            names = {t["group_type_index"]: t["group_type"] for t in group_types(self.spec)}
+            name = names.get(int(col.removeprefix("$group_")))
+            if name is None:
+                return "''"
+            return f"""coalesce(json_extract_string(properties, '$."$groups"."{name}"'), '')"""
         if col == "key":
             return "group_key"
         if col == "index":

@@ -57,6 +57,8 @@ from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from standin_http import serve, stop
+
 DEFAULT_TOKEN = "00D000000000001!AQ0AQTestAccessToken0123456789"
 REQUIRED = {"Account": ["Name"], "Lead": ["LastName", "Company"], "Contact": ["LastName"]}
 ID_PREFIX = {"Account": "001", "Contact": "003", "Lead": "00Q"}
@@ -159,35 +161,13 @@ class SalesforceTestServer:
         return f"http://{self.host}:{self._httpd.server_address[1]}"
 
     def start(self) -> SalesforceTestServer:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                server._handle(self, "GET")
-
-            def do_PATCH(self):
-                server._handle(self, "PATCH")
-
-            def do_POST(self):
-                server._handle(self, "POST")
-
-        self._httpd = ThreadingHTTPServer((self.host, 0), Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._httpd = serve(self._handle, self.host, methods=("GET", "PATCH", "POST"))
         return self
 
     def stop(self) -> None:
         self._release.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+        stop(self._httpd)
+        self._httpd = None
 
     def reset(self) -> None:
         self._release.set()

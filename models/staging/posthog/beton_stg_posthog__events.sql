@@ -1,0 +1,115 @@
+{{ config(alias='stg_posthog__events') }}
+{#- Events as the rules see them: one row per event uuid. Rows without a uuid, event name,
+    distinct id or timestamp are dropped (they cannot be counted once or attributed), and when
+    a uuid occurs several times (at-least-once delivery; PostHog's ReplacingMergeTree read
+    before it merges) one row is kept: the first by (timestamp, event name, distinct id,
+    properties text, person id). int_event_quality counts what was dropped. Only uuids that
+    really repeat go through the window function; the rest pass straight through. -#}
+with
+
+source as (
+
+    select * from {{ beton.input_relation('events') }}
+
+),
+
+renamed as (
+
+    select
+        {{ beton.cast_nullable(beton.input_column('events', 'uuid'), dbt.type_string()) }} as event_uuid,
+        {{ beton.cast_nullable(beton.input_column('events', 'event'), dbt.type_string()) }} as event_name,
+        {{ beton.cast_nullable(beton.input_column('events', 'distinct_id'), dbt.type_string()) }} as distinct_id,
+        {{ beton.to_utc_timestamp(beton.input_column('events', 'timestamp')) }} as event_at,
+        {{ beton.json_object_or_empty(beton.input_column('events', 'properties')) }} as properties,
+        {{ beton.cast_nullable(beton.input_column('events', 'person_id'), dbt.type_string()) }} as event_person_id
+
+    from source
+    where {{ beton.input_column('events', 'uuid') }} is not null
+        and {{ beton.input_column('events', 'event') }} is not null
+        and {{ beton.input_column('events', 'distinct_id') }} is not null
+        and {{ beton.input_column('events', 'timestamp') }} is not null
+        and {{ beton.input_team_filter('events') }}
+
+),
+
+keyed as (
+
+    select
+        {{ beton.assume_not_null('event_uuid') }} as event_uuid,
+        {{ beton.assume_not_null('event_name') }} as event_name,
+        {{ beton.assume_not_null('distinct_id') }} as distinct_id,
+        {{ beton.assume_not_null('event_at') }} as event_at,
+        properties,
+        event_person_id
+
+    from renamed
+
+),
+
+repeated_uuids as (
+
+    select event_uuid
+    from keyed
+    group by event_uuid
+    having count(*) > 1
+
+),
+
+-- uuids seen once: kept as they are
+single as (
+
+    select *
+    from keyed
+    where event_uuid not in (select event_uuid from repeated_uuids)
+
+),
+
+-- uuids seen more than once: the first row by (timestamp, event, distinct id, properties, person id)
+first_of_repeated as (
+
+    select
+        event_uuid,
+        event_name,
+        distinct_id,
+        event_at,
+        properties,
+        event_person_id
+
+    from (
+        select
+            *,
+            row_number() over (
+                partition by event_uuid
+                order by event_at, event_name, distinct_id, properties, coalesce(event_person_id, '')
+            ) as duplicate_rank
+        from keyed
+        where event_uuid in (select event_uuid from repeated_uuids)
+    ) as ranked
+    where duplicate_rank = 1
+
+),
+
+deduplicated as (
+
+    select * from single
+    union all
+    select * from first_of_repeated
+
+),
+
+final as (
+
+    select
+        event_uuid,
+        event_name,
+        distinct_id,
+        event_at,
+        properties,
+        event_person_id,
+        {{ beton.account_key('properties') }} as account_key
+
+    from deduplicated
+
+)
+
+select * from final
