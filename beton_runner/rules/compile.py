@@ -359,8 +359,9 @@ def _findings_properties() -> GeneratedFile:
 
 def _punch_list_columns(level: str) -> list[dict]:
     """The punch list's columns with their tests: the first unique column (rank) is tested as a
-    primary key together with every column that must not be null, in one query; the other unique
-    columns (the entity id) keep `unique`. Two tests per rule instead of one per column and test:
+    primary key together with every column that must not be null, in one query (the test is
+    named with its package, beton.primary_key, so rule models compiled into a host find it); the
+    other unique columns (the entity id) keep `unique`. Two tests per rule instead of one per column and test:
     each dbt test is a node with its own fixed cost, and a rule has a dozen columns."""
     cols = columns_for(level)
     key = next(c.name for c in cols if "unique" in c.tests)
@@ -373,7 +374,7 @@ def _punch_list_columns(level: str) -> list[dict]:
             "data_type": contract_data_type(PUNCH_LIST_CONTRACT[c.name]),
         }
         if c.name == key:
-            column["data_tests"] = [{"primary_key": {"arguments": {"not_null": not_null}}}]
+            column["data_tests"] = [{"beton.primary_key": {"arguments": {"not_null": not_null}}}]
         elif "unique" in c.tests:
             column["data_tests"] = ["unique"]
         columns.append(column)

@@ -11,6 +11,7 @@ from test_enrich_shared import REPO, fresh_copy, sql
 
 from beton_runner.enrich import SimulationProvider, run_enrichment
 from beton_runner.enrich.model import RUNS_TABLE, TABLES
+from beton_runner.project import model_name
 
 STAGING = {
     "stg_enrichment__accounts": "account_enrichment",
@@ -44,7 +45,7 @@ def test_the_source_declares_what_the_store_writes():
     for table in source["tables"]:
         assert table["description"] and all(c["description"] for c in table["columns"]), table["name"]
     models = yaml.safe_load((REPO / "models/staging/enrichment/_enrichment__models.yml").read_text())
-    assert sorted(m["name"] for m in models["models"]) == sorted(STAGING)
+    assert sorted(m["name"] for m in models["models"]) == sorted(model_name(t) for t in STAGING)
     assert not any(
         p.name.startswith("_marts__") and "sources:" in p.read_text() for p in (REPO / "models/marts").glob("*.yml")
     ), "the source is declared in staging only"

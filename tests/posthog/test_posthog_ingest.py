@@ -5,6 +5,7 @@ exactly what PostHog holds, incrementally and without duplicates, on DuckDB and 
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import timedelta
 
 import duckdb
@@ -16,6 +17,7 @@ from beton_runner.cli.posthog import ingest_posthog
 from beton_runner.errors import BetonError, ConfigError
 from beton_runner.posthog.destination import StreamState
 from beton_runner.posthog.ingest import parse_timestamp
+from conftest import REPO
 from posthog_server.dataset import AWKWARD_DISTINCT_IDS, DatasetSpec
 from posthog_server.fixture import (  # noqa: F401
     BOTH_TARGETS,
@@ -305,7 +307,10 @@ def test_cli_ingest_writes_the_default_duckdb_file(posthog_server, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("BETON_DUCKDB_PATH", raising=False)
     monkeypatch.delenv("BETON_PROJECT_DIR", raising=False)
-    (tmp_path / "dbt_project.yml").write_text("name: x\n")
+    # a project of its own with the shipped profiles.yml (as `beton init` writes it): the dbt
+    # profile says where the warehouse is, here the default DuckDB file beton.duckdb
+    (tmp_path / "dbt_project.yml").write_text("name: x\nprofile: beton\n")
+    shutil.copy(REPO / "profiles.yml", tmp_path / "profiles.yml")
     env = {
         "POSTHOG_PERSONAL_API_KEY": posthog_server.api_key,
         "POSTHOG_PROJECT_ID": posthog_server.project_id,
@@ -342,11 +347,9 @@ def test_cli_ingest_into_clickhouse(posthog_server, clickhouse_server, monkeypat
         assert f"ClickHouse http://{clickhouse_server.host}:{clickhouse_server.port}" in result.output
         assert f"(database {target.raw})" in result.output
         assert "+2,000 new" in result.output
-        next_step = (
-            "Next: `BETON_INPUT=source beton run --target clickhouse --vars "
-            f"""'{{"beton_source_schema": "{target.raw}"}}'` builds the punch lists"""
-        )
-        assert next_step in result.output
+        # the raw database follows the profile's database (<database>_raw), so beton run finds it
+        # without a var
+        assert "Next: `BETON_INPUT=source beton run --target clickhouse` builds the punch lists" in result.output
         assert_exact_events(target, posthog_server)
         assert warehouse(target, "select count() from {raw}.accounts") == [(12,)]
 
@@ -356,7 +359,7 @@ def test_cli_ingest_into_clickhouse(posthog_server, clickhouse_server, monkeypat
         assert_exact_events(target, posthog_server)
 
         mixed = CliRunner().invoke(ingest_posthog, ["--target", "clickhouse", "--duckdb", "x.db"], env=env)
-        assert isinstance(mixed.exception, ConfigError) and "--duckdb is for --target duckdb" in str(mixed.exception)
+        assert isinstance(mixed.exception, ConfigError) and "--duckdb is for a duckdb target" in str(mixed.exception)
         other = CliRunner().invoke(ingest_posthog, ["--target", "clickhouse", "--project-id", "777"], env=env)
         assert isinstance(other.exception, BetonError)  # the test server has no project 777
     finally:

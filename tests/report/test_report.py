@@ -295,7 +295,7 @@ class _Obj:
         self._project = project
         self.debug = False
 
-    def project(self, target=None) -> Project:
+    def project(self, *args, **options) -> Project:
         return self._project
 
 
