@@ -225,7 +225,13 @@ def render(data: ReportData) -> str:
 
     punch_lists = [_punch_list_view(p, plays_links) for p in data.punch_lists]
     for view, punch_list in zip(punch_lists, data.punch_lists):
-        view["figure_id"] = add_figure(view["figure_id"], charts.score_distribution(punch_list.frame))
+        is_user = punch_list.rule.level == "user"
+        view["figure_id"] = add_figure(
+            view["figure_id"],
+            charts.score_breakdown(
+                punch_list.frame, "email" if is_user else "name", "user_id" if is_user else "account_id"
+            ),
+        )
 
     trends = _trends_view(data, add_figure)
 

@@ -194,13 +194,19 @@ def test_chart_numbers_equal_the_warehouse(loaded, mock_build):
     assert bars == dict(zip(top_events["event_name"], top_events["events"].astype(int)))
 
     for key in ("pql_power_users", "pqa_active_accounts_multiple_users"):
-        scores = read_table(db, "beton_inspections", f"insp_{key}")["score"]
-        centers, counts = (lambda t: (t["x"], t["y"]))(traces(f"score-{key}")[0])
-        width = centers[1] - centers[0]
-        expected = [0] * len(centers)
-        for score in scores:  # each finding in the bin around its score (the top edge in the last bin)
-            expected[min(int((score - (centers[0] - width / 2)) / width + 1e-9), len(centers) - 1)] += 1
-        assert counts == expected and sum(counts) == len(scores)
+        # the breakdown chart: a bar per finding (best first), one trace per score term, each
+        # trace's values the punch list's score_* column; the terms of a bar sum to its score
+        frame = read_table(db, "beton_inspections", f"insp_{key}").sort_values("rank")
+        terms = [c for c in frame.columns if c.startswith("score_") and frame[c].ne(0).any()]
+        shown = traces(f"score-{key}")
+        assert len(shown) == len(terms) >= 2
+        names = {"score_event_count": "event count", "score_active_days": "active days", "score_recency": "recency"}
+        for trace, term in zip(shown, terms):
+            assert trace["name"] == names.get(term, trace["name"])
+            assert trace["x"] == pytest.approx(frame[term].astype(float).tolist(), abs=1e-9)
+            assert [y.split(". ", 1)[0] for y in trace["y"]] == [str(r) for r in frame["rank"]]
+        sums = [sum(t["x"][i] for t in shown) for i in range(len(frame))]
+        assert sums == pytest.approx(frame["score"].astype(float).tolist(), abs=1e-9)
 
 
 def test_sorting_a_table_orders_its_rows(loaded, mock_build):
