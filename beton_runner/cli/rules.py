@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from ..errors import RuleError, RuleIssue, StaleModelsError
+from ..errors import RuleError, RuleIssue, RuleTestFailed, StaleModelsError
 from ..project import Project
 from ..rules import CheckResult, Rule, check_rules, find_rule
 from ..rules.compile import Staleness, generate, rule_sql, staleness, write
@@ -243,3 +243,67 @@ def rules_show(project: Project, name: str, show_sql: bool, as_of: str | None) -
         console.text(json.dumps(rule.document, indent=2, ensure_ascii=False))
         return
     click.echo(rule_sql(project, rule, vars=dbt_vars(as_of, None)), nl=False)
+
+
+@rules.command("test")
+@click.argument("names", nargs=-1)
+@format_option()
+@raw_csv_option
+def rules_test(names: tuple[str, ...], output_format: str, raw_csv: bool) -> None:
+    """Run the rule tests (rules/tests/*.yml): all, or those NAMES (a test file's stem or a rule
+    it tests) pick.
+
+    Each file's inline events, persons and accounts are written to a throwaway DuckDB file and
+    the real models are built on it (dbt run --select +insp_<rule>); the punch lists are then
+    compared with the file's expectations. The project's own warehouse is not touched. The exit
+    code is non-zero when an expectation fails, naming the test file and line."""
+    from ..rules.testing import read_test_files, run_tests
+
+    project = current_project(warehouse=False)
+    valid = checked_rules(project)
+    tests = read_test_files(project, valid, names)
+    if not tests:
+        console.warn(f"no rule tests in {project.rules_dir / 'tests'}; see docs/rules.md, 'Testing rules'")
+        return
+    stderr = output_format != "table"
+
+    def on_result(result) -> None:
+        mark = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
+        rules_tested = ", ".join(result.punch_lists)
+        console.say(f"{mark} {esc(result.test.display)}  ({esc(rules_tested)}; {result.seconds:.1f}s)", stderr=stderr)
+        for mismatch in result.mismatches:
+            console.say(f"  [red]-[/] {esc(mismatch)}", stderr=stderr)
+
+    results = run_tests(project, valid, tests, on_result=on_result)
+    rows = [
+        {
+            "file": r.test.display,
+            "rule": rule,
+            "passed": not [m for m in r.mismatches if m.rule == rule],
+            "findings": len(frame),
+            "mismatches": [str(m) for m in r.mismatches if m.rule == rule],
+            "seconds": round(r.seconds, 2),
+        }
+        for r in results
+        for rule, frame in r.punch_lists.items()
+    ]
+    if output_format == "table":
+        table_rows = [
+            (row["file"], row["rule"], "pass" if row["passed"] else "FAIL", row["findings"], len(row["mismatches"]))
+            for row in rows
+        ]
+        console.show(
+            console.table(("test file", "rule", "result", "findings", "mismatches"), table_rows, title="Rule tests")
+        )
+    elif output_format == "json":
+        emit_json(rows)
+    else:
+        frame = pd.DataFrame(rows).assign(mismatches=lambda f: f["mismatches"].map("\n".join))
+        emit_csv(frame, raw=raw_csv)
+    failed = [m for r in results for m in r.mismatches]
+    if failed:
+        lines = "\n".join(f"  {m}" for m in failed)
+        raise RuleTestFailed(
+            f"{len(failed)} expectation(s) failed in {sum(not r.passed for r in results)} rule test file(s):\n{lines}"
+        )
+    console.ok(f"{len(results)} rule test file(s), {len(rows)} punch list(s) as expected.", stderr=stderr)
