@@ -12,6 +12,7 @@ from ..errors import RuleError, RuleIssue, RuleTestFailed, StaleModelsError
 from ..project import Project
 from ..rules import CheckResult, Rule, check_rules, find_rule
 from ..rules.compile import Staleness, generate, rule_sql, staleness, write
+from ..rules.testing import check_test_files
 from . import console
 from .console import esc
 from .options import as_of_option, current_project, dbt_vars, format_option, raw_csv_option, warehouse_options
@@ -150,7 +151,9 @@ def rules_check(project_dir: Path | None, rules_dir: Path | None, output_format:
     result = _check(project, rules_dir)
     # Staleness only means something once every rule file is valid (a broken file generates nothing).
     stale = None if result.issues else staleness(generate(result.rules, project.dir), project.dir)
-    problems = list(result.issues) + (_stale_issues(stale) if stale is not None else [])
+    # the rule tests (rules/tests/*.yml) are read and checked too, without running them
+    _, test_issues = check_test_files(project.dir, rules_dir or project.rules_dir, result.rules)
+    problems = list(result.issues) + test_issues + (_stale_issues(stale) if stale is not None else [])
     if output_format == "table":
         for warning in result.warnings:
             console.warn(str(warning))
@@ -174,8 +177,8 @@ def rules_check(project_dir: Path | None, rules_dir: Path | None, output_format:
         for warning in result.warnings:
             click.echo(github_annotation("warning", warning, project.dir))
     # Errors still end through the one error handler: the message on stderr, a non-zero exit.
-    if result.issues:
-        raise RuleError(result.issues)
+    if result.issues or test_issues:
+        raise RuleError(result.issues + test_issues)
     if stale is not None and stale.stale:
         lines = "\n".join(f"  {line}" for line in stale.describe())
         raise StaleModelsError(

@@ -85,8 +85,8 @@ class RuleTestResult:
         return not self.mismatches
 
 
-def test_files(rules_dir: Path, names: Iterable[str] = ()) -> list[Path]:
-    """rules/tests/*.yml, or those whose stem or rule is one of ``names``."""
+def test_files(rules_dir: Path) -> list[Path]:
+    """rules/tests/*.yml."""
     folder = rules_dir / TESTS_DIR
     files = (
         sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".yml", ".yaml")) if folder.is_dir() else []
@@ -313,18 +313,27 @@ def _dtypes(spec) -> dict[str, str]:
     return {c.name: kinds[c.type] for c in spec.columns}
 
 
-def read_test_files(project: Project, rules: list[Rule], names: Iterable[str] = ()) -> list[RuleTestFile]:
-    """The test files (those whose stem or one of whose rules is in ``names``, when given), read
-    and checked; every problem of every file at once as a ``RuleError``."""
+def check_test_files(
+    project_dir: Path, rules_dir: Path, rules: list[Rule]
+) -> tuple[list[RuleTestFile], list[RuleIssue]]:
+    """Every test file in ``rules_dir``/tests read and checked against the valid ``rules``: the
+    files without problems, and every problem (with file, line and field)."""
     by_key = {r.key: r for r in rules}
     issues: list[RuleIssue] = []
     tests: list[RuleTestFile] = []
-    for path in test_files(project.rules_dir):
-        reader = _Reader(path, _display(path, project.dir), by_key)
+    for path in test_files(rules_dir):
+        reader = _Reader(path, _display(path, project_dir), by_key)
         test = reader.read()
         issues += reader.issues
         if test is not None:
             tests.append(test)
+    return tests, issues
+
+
+def read_test_files(project: Project, rules: list[Rule], names: Iterable[str] = ()) -> list[RuleTestFile]:
+    """The test files (those whose stem or one of whose rules is in ``names``, when given), read
+    and checked; every problem of every file at once as a ``RuleError``."""
+    tests, issues = check_test_files(project.dir, project.rules_dir, rules)
     if issues:
         raise RuleError(issues)
     wanted = set(names)
@@ -470,6 +479,7 @@ __all__ = [
     "Mismatch",
     "RuleTestFile",
     "RuleTestResult",
+    "check_test_files",
     "compare",
     "read_test_files",
     "run_tests",

@@ -123,3 +123,9 @@ def test_invalid_test_files_are_reported_with_lines(tmp_path):
         (bad, 10, "expect.pql_pricing_intent.findings.0.active_users"),  # an account-level column
         (bad, 13, "expect.pqa_expansion_ready.findings.0"),  # an account rule's findings name account_id
     }
+    # `beton rules check` (and so the pre-commit hook) reports them too, without running anything
+    shutil.copy(REPO / "dbt_project.yml", project / "dbt_project.yml")
+    check = beton(project, tmp_path / "target", "rules", "check", "--format", "json")
+    assert check.returncode == 1
+    problems = {(p["file"], p["line"], p["field"]) for p in json.loads(check.stdout)["problems"]}
+    assert found <= problems
