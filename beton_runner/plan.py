@@ -55,9 +55,11 @@ class Plan:
         return sum(p.status != "unchanged" for p in self.rules)
 
 
-def built_state(project: Project) -> tuple[pd.Timestamp, list[str], dict[str, pd.DataFrame], dict[str, set[str]]]:
-    """The last run's as_of, the rules it recorded, the built punch lists and the filter
-    fingerprints each built filtered rollup holds."""
+def built_state(
+    project: Project, keys: list[str]
+) -> tuple[pd.Timestamp, list[str], dict[str, pd.DataFrame], dict[str, set[str]]]:
+    """The last run's as_of, the rules it recorded, the built punch lists (of those rules and of
+    ``keys``) and the filter fingerprints each built filtered rollup holds."""
     from .warehouse import connect, require
 
     with connect(project) as conn:
@@ -71,7 +73,7 @@ def built_state(project: Project) -> tuple[pd.Timestamp, list[str], dict[str, pd
         intermediate, _ = project.relation("intermediate", "")
         punch_lists: dict[str, pd.DataFrame] = {}
         fingerprints: dict[str, set[str]] = {}
-        for key in recorded:
+        for key in dict.fromkeys([*recorded, *keys]):
             if conn.exists(inspections, f"insp_{key}"):
                 punch_lists[key] = conn.read_table(inspections, f"insp_{key}")
             rollup = f"int_filtered_activity__{key}"
@@ -120,7 +122,7 @@ def compute_plan(project: Project, rules: list[Rule], *, vars: dict | None = Non
     from .dbt import run_dbt
     from .warehouse import connect
 
-    as_of, recorded, built, fingerprints = built_state(project)
+    as_of, recorded, built, fingerprints = built_state(project, [r.key for r in rules])
     reuse = {
         r.key
         for r in rules

@@ -32,6 +32,17 @@ from .validate import Yaml12Loader, _display, _Located
 TESTS_DIR = "tests"  # rules/tests/
 SCORE_TOLERANCE = 1e-6  # a score matches when it is within this of the expected (absolute or relative)
 MAX_REPEAT = 100_000
+# The fixture is written as the input data model at its default place and names, whatever schema
+# mapping the project sets for its own data (docs/schema-mapping.md); the account link settings
+# are kept: they are part of what a rule means.
+FIXTURE_VARS = {
+    "beton_source_database": None,
+    "beton_events_table": "events",
+    "beton_persons_table": "persons",
+    "beton_person_distinct_id_table": "person_distinct_id",
+    "beton_accounts_table": "accounts",
+    "beton_columns": {},
+}
 
 _EVENT_KEYS = {"event", "distinct_id", "timestamp", "properties", "uuid", "person_id", "repeat"}
 _PERSON_KEYS = {"id", "distinct_ids", "created_at", "properties", "is_identified"}
@@ -355,8 +366,7 @@ def read_test_files(project: Project, rules: list[Rule], names: Iterable[str] = 
 def run_test_file(project: Project, test: RuleTestFile, rules: dict[str, Rule], *, work_dir: Path) -> RuleTestResult:
     """Build ``test``'s fixture into a throwaway DuckDB file with the real models and compare."""
     from ..dbt import run_dbt
-    from ..warehouse import read_built_table
-    from ..warehouse.duckdb import DuckDBConnection
+    from ..warehouse import connect, read_built_table
 
     started = time.monotonic()
     result = RuleTestResult(test)
@@ -370,17 +380,22 @@ def run_test_file(project: Project, test: RuleTestFile, rules: dict[str, Rule], 
         target="duckdb",
         duckdb_path=database,
         target_path=work_dir / "target",
-        env={"BETON_INPUT": "source"},
+        # the fixture is the input, in the schemas this Project names, whatever the caller's environment says
+        env={"BETON_INPUT": "source", "BETON_SCHEMA": "beton"},
     )
     from ..datagen.synthetic import RAW_TABLES
 
-    with DuckDBConnection(scratch.duckdb_path, write=True, create=True) as conn:
+    with connect(scratch, write=True, create=True) as conn:
         conn.replace_tables(scratch.raw_schema, {RAW_TABLES[name]: frame for name, frame in test.inputs.items()})
     keys = [e.rule for e in test.expectations]
     run_dbt(
         scratch,
         ["run"],
-        vars={"beton_as_of": test.as_of.strftime("%Y-%m-%d %H:%M:%S.%f")},
+        vars={
+            **FIXTURE_VARS,
+            "beton_source_schema": scratch.raw_schema,
+            "beton_as_of": test.as_of.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        },
         select=[f"+{rules[k].model_name}" for k in keys],
     )
     for expectation in test.expectations:
