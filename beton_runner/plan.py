@@ -23,7 +23,7 @@ import pandas as pd
 from .errors import BetonError, WarehouseError
 from .project import Project
 from .rules import Rule
-from .rules.compile import dbt_project_name, filter_fingerprint, jinja_literal, layout_for
+from .rules.compile import compile_inline, dbt_project_name, filter_fingerprint, jinja_literal, layout_for
 
 RUNS_TABLE = "insp_rule_runs"
 SCORE_TOLERANCE = 1e-9  # a score change smaller than this is float noise, not a change
@@ -119,7 +119,6 @@ def inline_body(rules: list[Rule], reuse_rollup: set[str], project_name: str) ->
 def compute_plan(project: Project, rules: list[Rule], *, vars: dict | None = None) -> Plan:
     """Evaluate the working copy's ``rules`` at the last run's as_of and compare."""
     from .cli.options import instant_text
-    from .dbt import run_dbt
     from .warehouse import connect
 
     as_of, recorded, built, fingerprints = built_state(project, [r.key for r in rules])
@@ -132,22 +131,14 @@ def compute_plan(project: Project, rules: list[Rule], *, vars: dict | None = Non
     }
     new: dict[str, pd.DataFrame] = {}
     if rules:
-        compiled: list[str] = []
-
-        def on_event(event: dict) -> None:
-            if event.get("info", {}).get("name") == "CompiledNode":
-                compiled.append(event.get("data", {}).get("compiled") or "")
-
-        run_dbt(
+        compiled = compile_inline(
             project,
-            ["compile", "--inline", inline_body(rules, reuse, dbt_project_name(project.dir) or "beton")],
+            inline_body(rules, reuse, dbt_project_name(project.dir) or "beton"),
             vars={**(vars or {}), "beton_as_of": instant_text(as_of.to_pydatetime())},
-            extra=["--no-write-json"],
-            on_event=on_event,
         )
-        if not compiled or not compiled[-1].strip():
+        if not compiled.strip():
             raise BetonError("dbt compiled no SQL for the plan; run `beton rules check` and try again")
-        pieces = compiled[-1].split(_SPLIT)
+        pieces = compiled.split(_SPLIT)
         if len(pieces) != len(rules):
             raise BetonError(f"the plan's compiled SQL has {len(pieces)} part(s) for {len(rules)} rule(s)")
         with connect(project) as conn:

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import yaml
+from test_cli import beton
 
 from conftest import MOCK_AS_OF, REPO, copy_project, read_table
 from oracle import load_mock, punch_list
@@ -53,15 +51,8 @@ def test_plan_shows_what_edited_rules_would_change(mock_build, tmp_path):
     (rules / "churn_risk_previously_active_now_quiet.yml").unlink()
     before_hash = sha256(database)
 
-    env = {**os.environ, "BETON_TARGET_PATH": str(tmp_path / "target"), "BETON_INPUT": "mock", "TZ": "UTC"}
-    result = subprocess.run(
-        [sys.executable, "-m", "beton_runner.cli", "--project-dir", str(project), "plan"]
-        + ["--duckdb", str(database), "--format", "json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+    env = {"BETON_TARGET_PATH": str(tmp_path / "target"), "BETON_INPUT": "mock", "TZ": "UTC"}
+    result = beton("plan", "--duckdb", str(database), "--format", "json", project=project, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     plan = json.loads(result.stdout)
     assert plan["as_of"] == MOCK_AS_OF.isoformat() + "Z"

@@ -7,13 +7,11 @@ is written with the arithmetic beside it), not from the code under test."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from test_cli import beton as run_beton
 
 from beton_runner.errors import RuleError
 from beton_runner.project import Project
@@ -22,15 +20,8 @@ from beton_runner.rules.testing import read_test_files
 from conftest import REPO, copy_project
 
 
-def beton(project_dir: Path, target: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "BETON_TARGET_PATH": str(target), "TZ": "UTC", "COLUMNS": "200"}
-    return subprocess.run(
-        [sys.executable, "-m", "beton_runner.cli", "--project-dir", str(project_dir), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
+def beton(project_dir: Path, target: Path, *args: str):
+    return run_beton(*args, project=project_dir, env={"BETON_TARGET_PATH": str(target), "TZ": "UTC"})
 
 
 FAILING = """\
