@@ -30,7 +30,7 @@ from .normalise import Rule
 from .validate import Yaml12Loader, _display, _Located
 
 TESTS_DIR = "tests"  # rules/tests/
-SCORE_TOLERANCE = 1e-6  # a score matches when it is within this of the expected (absolute or relative)
+SCORE_TOLERANCE = 1e-6  # a non-integer number (a score) matches within this, absolute or relative
 MAX_REPEAT = 100_000
 # The fixture is written as the input data model at its default place and names, whatever schema
 # mapping the project sets for its own data (docs/schema-mapping.md); the account link settings
@@ -417,7 +417,7 @@ def compare(test: RuleTestFile, expectation: Expectation, rule: Rule, frame: pd.
     def miss(line: int | None, message: str) -> None:
         out.append(Mismatch(test.display, line, rule.key, message))
 
-    listed = ", ".join(found) or "none"
+    listed = ", ".join(list(found)[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "") or "none"
     for expected, line in expectation.findings:
         entity_id = str(expected[entity])
         row = found.get(entity_id)
@@ -428,7 +428,7 @@ def compare(test: RuleTestFile, expectation: Expectation, rule: Rule, frame: pd.
             if column == entity:
                 continue
             got = row.get(column)
-            if not _equal(want, got):
+            if not _equal(want, got, exact_integers=column != "score"):
                 miss(line, f"{entity_id}: {column} expected {_show(want)}, got {_show(got)}")
     for entity_id, line in expectation.absent:
         if entity_id in found:
@@ -444,7 +444,7 @@ def compare(test: RuleTestFile, expectation: Expectation, rule: Rule, frame: pd.
     return out
 
 
-def _equal(want: Any, got: Any) -> bool:
+def _equal(want: Any, got: Any, *, exact_integers: bool = True) -> bool:
     if got is None or (isinstance(got, float) and math.isnan(got)) or got is pd.NaT:
         return want is None
     if isinstance(want, bool) or want is None:
@@ -454,6 +454,8 @@ def _equal(want: Any, got: Any) -> bool:
             number = float(got)
         except (TypeError, ValueError):
             return False
+        if isinstance(want, int) and exact_integers:  # ranks and counts: exactly
+            return number == want
         return math.isclose(number, float(want), rel_tol=SCORE_TOLERANCE, abs_tol=SCORE_TOLERANCE)
     if isinstance(got, (datetime, pd.Timestamp)):
         from ..cli.options import parse_as_of
