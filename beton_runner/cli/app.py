@@ -15,6 +15,7 @@ from .export import export_command
 from .generate import generate_command
 from .init import init_command
 from .options import profile_options
+from .plan import plan_command
 from .plays import plays_command
 from .posthog import ingest_files, ingest_posthog, posthog_group
 from .punch_list import punch_list_command
@@ -65,6 +66,7 @@ for _command in (
     run_command,
     punch_list_command,
     changes_command,
+    plan_command,
     deliver_command,
     pipeline_command,
     demo,

@@ -559,6 +559,15 @@ def rule_sql(project: Project, rule: Rule, vars: dict | None = None) -> str:
             f"rule {rule.key} has no generated model ({', '.join(missing)} missing): "
             "run `beton rules compile`, then show it again"
         )
+    compiled = compile_inline(project, rule_model_body(rule, layout), vars)
+    if not compiled.strip():
+        raise BetonError(f"dbt compiled no SQL for rule {rule.key}; run `beton rules compile` and try again")
+    return compiled.strip() + "\n"
+
+
+def compile_inline(project: Project, body: str, vars: dict | None = None) -> str:
+    """What dbt compiles ``body`` (model SQL with Jinja) to in ``project`` (``dbt compile
+    --inline``); empty when dbt compiled nothing. Writes only into dbt's target folder."""
     compiled: list[str] = []
 
     def on_event(event: dict) -> None:
@@ -567,13 +576,5 @@ def rule_sql(project: Project, rule: Rule, vars: dict | None = None) -> str:
 
     # --no-write-json: the SQL comes from dbt's log; target/manifest.json stays the last build's
     # (the report reads its compiled SQL), and writing it is a second or so of dbt's start-up
-    run_dbt(
-        project,
-        ["compile", "--inline", rule_model_body(rule, layout)],
-        vars=vars,
-        extra=["--no-write-json"],
-        on_event=on_event,
-    )
-    if not compiled or not compiled[-1].strip():
-        raise BetonError(f"dbt compiled no SQL for rule {rule.key}; run `beton rules compile` and try again")
-    return compiled[-1].strip() + "\n"
+    run_dbt(project, ["compile", "--inline", body], vars=vars, extra=["--no-write-json"], on_event=on_event)
+    return compiled[-1] if compiled else ""
