@@ -268,12 +268,19 @@ def run_backtests(
         data_end = _utc_naive(newest[0][0]) if newest else None
         if data_end is not None and data_end.year < 1971:  # ClickHouse: max() over no rows
             data_end = None
+        # a conversion event the warehouse has never seen is most likely a typo
+        table = conn.table(schema, name)
+        unseen = [
+            e for e in events if not conn.rows(f"select count(*) from {table} where event_name = :e", {"e": e})[0][0]
+        ]
         for rule in rules:
             results.append(
                 _backtest(
                     conn, rule, templates[rule.key], as_ofs, events, within_days, every_days, data_end, computed_at
                 )
             )
+    for result in results if unseen else []:
+        result.notes.insert(0, f"no event named {', '.join(map(repr, unseen))} in the warehouse: check --converted")
     return results
 
 
@@ -332,7 +339,7 @@ def _backtest(conn, rule, template, as_ofs, events, within_days, every_days, dat
         end = f"{data_end:%Y-%m-%d %H:%M:%S}" if data_end else "none"
         result.notes.append(
             f"{incomplete} as_of date(s) have a horizon ({within_days} days) that ends after the newest event "
-            f"in the warehouse ({end} UTC): conversions there may still come (horizon_complete = false)"
+            f"in the warehouse ({end} UTC): conversions there may still come (horizon_complete = false; marked * in the table)"
         )
     return result
 

@@ -16,7 +16,6 @@ from ..rules import find_rule
 from . import console
 from .console import esc
 from .options import (
-    csv_path_option,
     dbt_vars,
     format_option,
     parse_as_of,
@@ -89,7 +88,14 @@ def _row_cells(label: str, r: dict) -> list[Text]:
 @click.option("--within", default="30d", show_default=True, help="The horizon after each as_of: 30d, 4w.")
 @vars_option
 @click.option("--no-store", is_flag=True, help="Do not keep the result in the warehouse (for the report).")
-@csv_path_option
+@click.option(
+    "--csv",
+    "--output",
+    "csv_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the rows to this CSV file (--output: the same).",
+)
 @raw_csv_option
 @format_option()
 @warehouse_options
@@ -138,7 +144,7 @@ def backtest_command(
             f"{len(as_ofs)} as_of date(s), every {every_days} day(s); lift = precision / base rate"
         )
     for note in dict.fromkeys(n for r in results for n in r.notes):
-        console.say(f"  note: {esc(note)}" + ("" if machine else " (marked *)"), stderr=machine)
+        console.say(f"  note: {esc(note)}", stderr=machine)
     if not no_store:
         table = store(project, results)
         console.say(f"  kept in {esc(table)} (`beton report` charts it)", stderr=machine)

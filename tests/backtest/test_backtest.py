@@ -141,7 +141,7 @@ def test_the_command_prints_the_table_json_and_csv_and_keeps_the_latest_per_rule
     out_csv = tmp_path / "backtest.csv"
     first = beton(
         "pql_power_users", "pql_pricing_intent", *common, "--converted", "upgraded_plan,requested_demo",
-        "--converted", "added_seat", "--format", "json", "--csv", str(out_csv),
+        "--converted", "added_seat", "--format", "json", "--output", str(out_csv),
     )  # fmt: skip
     assert first.returncode == 0, first.stderr
     rows = json.loads(first.stdout)
@@ -167,13 +167,14 @@ def test_the_command_prints_the_table_json_and_csv_and_keeps_the_latest_per_rule
         (r["rule_key"], r["flagged_converted"]) for r in rows
     )
 
-    second = beton("pql_pricing_intent", *common[:4], "--converted", "requested_demo", "--within", "7d")
+    second = beton("pql_pricing_intent", *common[:4], "--converted", "requested_demo,no_such_event", "--within", "7d")
     assert second.returncode == 0, second.stderr
+    assert "no event named 'no_such_event' in the warehouse" in second.stdout  # a likely typo is named
     assert "Backtest: PQL: Buying Intent" in second.stdout and "all (pooled)" in second.stdout
     assert "n/a: none flagged" in second.stdout  # at 2026-09-08 nobody is on the list
     stored = read_table(db, "beton_backtest", "backtests")
     pricing = stored[stored["rule_key"] == "pql_pricing_intent"]
-    assert set(pricing["conversion_events"]) == {"requested_demo"} and set(pricing["within_days"]) == {7}
+    assert set(pricing["conversion_events"]) == {"requested_demo,no_such_event"} and set(pricing["within_days"]) == {7}
     assert len(stored[stored["rule_key"] == "pql_power_users"]) == 4  # the other rule's backtest is kept
 
 

@@ -18,8 +18,8 @@ from conftest import REPO
 
 pytestmark = pytest.mark.clickhouse
 DATABASE = "beton_backtest_ch"
-# one user rule, one user rule with property filters, one account rule with property filters
-KEYS = ("pql_power_users", "pql_heavy_api_users_on_paid_plan", "pqa_free_plan_enterprise_interest")
+# a user rule read from the shared rollup, an account rule with property filters (its own rollup)
+KEYS = ("pql_power_users", "pqa_free_plan_enterprise_interest")
 AS_OFS = [datetime(2026, 9, 12, 12), datetime(2026, 9, 20, 6, 15, 0, 500000)]
 
 
