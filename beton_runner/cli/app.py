@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
+from .backtest import backtest_command
 from .build import demo, run_command
 from .changes import changes_command
 from .deliver import deliver_command, pipeline_command
@@ -67,6 +68,7 @@ for _command in (
     punch_list_command,
     changes_command,
     plan_command,
+    backtest_command,
     deliver_command,
     pipeline_command,
     demo,

@@ -267,3 +267,34 @@ def rule_trends(trends: pd.DataFrame, names: dict[str, str] | None = None) -> di
         yaxis["dtick"] = 1
     fig.update_layout(**_layout(height=360, yaxis=yaxis, xaxis=dict(type="date", title="run (as_of)")))
     return _figure(fig)
+
+
+def backtest_lift(backtests: pd.DataFrame) -> dict | None:
+    """`beton backtest`'s lift per rule per as_of (beton_backtest.backtests): a line per rule, a
+    gap where the lift is n/a (none flagged, or no conversion among those not flagged), the
+    counts behind each point in the hover, and a dotted line at 1 (no better than not flagged)."""
+    if backtests is None or backtests.empty:
+        return None
+    fig = go.Figure()
+    for rule_key, rows in backtests.sort_values(["rule_key", "as_of"], kind="stable").groupby("rule_key", sort=True):
+        fig.add_scatter(
+            x=pd.to_datetime(rows["as_of"]).dt.strftime("%Y-%m-%d %H:%M:%S").tolist(),
+            y=[None if pd.isna(v) else round(float(v), 4) for v in rows["lift"]],
+            customdata=[
+                [int(a), int(b), int(c), int(d)]
+                for a, b, c, d in zip(
+                    rows["flagged_converted"], rows["flagged"], rows["not_flagged_converted"], rows["not_flagged"]
+                )
+            ],
+            name=label(rows["rule_name"].iloc[-1] or rule_key),
+            mode="lines+markers",
+            connectgaps=False,
+            hovertemplate="%{fullData.name}<br>as_of %{x}: lift %{y:.2f}"
+            "<br>flagged: %{customdata[0]} of %{customdata[1]} converted"
+            "<br>not flagged: %{customdata[2]} of %{customdata[3]} converted<extra></extra>",
+        )
+    fig.add_hline(y=1, line_dash="dot", line_color="#94a3b8")
+    fig.update_layout(
+        **_layout(height=360, yaxis=dict(title="lift", rangemode="tozero"), xaxis=dict(type="date", title="as_of"))
+    )
+    return _figure(fig)

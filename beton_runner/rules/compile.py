@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -541,25 +542,33 @@ def write(files: list[GeneratedFile], project_dir: Path) -> Staleness:
     return before
 
 
-def rule_sql(project: Project, rule: Rule, vars: dict | None = None) -> str:
+def require_generated(project: Project, rules: Iterable[Rule]) -> None:
+    """A ``BetonError`` unless each rule's generated model (and filtered rollup) is there."""
+    layout = layout_for(project.dir)
+    for rule in rules:
+        needed = [layout.rule_dir / f"{rule.model_name}.sql"]
+        if rule.has_property_filters:
+            needed.append(layout.filtered_dir / f"{rule.filtered_model_name}.sql")
+        missing = [str(p) for p in needed if not (project.dir / p).is_file()]
+        if missing:
+            raise BetonError(
+                f"rule {rule.key} has no generated model ({', '.join(missing)} missing): "
+                "run `beton rules compile`, then try again"
+            )
+
+
+def rule_sql(project: Project, rule: Rule, vars: dict | None = None, *, body: str | None = None) -> str:
     """The SQL the working copy's ``rule`` compiles to, without writing into the project.
 
     dbt compiles the rule's generated model body inline (``dbt compile --inline``), so the rule
     file's current content is shown even when models/ is stale; only dbt's target folder is
     written. The refs it needs must exist: the shared models always do, a rule with property
-    filters needs its generated filtered rollup.
+    filters needs its generated filtered rollup. ``body``: other Jinja to compile in its place
+    (one that reads the rule, e.g. `beton backtest`'s query).
     """
     layout = layout_for(project.dir)
-    needed = [layout.rule_dir / f"{rule.model_name}.sql"]
-    if rule.has_property_filters:
-        needed.append(layout.filtered_dir / f"{rule.filtered_model_name}.sql")
-    missing = [str(p) for p in needed if not (project.dir / p).is_file()]
-    if missing:
-        raise BetonError(
-            f"rule {rule.key} has no generated model ({', '.join(missing)} missing): "
-            "run `beton rules compile`, then show it again"
-        )
-    compiled = compile_inline(project, rule_model_body(rule, layout), vars)
+    require_generated(project, [rule])
+    compiled = compile_inline(project, body if body is not None else rule_model_body(rule, layout), vars)
     if not compiled.strip():
         raise BetonError(f"dbt compiled no SQL for rule {rule.key}; run `beton rules compile` and try again")
     return compiled.strip() + "\n"
