@@ -17,12 +17,15 @@ It emulates the small part of dbt's compile context the rule macros use, the way
   configures that node changed since;
 - ``var`` (dbt_project.yml's vars under the CLI's), ``env_var`` (the environment dbt would get),
   ``target``, ``modules``, ``run_started_at``, ``adapter.quote``, ``api.Column.translate_type``,
-  ``tojson``, ``local_md5``.
+  ``tojson``, ``local_md5``; ``run_query`` and ``adapter.get_relation`` over the warehouse
+  connection the caller opened (the macros ask the size of the event-name dictionary);
+- relations as dbt-duckdb (``"db"."schema"."name"``) and dbt-clickhouse (`` `schema`.`name` ``)
+  render them.
 
-Anything else (another adapter than DuckDB and ClickHouse, a host project, an undefined name, ``graph``,
-``run_query``, a compiler error a macro raises, a stale manifest…) raises ``Unsupported``: the
-caller then asks dbt (never a guess: an error here means "ask dbt", not "the rule is wrong").
-tests/rules/test_rules_render.py compares the output with dbt's, byte for byte.
+Anything else (another adapter, a host project, an undefined name, ``graph``, a compiler error a
+macro raises, a stale manifest…) raises ``Unsupported``: the caller then asks dbt (never a
+guess: an error here means "ask dbt", not "the rule is wrong"). tests/rules/test_rules_readable.py
+and tests/punch_lists/test_clickhouse.py compare the output with dbt's, byte for byte.
 """
 
 from __future__ import annotations
@@ -364,7 +367,7 @@ class Renderer:
             "set": set,
         }
         for refused in (
-            "this", "source", "graph", "run_query", "statement", "load_result", "flags", "invocation_id",
+            "this", "source", "graph", "statement", "load_result", "flags", "invocation_id",
             "builtins", "store_result", "store_raw_result", "fromjson", "fromyaml", "toyaml", "print",
             "is_incremental", "selected_resources", "metric", "schemas", "database", "schema", "sql",
         ):  # fmt: skip
