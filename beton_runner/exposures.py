@@ -105,8 +105,7 @@ def depends_on(exposure: Exposure, rules: list[Rule]) -> list[str]:
     if exposure.per_rule:
         for rule in sorted(rules, key=lambda r: r.key):
             names.append(rule.model_name)
-            if rule.has_property_filters:
-                names.append(rule.filtered_model_name)
+            names += [rollup.model_name for rollup in rule.filtered_rollups()]
     return list(dict.fromkeys(names))
 
 
