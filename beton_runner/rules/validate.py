@@ -437,7 +437,7 @@ class _FileChecker:
                 continue  # filters get precise messages from check_filters
             if len(path) > 3 and path[0] == "signals" and path[2] == "event_property_filters":
                 continue  # likewise, a signal's filters
-            if path[:1] == ["match"] or (path == ["signals"] and error.validator == "propertyNames"):
+            if path[:1] == ["match"] or (path == ["signals"] and error.validator in ("propertyNames", "pattern")):
                 continue  # check_match and check_signals say it precisely
             self._schema_issue(error, path)
 
