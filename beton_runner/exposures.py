@@ -105,7 +105,8 @@ def depends_on(exposure: Exposure, rules: list[Rule]) -> list[str]:
     if exposure.per_rule:
         for rule in sorted(rules, key=lambda r: r.key):
             names.append(rule.model_name)
-            names += [rollup.model_name for rollup in rule.filtered_rollups()]
+            if rule.has_property_filters:
+                names.append(rule.filtered_model_name)
     return list(dict.fromkeys(names))
 
 
