@@ -40,7 +40,8 @@ class Column:
     sql_type: str | None = "bigint"
 
 
-_SCORE = "event_count_weight·ln(1+event_count) + active_days_weight·active_days + recency_weight·days_since_last_event."
+SIGNAL_TERM_PREFIX = "score_signal_"
+_SCORE = "The sum of the score_* terms: event_count_weight·ln(1+event_count) + active_days_weight·active_days + recency_weight·days_since_last_event."
 
 # In table order. A column with both levels keeps its place in each level's table.
 PUNCH_LIST_COLUMNS: tuple[Column, ...] = (
@@ -137,6 +138,63 @@ PUNCH_LIST_COLUMNS: tuple[Column, ...] = (
         source="as_of",
         sql_type=None,
     ),
+    # The score breakdown (docs/rules.md, "Score breakdown and why"): the terms sum to score.
+    Column(
+        "score_event_count",
+        "Score term: event_count_weight·ln(1 + event_count), the count decayed when the rule has decay.",
+        LEVELS,
+        "number",
+        "events pts",
+        shown=(),
+        sql_type="double",
+    ),
+    Column(
+        "score_active_days",
+        "Score term: active_days_weight·active_days.",
+        LEVELS,
+        "number",
+        "days pts",
+        shown=(),
+        sql_type="double",
+    ),
+    Column(
+        "score_recency",
+        "Score term: recency_weight·days_since_last_event.",
+        LEVELS,
+        "number",
+        "recency pts",
+        shown=(),
+        sql_type="double",
+    ),
+    # A placeholder: one column score_signal_<name> per signal of the rule, in the rule's order.
+    Column(
+        SIGNAL_TERM_PREFIX + "<signal>",
+        "Score term of signal <signal>: weight·(decayed) count, capped at max_points; 0 when not met.",
+        LEVELS,
+        "number",
+        "<signal> pts",
+        shown=(),
+        source="signals",
+        sql_type="double",
+    ),
+    Column(
+        "score_fit",
+        "Score term of the rule's fit (0 when it has none).",
+        LEVELS,
+        "number",
+        "fit pts",
+        shown=(),
+        sql_type="double",
+    ),
+    Column(
+        "why",
+        "JSON text: every threshold and signal of the rule with the entity's value and whether it is met.",
+        LEVELS,
+        "text",
+        "why",
+        shown=(),
+        sql_type="string",
+    ),
 )
 
 
@@ -154,6 +212,7 @@ class FindingsColumn:
     description: str
     source: str = "finding"
     tests: tuple = ()
+    sql_type: str = "string"  # of a `finding` column (computed_at: a timestamp, whatever this says)
 
 
 # In table order: the finding's identity, then every punch-list column the findings keep, then
@@ -180,15 +239,45 @@ FINDINGS_COLUMNS: tuple[FindingsColumn, ...] = (
     FindingsColumn("days_since_last_event", "UTC calendar days from the last matching event to as_of.", "punch_list"),
     FindingsColumn("last_seen", "The last matching event (UTC).", "punch_list"),
     FindingsColumn("as_of", '{{ doc("as_of") }}', "punch_list"),
+    FindingsColumn("score_event_count", "Score term of the event count.", "punch_list"),
+    FindingsColumn("score_active_days", "Score term of the active days.", "punch_list"),
+    FindingsColumn("score_recency", "Score term of the days since the last event.", "punch_list"),
+    FindingsColumn("score_signals", "The sum of the rule's signal terms (0 without signals).", sql_type="double"),
+    FindingsColumn("score_fit", "Score term of the rule's fit (0 when it has none).", "punch_list"),
+    FindingsColumn("tier", "The rule's tier of the finding (null when the rule has no tiers)."),
+    FindingsColumn("why", "JSON text: the thresholds and signals with their values (docs/rules.md).", "punch_list"),
     FindingsColumn("computed_at", "When the dbt invocation that built the table started (UTC)."),
 )
 
 
-def columns_for(level: str) -> list[Column]:
-    """The punch-list columns of a rule at ``level``, in table order."""
+def columns_for(level: str, signals: list[str] | None = None) -> list[Column]:
+    """The punch-list columns of a rule at ``level``, in table order. With ``signals`` (the
+    rule's signal names) the placeholder of the signal terms becomes one column per signal;
+    without, it stays (the generated macro expands it per rule)."""
     if level not in LEVELS:
         raise ValueError(f"unknown rule level {level!r}; expected one of {', '.join(LEVELS)}")
-    return [c for c in PUNCH_LIST_COLUMNS if level in c.levels]
+    out = []
+    for c in PUNCH_LIST_COLUMNS:
+        if level not in c.levels:
+            continue
+        if c.source == "signals" and signals is not None:
+            out += [signal_column(name) for name in signals]
+        else:
+            out.append(c)
+    return out
+
+
+def signal_column(name: str) -> Column:
+    """The score-term column of the signal ``name``."""
+    return Column(
+        SIGNAL_TERM_PREFIX + name,
+        f"Score term of signal {name}: weight·(decayed) count, capped at max_points; 0 when not met.",
+        LEVELS,
+        "number",
+        f"{name} pts",
+        shown=(),
+        sql_type="double",
+    )
 
 
 def column(name: str) -> Column | None:
@@ -236,6 +325,11 @@ PUNCH_LIST_CONTRACT: dict[str, str] = {
     "days_since_last_event": "bigint",
     "last_seen": "timestamp",
     "as_of": "timestamp",
+    "score_event_count": "double",
+    "score_active_days": "double",
+    "score_recency": "double",
+    "score_fit": "double",
+    "why": "string",
 }
 
 FINDINGS_CONTRACT: dict[str, str] = {
@@ -256,6 +350,13 @@ FINDINGS_CONTRACT: dict[str, str] = {
     "days_since_last_event": "bigint",
     "last_seen": "timestamp",
     "as_of": "timestamp",
+    "score_event_count": "double",
+    "score_active_days": "double",
+    "score_recency": "double",
+    "score_signals": "double",
+    "score_fit": "double",
+    "tier": "nullable_string",
+    "why": "string",
     "computed_at": "timestamp",
 }
 

@@ -56,10 +56,10 @@ class Plan:
 
 
 def built_state(
-    project: Project, keys: list[str]
+    project: Project, keys: list[str], rollups: list[str] = ()
 ) -> tuple[pd.Timestamp, list[str], dict[str, pd.DataFrame], dict[str, set[str]]]:
     """The last run's as_of, the rules it recorded, the built punch lists (of those rules and of
-    ``keys``) and the filter fingerprints each built filtered rollup holds."""
+    ``keys``) and the filter fingerprints each built filtered rollup of ``rollups`` holds."""
     from .warehouse import connect, require
 
     with connect(project) as conn:
@@ -76,41 +76,48 @@ def built_state(
         for key in dict.fromkeys([*recorded, *keys]):
             if conn.exists(inspections, f"insp_{key}"):
                 punch_lists[key] = conn.read_table(inspections, f"insp_{key}")
-            rollup = f"int_filtered_activity__{key}"
+        for rollup in rollups:
             if conn.exists(intermediate, rollup):
                 rows = conn.rows(f"select distinct filter_fingerprint from {conn.table(intermediate, rollup)}")
-                fingerprints[key] = {str(r[0]) for r in rows}
+                fingerprints[rollup] = {str(r[0]) for r in rows}
     return as_of, recorded, punch_lists, fingerprints
 
 
 def inline_body(rules: list[Rule], reuse_rollup: set[str], project_name: str) -> str:
     """One dbt inline query holding every rule's punch-list select, split by ``_SPLIT``.
 
-    A rule with property filters reads its built filtered rollup when it is in ``reuse_rollup``
-    (built for exactly this filter), else that rollup's SQL as a subquery."""
+    Each filtered rollup a rule reads (its own, for property filters, and one per signal with
+    its own filters) is the built table when its name is in ``reuse_rollup`` (built for exactly
+    this filter), else that rollup's SQL as a subquery."""
     parts = []
     for i, rule in enumerate(rules):
         name = f"plan_relations_{i}"
         lines = [
             f"{{%- set {name} = beton.activity_relations() -%}}",
             f"{{%- do {name}.update({{'users': ref('beton', 'beton_int_users'), "
-            f"'accounts': ref('beton', 'beton_stg_posthog__accounts')}}) -%}}",
+            f"'accounts': ref('beton', 'beton_stg_posthog__accounts'), 'signals': {{}}}}) -%}}",
             f"{{%- set plan_rule_{i} = {jinja_literal(rule.normalised)} -%}}",
         ]
-        if rule.has_property_filters:
-            if rule.key in reuse_rollup:
-                lines.append(
-                    f"{{%- do {name}.update({{'filtered': ref('{project_name}', '{rule.filtered_model_name}')}}) -%}}"
-                )
+        relation_of: dict[str, str] = {}  # rollup model -> the Jinja expression of its relation
+        for j, rollup in enumerate(rule.filtered_rollups()):
+            if rollup.table_name in reuse_rollup:
+                relation_of[rollup.model_name] = f"ref('{project_name}', '{rollup.model_name}')"
             else:
-                rule_filter = {k: rule.normalised[k] for k in ("format", "key", "event_names", "property_filters")}
+                rule_filter = {"format": rule.normalised["format"], "key": rule.key, **rollup.event_filter}
                 lines += [
-                    f"{{%- set plan_filtered_{i} -%}}",
+                    f"{{%- set plan_filtered_{i}_{j} -%}}",
                     f"{{{{ beton.filtered_rollup_model({jinja_literal(rule_filter)}, "
-                    f"'{filter_fingerprint(rule)}') }}}}",
+                    f"'{filter_fingerprint(rule, rollup)}') }}}}",
                     "{%- endset -%}",
-                    f"{{%- do {name}.update({{'filtered': '(' ~ plan_filtered_{i} ~ ')'}}) -%}}",
                 ]
+                relation_of[rollup.model_name] = f"'(' ~ plan_filtered_{i}_{j} ~ ')'"
+        if rule.has_property_filters:
+            lines.append(f"{{%- do {name}.update({{'filtered': {relation_of[rule.filtered_model_name]}}}) -%}}")
+        for signal in rule.normalised["signals"]:
+            if signal["rollup"]:
+                lines.append(
+                    f"{{%- do {name}['signals'].update({{'{signal['name']}': {relation_of[signal['rollup']]}}}) -%}}"
+                )
         lines.append(f"{{{{ beton.render_inspection(plan_rule_{i}, {name}) }}}}")
         parts.append("\n".join(lines))
     return f"\n{_SPLIT}\n".join(parts)
@@ -121,13 +128,16 @@ def compute_plan(project: Project, rules: list[Rule], *, vars: dict | None = Non
     from .cli.options import instant_text
     from .warehouse import connect
 
-    as_of, recorded, built, fingerprints = built_state(project, [r.key for r in rules])
+    rollups = [(rule, rollup) for rule in rules for rollup in rule.filtered_rollups()]
+    as_of, recorded, built, fingerprints = built_state(
+        project, [r.key for r in rules], [rollup.table_name for _, rollup in rollups]
+    )
+    filtered_dir = project.dir / layout_for(project.dir).filtered_dir
     reuse = {
-        r.key
-        for r in rules
-        if r.has_property_filters
-        and fingerprints.get(r.key) == {filter_fingerprint(r)}
-        and (project.dir / layout_for(project.dir).filtered_dir / f"{r.filtered_model_name}.sql").is_file()
+        rollup.table_name
+        for rule, rollup in rollups
+        if fingerprints.get(rollup.table_name) == {filter_fingerprint(rule, rollup)}
+        and (filtered_dir / f"{rollup.model_name}.sql").is_file()
     }
     new: dict[str, pd.DataFrame] = {}
     if rules:

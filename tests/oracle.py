@@ -36,6 +36,8 @@ __all__ = [
     "staged_events",
 ]
 
+# The score breakdown after as_of: one score_signal_<name> per signal goes before score_fit.
+BREAKDOWN_COLUMNS = ["score_event_count", "score_active_days", "score_recency", "score_fit", "why"]
 USER_COLUMNS = [
     "rank",
     "score",
@@ -48,6 +50,7 @@ USER_COLUMNS = [
     "days_since_last_event",
     "last_seen",
     "as_of",
+    *BREAKDOWN_COLUMNS,
 ]
 ACCOUNT_COLUMNS = [
     "rank",
@@ -65,6 +68,7 @@ ACCOUNT_COLUMNS = [
     "days_since_last_event",
     "last_seen",
     "as_of",
+    *BREAKDOWN_COLUMNS,
 ]
 
 LINK_PROPERTY = "company_domain"
@@ -359,18 +363,21 @@ def punch_list(
     if level == "account":
         ev = ev[ev["account_id"].notna()]
 
-    matching = ev
-    names = conditions.get("event_names") or []
-    if names:
-        matching = matching[matching["event"].isin(names)]
-    for key, spec in (conditions.get("event_property_filters") or {}).items():
-
-        def holds(properties: Any, key: str = key, spec: Any = spec) -> bool:
-            return filter_holds(spec, property_text(properties, key))
-
-        matching = matching[matching["properties"].map(holds).astype(bool)]
-
+    matching = _matching(ev, conditions.get("event_names"), conditions.get("event_property_filters"))
     as_of_day: date = as_of.date()
+    decay = (rule.get("decay") or {}).get("half_life_days")
+    signals = rule.get("signals") or {}
+
+    def decayed(days: pd.Series, half_life: float) -> float:
+        """docs/rules.md, "Decay": an event d days before the as_of date counts 0.5^(d / half_life)."""
+        return float(sum(0.5 ** ((as_of_day - day).days / half_life) for day in days))
+
+    signal_events = {}
+    for name, spec in signals.items():
+        window = int(spec.get("window_days") or rule["time_window_days"])
+        in_window = _in_window(ev, as_of, window)
+        signal_events[name] = _matching(in_window, spec.get("event_names"), spec.get("event_property_filters"))
+
     rows = []
     for entity_id, group in matching.groupby(entity, sort=True):
         last_seen = group["timestamp"].max()
@@ -385,28 +392,37 @@ def punch_list(
         if level == "account":
             metrics["active_users"] = group["user_id"].nunique()
             metrics["account_events"] = int((ev["account_id"] == entity_id).sum())
+        metrics["signals"] = {}
+        for name, spec in signals.items():
+            own = signal_events[name][signal_events[name][entity] == entity_id]
+            half_life = spec.get("half_life_days", decay)
+            count = len(own)
+            points = float(spec["weight"]) * (decayed(own["day"], half_life) if half_life else count)
+            if spec.get("max_points") is not None:
+                points = max(min(points, float(spec["max_points"])), -float(spec["max_points"]))
+            met = count >= int(spec.get("min_count") or 1)
+            metrics["signals"][name] = {"count": count, "met": met, "points": points if met else 0.0}
+        metrics["decayed_event_count"] = decayed(group["day"], decay) if decay else None
         rows.append(metrics)
 
-    checks = {
-        "min_event_count": lambda m, v: m["event_count"] >= v,
-        "min_distinct_events": lambda m, v: m["distinct_events"] >= v,
-        "min_active_days": lambda m, v: m["active_days"] >= v,
-        "max_days_since_last_event": lambda m, v: m["days_since_last_event"] <= v,
-        "min_days_since_last_event": lambda m, v: m["days_since_last_event"] >= v,
-        "min_active_users": lambda m, v: m["active_users"] >= v,
-        "min_account_events": lambda m, v: m["account_events"] >= v,
-    }
     findings = [
         m
         for m in rows
-        if all(check(m, conditions[name]) for name, check in checks.items() if conditions.get(name) is not None)
+        if all(_threshold_holds(m, name, value) for name, value in _thresholds(conditions))
+        and (rule.get("match") is None or _match_holds(rule["match"], m))
     ]
     for m in findings:
-        m["score"] = (
-            float(weights["event_count_weight"]) * math.log(1 + m["event_count"])
-            + float(weights["active_days_weight"]) * m["active_days"]
-            + float(weights["recency_weight"]) * m["days_since_last_event"]
-        )
+        count = m["decayed_event_count"] if decay else m["event_count"]
+        m["score_event_count"] = float(weights["event_count_weight"]) * math.log(1 + count)
+        m["score_active_days"] = float(weights["active_days_weight"]) * m["active_days"]
+        m["score_recency"] = float(weights["recency_weight"]) * m["days_since_last_event"]
+        m["score_fit"] = 0.0
+        score = m["score_event_count"] + m["score_active_days"] + m["score_recency"]
+        for name in signals:
+            m[f"score_signal_{name}"] = m["signals"][name]["points"]
+            score += m[f"score_signal_{name}"]
+        m["score"] = score + m["score_fit"]
+        m["why"] = _why(rule, m)
     findings.sort(key=lambda m: (-m["score"], str(m[entity])))
     for rank, m in enumerate(findings, start=1):
         m["rank"] = rank
@@ -417,7 +433,7 @@ def punch_list(
         for m in findings:  # an unresolved distinct id has no person: no email, no name
             m["email"] = property_text(people.get(m["user_id"]), "email")
             m["name"] = property_text(people.get(m["user_id"]), "name")
-        columns = USER_COLUMNS
+        columns = list(USER_COLUMNS)
     else:
         info = accounts.set_index(accounts["account_id"].astype(str))
         for m in findings:
@@ -426,18 +442,117 @@ def punch_list(
                 m[col] = _blank_to_none(row[col])
             arr = _blank_to_none(row["arr"])
             m["arr"] = None if arr is None else float(arr)
-        columns = ACCOUNT_COLUMNS
+        columns = list(ACCOUNT_COLUMNS)
+    at = columns.index("score_fit")
+    columns[at:at] = [f"score_signal_{name}" for name in signals]
 
     out = pd.DataFrame(findings, columns=columns)
     int_columns = ["rank", "event_count", "distinct_events", "active_days", "days_since_last_event"]
     if level == "account":
         int_columns += ["active_users", "account_events"]
-    out = out.astype({c: "int64" for c in int_columns} | {"score": "float64"})
+    floats = ["score", "score_event_count", "score_active_days", "score_recency", "score_fit"]
+    floats += [f"score_signal_{name}" for name in signals]
+    out = out.astype({c: "int64" for c in int_columns} | {c: "float64" for c in floats})
     out["last_seen"] = pd.to_datetime(out["last_seen"])
     out["as_of"] = pd.to_datetime(out["as_of"])
     if level == "account":
         out["arr"] = out["arr"].astype("float64")
     return out.reset_index(drop=True)
+
+
+def _matching(ev: pd.DataFrame, names: list | None, filters: dict | None) -> pd.DataFrame:
+    """docs/rules.md, "Matching events" (a rule's, or a signal's own event set)."""
+    matching = ev
+    if names:
+        matching = matching[matching["event"].isin(names)]
+    for key, spec in (filters or {}).items():
+
+        def holds(properties: Any, key: str = key, spec: Any = spec) -> bool:
+            return filter_holds(spec, property_text(properties, key))
+
+        matching = matching[matching["properties"].map(holds).astype(bool)]
+    return matching
+
+
+# docs/rules.md, "Conditions": threshold -> (metric, holds when).
+_THRESHOLDS = {
+    "min_event_count": ("event_count", lambda v, n: v >= n),
+    "min_distinct_events": ("distinct_events", lambda v, n: v >= n),
+    "min_active_days": ("active_days", lambda v, n: v >= n),
+    "max_days_since_last_event": ("days_since_last_event", lambda v, n: v <= n),
+    "min_days_since_last_event": ("days_since_last_event", lambda v, n: v >= n),
+    "min_active_users": ("active_users", lambda v, n: v >= n),
+    "min_account_events": ("account_events", lambda v, n: v >= n),
+}
+
+
+def _thresholds(conditions: dict) -> list[tuple[str, int]]:
+    """The thresholds a rule's conditions set, in the order of the Conditions table."""
+    return [(name, int(conditions[name])) for name in _THRESHOLDS if conditions.get(name) is not None]
+
+
+def _threshold_holds(metrics: dict, name: str, value: int) -> bool:
+    metric, holds = _THRESHOLDS[name]
+    return holds(metrics[metric], value)
+
+
+def _match_holds(node: Any, metrics: dict) -> bool:
+    """docs/rules.md, "Nested logic: match"."""
+    if isinstance(node, str):
+        return metrics["signals"][node]["met"]
+    ((op, value),) = node.items()
+    if op == "all":
+        return all(_match_holds(child, metrics) for child in value)
+    if op == "any":
+        return any(_match_holds(child, metrics) for child in value)
+    if op == "not":
+        return not _match_holds(value, metrics)
+    if op == "signal":
+        return metrics["signals"][value]["met"]
+    return _threshold_holds(metrics, op, int(value))
+
+
+def _match_thresholds(node: Any) -> list[tuple[str, int]]:
+    """The threshold nodes of a match tree, depth first, in the order written."""
+    if isinstance(node, str):
+        return []
+    ((op, value),) = node.items()
+    if op in ("all", "any"):
+        return [pair for child in value for pair in _match_thresholds(child)]
+    if op == "not":
+        return _match_thresholds(value)
+    if op == "signal":
+        return []
+    return [(op, int(value))]
+
+
+def _why(rule: dict, metrics: dict) -> str:
+    """docs/rules.md, "Score breakdown and why": JSON text without spaces."""
+    pairs = _thresholds(rule.get("conditions") or {})
+    for pair in _match_thresholds(rule["match"]) if rule.get("match") is not None else []:
+        if pair not in pairs:
+            pairs.append(pair)
+    why = {
+        "conditions": [
+            {
+                "condition": name,
+                "threshold": value,
+                "value": int(metrics[_THRESHOLDS[name][0]]),
+                "met": _threshold_holds(metrics, name, value),
+            }
+            for name, value in pairs
+        ],
+        "signals": [
+            {
+                "signal": name,
+                "count": metrics["signals"][name]["count"],
+                "min_count": int(spec.get("min_count") or 1),
+                "met": metrics["signals"][name]["met"],
+            }
+            for name, spec in (rule.get("signals") or {}).items()
+        ],
+    }
+    return json.dumps(why, separators=(",", ":"))
 
 
 def entities_with_events(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -9,8 +10,9 @@ import click
 import pandas as pd
 from rich.text import Text
 
-from ..columns import shown_for
+from ..columns import SIGNAL_TERM_PREFIX, shown_for
 from ..csvfile import write_csv
+from ..errors import ConfigError
 from ..project import Project
 from ..punch_lists import apply_where, read_punch_list, sort_frame, summarise
 from ..rules import Rule, find_rule
@@ -68,6 +70,56 @@ def print_punch_list(rule: Rule, frame: pd.DataFrame, *, limit: int | None = Non
         console.say("  findings: [bold]0[/]")
 
 
+def _term_header(column: str) -> str:
+    if column.startswith(SIGNAL_TERM_PREFIX):
+        return "signal " + column[len(SIGNAL_TERM_PREFIX) :]
+    return column.removeprefix("score_")
+
+
+def print_explanation(rule: Rule, frame: pd.DataFrame) -> None:
+    """Each finding's score terms (they sum to its score) and its `why`: every threshold and
+    signal with the finding's value (docs/rules.md, "Score breakdown and why")."""
+    terms = [c for c in frame.columns if c.startswith("score_")]
+    if "why" not in frame.columns or not terms:
+        raise ConfigError(
+            f"the punch list of {rule.key} in the warehouse has no score breakdown (built before rule format 2): "
+            "run `beton run` to rebuild it, then --explain again"
+        )
+    entity = "account_id" if rule.level == "account" else "user_id"
+    label = "name" if rule.level == "account" else "email"
+    specs = [("rank", {"justify": "right"}), (entity.replace("_", " "), {}), ("score", {"justify": "right"})]
+    specs += [(_term_header(c), {"justify": "right"}) for c in terms]
+    rows = [
+        [Text(str(r["rank"])), Text(format_value(r[entity])), Text(f"{r['score']:.2f}")]
+        + [Text(f"{r[c] + 0.0:+.2f}") for c in terms]
+        for r in frame.to_dict("records")
+    ]
+    title = f"{esc(rule.name)}  [dim]score breakdown: the terms sum to the score[/]"
+    console.show(console.table(specs, rows, title_markup=title))
+    for record in frame.to_dict("records"):
+        who = format_value(record.get(label))
+        console.say(
+            f"  [bold]#{record['rank']}[/] {esc(record[entity])}" + (f" ({esc(who)})" if who else "") + " [dim]why:[/]"
+        )
+        why = json.loads(record["why"])
+        for condition in why.get("conditions", []):
+            sign = "<=" if condition["condition"].startswith("max_") else ">="
+            console.say(
+                f"    {_mark(condition['met'])} {esc(condition['condition'])}: {esc(condition['value'])} "
+                f"{sign} {esc(condition['threshold'])}"
+            )
+        for signal in why.get("signals", []):
+            points = record.get(SIGNAL_TERM_PREFIX + signal["signal"])
+            console.say(
+                f"    {_mark(signal['met'])} signal {esc(signal['signal'])}: {esc(signal['count'])} event(s), "
+                f"needs {esc(signal['min_count'])}" + (f"; {points:+.2f} points" if points is not None else "")
+            )
+
+
+def _mark(met: bool) -> str:
+    return "[green]met[/]" if met else "[dim]not met[/]"
+
+
 @command("punch-list")
 @click.argument("name")
 @warehouse_options
@@ -77,6 +129,9 @@ def print_punch_list(rule: Rule, frame: pd.DataFrame, *, limit: int | None = Non
     "--where", "where", multiple=True, help="Filter COLUMN OP VALUE, OP one of = != > >= < <= ~ (contains); repeatable."
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N rows.")
+@click.option(
+    "--explain", is_flag=True, help="Show each finding's score terms and why (the thresholds and signals it met)."
+)
 @csv_path_option
 @raw_csv_option
 @format_option()
@@ -87,13 +142,19 @@ def punch_list_command(
     descending: bool | None,
     where: tuple[str, ...],
     limit: int | None,
+    explain: bool,
     csv_path: Path | None,
     raw_csv: bool,
     output_format: str,
 ) -> None:
     """Show one rule's punch list from the warehouse (run `beton run` or `beton demo` first).
 
-    --format json or csv prints every column of the rule's table (insp_<rule>) for the rows kept."""
+    --format json or csv prints every column of the rule's table (insp_<rule>) for the rows kept
+    (the score_* terms and why among them); --explain shows them per finding."""
+    if explain and output_format != "table":
+        raise ConfigError(
+            "--explain shows tables; with --format json or csv every row already has its score_* terms and why"
+        )
     rule = find_rule(checked_rules(project, print_warnings=False), name)
     frame = read_punch_list(project, rule)
     frame = sort_frame(apply_where(frame, list(where)), sort_column, descending)
@@ -101,6 +162,8 @@ def punch_list_command(
         frame = frame.head(limit)
     if output_format == "table":
         print_punch_list(rule, frame)
+        if explain and not frame.empty:
+            print_explanation(rule, frame)
     else:
         emit_rows(frame, output_format, raw_csv=raw_csv)
     if csv_path is not None:

@@ -42,7 +42,7 @@ from ..columns import (
 from ..dbt import run_dbt
 from ..errors import BetonError
 from ..project import Project
-from .normalise import Rule
+from .normalise import FilteredRollup, Rule
 
 RULE_MODELS_DIR = Path("models/inspections/rules")
 FILTERED_MODELS_DIR = Path("models/intermediate/rules")
@@ -221,18 +221,23 @@ def _rule_model(rule: Rule, source_display: str, layout: Layout) -> GeneratedFil
     )
 
 
-def filter_fingerprint(rule: Rule) -> str:
-    """Identifies a rule's per-event filter: rows its filtered rollup built under another filter are replaced."""
-    spec = {k: rule.normalised[k] for k in ("event_names", "property_filters")}
+def filter_fingerprint(rule: Rule, rollup: FilteredRollup | None = None) -> str:
+    """Identifies a per-event filter (the rule's, or ``rollup``'s): rows its filtered rollup
+    built under another filter are replaced."""
+    spec = (
+        rollup.event_filter
+        if rollup is not None
+        else {k: rule.normalised[k] for k in ("event_names", "property_filters")}
+    )
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _filtered_model(rule: Rule, source_display: str, layout: Layout) -> GeneratedFile:
-    fingerprint = filter_fingerprint(rule)
-    rule_filter = {k: rule.normalised[k] for k in ("format", "key", "event_names", "property_filters")}
+def _filtered_model(rule: Rule, rollup: FilteredRollup, source_display: str, layout: Layout) -> GeneratedFile:
+    fingerprint = filter_fingerprint(rule, rollup)
+    rule_filter = {"format": rule.normalised["format"], "key": rule.key, **rollup.event_filter}
     content = _header(source_display, layout) + (
         "{{ config(\n"
-        f"    alias='{rule.filtered_table_name}',\n"
+        f"    alias='{rollup.table_name}',\n"
         + ("    schema='beton_intermediate',\n" if layout.host else "")
         + "    materialized='incremental',\n"
         "    incremental_strategy='delete+insert',\n"
@@ -245,7 +250,7 @@ def _filtered_model(rule: Rule, source_display: str, layout: Layout) -> Generate
         f"{{%- set rule_filter = {jinja_literal(rule_filter)} -%}}\n"
         f"{{{{ beton.filtered_rollup_model(rule_filter, '{fingerprint}') }}}}\n"
     )
-    return GeneratedFile(layout.filtered_dir / f"{rule.filtered_model_name}.sql", content)
+    return GeneratedFile(layout.filtered_dir / f"{rollup.model_name}.sql", content)
 
 
 def _findings_model(rules: list[Rule]) -> GeneratedFile:
@@ -255,7 +260,8 @@ def _findings_model(rules: list[Rule]) -> GeneratedFile:
         f"        'name': {jinja_literal(r.name, 8)},\n"
         f"        'level': {jinja_string_literal(r.level)},\n"
         f"        'relation': ref('beton', {jinja_string_literal(r.model_name)}),\n"
-        "    },"
+        + (f"        'signals': {jinja_literal(r.signal_names, expand=False)},\n" if r.signal_names else "")
+        + "    },"
         for r in rules
     ]
     content = (
@@ -307,7 +313,7 @@ def _columns_macro() -> GeneratedFile:
             findings.append({"name": c.name, "type": punch[c.name].sql_type, "levels": list(punch[c.name].levels)})
         else:
             findings.append(
-                {"name": c.name, "type": None if c.name == "computed_at" else "string", "levels": list(LEVELS)}
+                {"name": c.name, "type": None if c.name == "computed_at" else c.sql_type, "levels": list(LEVELS)}
             )
     content = (
         f"{_MACRO_MARK} from beton_runner/columns.py; do not edit by hand. -#}}\n"
@@ -358,13 +364,13 @@ def _findings_properties() -> GeneratedFile:
     )
 
 
-def _punch_list_columns(level: str) -> list[dict]:
+def _punch_list_columns(level: str, signals: list[str]) -> list[dict]:
     """The punch list's columns with their tests: the first unique column (rank) is tested as a
     primary key together with every column that must not be null, in one query (the test is
     named with its package, beton.primary_key, so rule models compiled into a host find it); the
     other unique columns (the entity id) keep `unique`. Two tests per rule instead of one per column and test:
     each dbt test is a node with its own fixed cost, and a rule has a dozen columns."""
-    cols = columns_for(level)
+    cols = columns_for(level, signals)
     key = next(c.name for c in cols if "unique" in c.tests)
     not_null = [c.name for c in cols if "not_null" in c.tests and c.name != key]
     columns = []
@@ -372,7 +378,7 @@ def _punch_list_columns(level: str) -> list[dict]:
         column: dict = {
             "name": c.name,
             "description": c.description,
-            "data_type": contract_data_type(PUNCH_LIST_CONTRACT[c.name]),
+            "data_type": contract_data_type(PUNCH_LIST_CONTRACT.get(c.name, "double")),  # signal terms: double
         }
         if c.name == key:
             column["data_tests"] = [{"beton.primary_key": {"arguments": {"not_null": not_null}}}]
@@ -394,15 +400,16 @@ def _properties(rules: list[Rule], sources: dict[str, str], layout: Layout) -> l
                     f'Punch list of rule "{rule.name}" ({rule.level} level, {sources[rule.key]}). {description}'.strip()
                 ),
                 "config": public_contract(),
-                "columns": _punch_list_columns(rule.level),
+                "columns": _punch_list_columns(rule.level, rule.signal_names),
             }
         )
-        if rule.has_property_filters:
+        for rollup in rule.filtered_rollups():
+            whose = f'signal {rollup.signal} of rule "{rule.name}"' if rollup.signal else f'rule "{rule.name}"'
             filtered.append(
                 {
-                    "name": rule.filtered_model_name,
+                    "name": rollup.model_name,
                     "description": _doc_text(
-                        f'Daily rollup of the events passing the per-event filters of rule "{rule.name}" '
+                        f"Daily rollup of the events passing the per-event filters of {whose} "
                         f"({sources[rule.key]}): incremental, read by {rule.model_name}."
                     ),
                     "columns": [
@@ -453,7 +460,7 @@ def generate(rules: list[Rule], project_dir: Path, layout: Layout | None = None)
     rules = sorted(rules, key=lambda r: r.key)
     sources = _sources(rules, project_dir)
     files = [_rule_model(r, sources[r.key], layout) for r in rules]
-    files += [_filtered_model(r, sources[r.key], layout) for r in rules if r.has_property_filters]
+    files += [_filtered_model(r, rollup, sources[r.key], layout) for r in rules for rollup in r.filtered_rollups()]
     files += _properties(rules, sources, layout)
     if layout.host:  # the package's shared models and macros stay the package's
         return files
@@ -547,8 +554,7 @@ def require_generated(project: Project, rules: Iterable[Rule]) -> None:
     layout = layout_for(project.dir)
     for rule in rules:
         needed = [layout.rule_dir / f"{rule.model_name}.sql"]
-        if rule.has_property_filters:
-            needed.append(layout.filtered_dir / f"{rule.filtered_model_name}.sql")
+        needed += [layout.filtered_dir / f"{rollup.model_name}.sql" for rollup in rule.filtered_rollups()]
         missing = [str(p) for p in needed if not (project.dir / p).is_file()]
         if missing:
             raise BetonError(

@@ -21,6 +21,16 @@ The normalised form, in this key order (the generated model shows it one key per
                        | {key, op}]                           is_set is_not_set
                       type: 'string' | 'number' | 'boolean' (booleans as the text 'true'/'false')
     weights           {event_count, active_days, recency}   floats, defaults filled in
+    decay             {half_life_days: float} | None          the rule-level decay
+    signals           [{name, event_names, property_filters,  in the rule's order; property_filters
+                        window_days, min_count, weight,        as above; half_life_days the signal's
+                        half_life_days, max_points, rollup}]   own, else the rule's, else None;
+                                                               max_points float | None; rollup the
+                                                               dbt model of its filtered rollup (the
+                                                               rule's when the filter is the same),
+                                                               None without property filters
+    match             None | {all: [node]} | {any: [node]} | {not: node} | {signal: name}
+                      | {threshold: name, value: whole number}
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2
 LEVELS = ("user", "account")
 ACCOUNT_ONLY_CONDITIONS = ("min_active_users", "min_account_events")
 FILTER_OPERATORS = (
@@ -99,6 +109,44 @@ class Rule:
         so it never meets a host project's models (docs/dbt-package.md)."""
         return f"beton_{self.filtered_table_name}"
 
+    @property
+    def signal_names(self) -> list[str]:
+        return [s["name"] for s in self.normalised["signals"]]
+
+    def filtered_rollups(self) -> list[FilteredRollup]:
+        """Every incremental filtered rollup this rule reads: its own (with property filters) and
+        one per signal with property filters that are not the rule's own."""
+        out = []
+        if self.has_property_filters:
+            out.append(FilteredRollup(self.filtered_table_name, None, _event_filter(self.normalised)))
+        for signal in self.normalised["signals"]:
+            if signal["rollup"] == f"beton_{filtered_table_name(self.key, signal['name'])}":
+                table = filtered_table_name(self.key, signal["name"])
+                out.append(FilteredRollup(table, signal["name"], _event_filter(signal)))
+        return out
+
+
+@dataclass(frozen=True)
+class FilteredRollup:
+    """One incremental daily rollup of the events passing a filter (a rule's or a signal's)."""
+
+    table_name: str
+    signal: str | None
+    event_filter: dict[str, Any]  # {event_names, property_filters}
+
+    @property
+    def model_name(self) -> str:
+        return f"beton_{self.table_name}"
+
+
+def filtered_table_name(key: str, signal: str | None = None) -> str:
+    """The table of a rule's (or one of its signals') filtered rollup."""
+    return f"int_filtered_activity__{key}" + (f"__{signal}" if signal else "")
+
+
+def _event_filter(spec: dict[str, Any]) -> dict[str, Any]:
+    return {"event_names": spec["event_names"], "property_filters": spec["property_filters"]}
+
 
 def normalise(key: str, doc: dict[str, Any]) -> dict[str, Any]:
     """The form the dbt macros compile, from a document that passed validation.
@@ -108,23 +156,41 @@ def normalise(key: str, doc: dict[str, Any]) -> dict[str, Any]:
     """
     conditions = doc.get("conditions") or {}
     weights = {**DEFAULT_WEIGHTS, **(doc.get("scoring_weights") or {})}
-    filters = []
-    for prop, spec in (conditions.get("event_property_filters") or {}).items():
-        ops = spec if isinstance(spec, dict) else {"eq": spec}
-        for op, value in ops.items():
-            entry: dict[str, Any] = {"key": prop, "op": op}
-            if op in ("in", "not_in"):
-                entry["values"] = [_typed(v) for v in value]
-            elif op not in ("is_set", "is_not_set"):
-                entry["value"] = _typed(value)
-            filters.append(entry)
+    filters = _property_filters(conditions.get("event_property_filters"))
+    event_names = list(conditions.get("event_names") or [])
+    decay = doc.get("decay")
+    rule_half_life = float(decay["half_life_days"]) if decay else None
+    signals = []
+    for name, spec in (doc.get("signals") or {}).items():
+        signal_filters = _property_filters(spec.get("event_property_filters"))
+        signal_names = list(spec.get("event_names") or [])
+        if not signal_filters:
+            rollup = None
+        elif (signal_names, signal_filters) == (event_names, filters):
+            rollup = f"beton_{filtered_table_name(key)}"
+        else:
+            rollup = f"beton_{filtered_table_name(key, name)}"
+        half_life = spec.get("half_life_days")
+        signals.append(
+            {
+                "name": name,
+                "event_names": signal_names,
+                "property_filters": signal_filters,
+                "window_days": int(spec.get("window_days") or doc["time_window_days"]),
+                "min_count": int(spec.get("min_count") or 1),
+                "weight": float(spec["weight"]),
+                "half_life_days": float(half_life) if half_life is not None else rule_half_life,
+                "max_points": float(spec["max_points"]) if spec.get("max_points") is not None else None,
+                "rollup": rollup,
+            }
+        )
     return {
         "format": FORMAT,
         "key": key,
         "name": doc["name"],
         "level": doc["level"],
         "time_window_days": int(doc["time_window_days"]),
-        "event_names": list(conditions.get("event_names") or []),
+        "event_names": event_names,
         "conditions": {c: int(conditions[c]) for c in THRESHOLD_CONDITIONS if conditions.get(c) is not None},
         "property_filters": filters,
         "weights": {
@@ -132,7 +198,39 @@ def normalise(key: str, doc: dict[str, Any]) -> dict[str, Any]:
             "active_days": float(weights["active_days_weight"]),
             "recency": float(weights["recency_weight"]),
         },
+        "decay": {"half_life_days": rule_half_life} if decay else None,
+        "signals": signals,
+        "match": _match(doc["match"]) if doc.get("match") is not None else None,
     }
+
+
+def _property_filters(spec: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Each event property filter as one entry per operator, with typed values."""
+    filters = []
+    for prop, value_spec in (spec or {}).items():
+        ops = value_spec if isinstance(value_spec, dict) else {"eq": value_spec}
+        for op, value in ops.items():
+            entry: dict[str, Any] = {"key": prop, "op": op}
+            if op in ("in", "not_in"):
+                entry["values"] = [_typed(v) for v in value]
+            elif op not in ("is_set", "is_not_set"):
+                entry["value"] = _typed(value)
+            filters.append(entry)
+    return filters
+
+
+def _match(node: Any) -> dict[str, Any]:
+    """A match node in its normalised form (a bare signal name becomes {signal: name})."""
+    if isinstance(node, str):
+        return {"signal": node}
+    ((op, value),) = node.items()
+    if op in ("all", "any"):
+        return {op: [_match(child) for child in value]}
+    if op == "not":
+        return {"not": _match(value)}
+    if op == "signal":
+        return {"signal": value}
+    return {"threshold": op, "value": int(value)}
 
 
 def _typed(value: Any) -> dict[str, Any]:

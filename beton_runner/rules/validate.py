@@ -43,6 +43,9 @@ MAX_DEPTH = 10
 MAX_SCORE = 1e12
 _MAX_LOG_EVENTS = math.log1p(2.0**63)
 _INTEGER_FIELDS = (("time_window_days",),) + tuple(("conditions", c) for c in THRESHOLD_CONDITIONS)
+SIGNAL_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# An uncapped signal's largest points in the score check: |weight| times a billion events.
+MAX_SIGNAL_EVENTS = 1e9
 
 
 @dataclass
@@ -221,7 +224,13 @@ def _whole_numbers(doc: Any) -> None:
     """
     if not isinstance(doc, dict):
         return
-    for path in _INTEGER_FIELDS:
+    signals = doc.get("signals")
+    signal_fields = tuple(
+        ("signals", name, f)
+        for name in (signals if isinstance(signals, dict) else {})
+        for f in ("window_days", "min_count")
+    )
+    for path in _INTEGER_FIELDS + signal_fields:
         parent: Any = doc
         for part in path[:-1]:
             parent = parent.get(part) if isinstance(parent, dict) else None
@@ -426,6 +435,10 @@ class _FileChecker:
             path = list(error.absolute_path)
             if len(path) >= 2 and path[:2] == ["conditions", "event_property_filters"] and len(path) > 2:
                 continue  # filters get precise messages from check_filters
+            if len(path) > 3 and path[0] == "signals" and path[2] == "event_property_filters":
+                continue  # likewise, a signal's filters
+            if path[:1] == ["match"] or (path == ["signals"] and error.validator in ("propertyNames", "pattern")):
+                continue  # check_match and check_signals say it precisely
             self._schema_issue(error, path)
 
     def _schema_issue(self, error: jsonschema.ValidationError, path: list[Any]) -> None:
@@ -448,6 +461,8 @@ class _FileChecker:
             options = ", ".join(str(o) for o in error.validator_value)
             hint = _did_you_mean(str(error.instance), [str(o) for o in error.validator_value])
             self.issue(path, f"must be one of {options}, not {_describe(error.instance)}{hint}", key=False)
+        elif validator == "exclusiveMinimum":
+            self.issue(path, f"must be above {error.validator_value}, not {error.instance}", key=False)
         elif validator == "minimum":
             self.issue(path, f"must be at least {error.validator_value}, not {error.instance}", key=False)
         elif validator == "maximum":
@@ -461,8 +476,7 @@ class _FileChecker:
         else:
             self.issue(path, error.message, key=False)
 
-    def check_filters(self, filters: Any) -> None:
-        base = ("conditions", "event_property_filters")
+    def check_filters(self, filters: Any, base: tuple = ("conditions", "event_property_filters")) -> None:
         if not isinstance(filters, dict):
             return  # the schema reported it
         for key, spec in filters.items():
@@ -633,6 +647,118 @@ class _FileChecker:
                 f"let scores {size} (|event_count_weight|·ln(1 + 2^63) + |active_days_weight|·{window} + "
                 f"|recency_weight|·{window - 1}); scores are limited to {MAX_SCORE:.0e}: use smaller weights",
             )
+        return largest
+
+    def check_signals(self, doc: dict[str, Any]) -> None:
+        """Signal names, windows within the rule's, their filters, and the score they can add."""
+        signals = doc.get("signals")
+        if not isinstance(signals, dict):
+            return  # absent, or the schema reported it
+        window = doc.get("time_window_days")
+        window = window if isinstance(window, int) and not isinstance(window, bool) else None
+        largest = 0.0
+        for name, spec in signals.items():
+            here = ("signals", name)
+            if not isinstance(name, str) or not SIGNAL_NAME_PATTERN.match(name):
+                self.issue(
+                    here,
+                    "a signal name is lowercase letters, digits and _ (starting with a letter, at most 40): "
+                    f"it names the column score_signal_<name>, e.g. '{_suggest_key(str(name))[:40]}'",
+                )
+            if not isinstance(spec, dict):
+                continue  # the schema reported it
+            if "event_property_filters" in spec:
+                self.check_filters(spec["event_property_filters"], here + ("event_property_filters",))
+            days = spec.get("window_days")
+            if window is not None and isinstance(days, int) and not isinstance(days, bool) and days > window:
+                self.issue(
+                    here + ("window_days",),
+                    f"is {days} but the rule's window is {window} day(s) (time_window_days): a signal looks at most at the rule's window",
+                    key=False,
+                )
+            weight, cap = spec.get("weight"), spec.get("max_points")
+            for field_name, value in (
+                ("weight", weight),
+                ("max_points", cap),
+                ("half_life_days", spec.get("half_life_days")),
+            ):
+                if isinstance(value, float) and not math.isfinite(value):
+                    self.issue(here + (field_name,), "must be a finite number", key=False)
+            if _finite_number(cap):
+                largest += cap
+            elif _finite_number(weight):
+                largest += abs(weight) * MAX_SIGNAL_EVENTS
+        if largest > MAX_SCORE:
+            self.issue(
+                ("signals",),
+                f"let scores reach {largest:.3g} (each signal's max_points, or |weight|·{MAX_SIGNAL_EVENTS:.0e} "
+                f"without one); scores are limited to {MAX_SCORE:.0e}: give the signals a max_points or smaller weights",
+            )
+
+    def check_match(self, doc: dict[str, Any]) -> None:
+        """Each node of ``match`` is exactly one of the documented forms; names are declared signals."""
+        if "match" not in doc:
+            return
+        signals = doc.get("signals") if isinstance(doc.get("signals"), dict) else {}
+        known = [str(s) for s in signals]
+        level = doc.get("level")
+
+        def visit(node: Any, path: tuple) -> None:
+            if isinstance(node, str) or (isinstance(node, dict) and list(node) == ["signal"]):
+                name = node if isinstance(node, str) else node["signal"]
+                where = path if isinstance(node, str) else path + ("signal",)
+                if not isinstance(name, str) or name not in known:
+                    options = f"; signals: {', '.join(known)}" if known else "; the rule declares no signals"
+                    self.issue(
+                        where,
+                        f"names no signal of this rule ({_describe(name)}){_did_you_mean(str(name), known)}{options}",
+                        key=False,
+                    )
+                return
+            if not isinstance(node, dict) or len(node) != 1:
+                self.issue(
+                    path,
+                    f"must be one node: {{all: [...]}}, {{any: [...]}}, {{not: node}}, {{signal: name}}, a signal name "
+                    f"or one threshold such as {{min_active_days: 3}}, not {_describe(node)}"
+                    + (f" with {len(node)} keys" if isinstance(node, dict) else ""),
+                    key=False,
+                )
+                return
+            ((op, value),) = node.items()
+            if op in ("all", "any"):
+                if not isinstance(value, list) or not value:
+                    self.issue(path + (op,), f"must be a non-empty list of nodes, not {_describe(value)}", key=False)
+                    return
+                for i, child in enumerate(value):
+                    visit(child, path + (op, i))
+            elif op == "not":
+                visit(value, path + (op,))
+            elif op in THRESHOLD_CONDITIONS:
+                if (
+                    isinstance(value, bool)
+                    or not isinstance(value, int)
+                    and not (isinstance(value, float) and value.is_integer())
+                ):
+                    self.issue(path + (op,), f"must be a whole number, not {_describe(value)}", key=False)
+                elif value < 0:
+                    self.issue(path + (op,), f"must be at least 0, not {value}", key=False)
+                elif isinstance(value, float):
+                    node[op] = int(value)
+                if level == "user" and op in ACCOUNT_ONLY_CONDITIONS:
+                    self.issue(path + (op,), "applies to account rules only; remove it or set level: account")
+            else:
+                options = ["all", "any", "not", "signal", *THRESHOLD_CONDITIONS]
+                self.issue(
+                    path + (op,),
+                    f"unknown match node{_did_you_mean(str(op), options)} (nodes: all, any, not, signal, "
+                    f"or a threshold: {', '.join(THRESHOLD_CONDITIONS)})",
+                )
+
+        visit(doc["match"], ("match",))
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _re2_error(pattern: str) -> str | None:
@@ -701,6 +827,8 @@ def check_rules(
             if isinstance(conditions, dict) and "event_property_filters" in conditions:
                 checker.check_filters(conditions["event_property_filters"])
             checker.check_semantics(doc, known_events)
+            checker.check_signals(doc)
+            checker.check_match(doc)
             name = doc.get("name")
             if isinstance(name, str) and name.strip():
                 folded = " ".join(name.split()).casefold()

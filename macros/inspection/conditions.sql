@@ -26,7 +26,17 @@ event_name in ({% for name in rule['event_names'] %}{{ ', ' if not loop.first }}
 {#- The rule's thresholds on an entity's metrics (docs/rules.md, "Conditions"), over the
     columns of the inspection's `measured` CTE: one condition per threshold the rule sets. -#}
 {% macro threshold_predicates(conditions) -%}
-    {%- set tests = {
+    {%- set predicates = [] -%}
+    {%- for threshold, value in conditions.items() -%}
+        {%- do predicates.append(beton.threshold_sql(threshold, value)) -%}
+    {%- endfor -%}
+    {{ return(predicates) }}
+{%- endmacro %}
+
+
+{#- One threshold on the `measured` metrics (also a leaf of `match`). -#}
+{% macro threshold_sql(threshold, value) -%}
+    {%- set metric, comparison = {
         'min_event_count': ('event_count', '>='),
         'min_distinct_events': ('distinct_events', '>='),
         'min_active_days': ('active_days', '>='),
@@ -34,22 +44,6 @@ event_name in ({% for name in rule['event_names'] %}{{ ', ' if not loop.first }}
         'min_days_since_last_event': ('days_since_last_event', '>='),
         'min_active_users': ('active_users', '>='),
         'min_account_events': ('account_events', '>='),
-    } -%}
-    {%- set predicates = [] -%}
-    {%- for threshold, value in conditions.items() -%}
-        {%- set metric, comparison = tests[threshold] -%}
-        {%- set predicate -%}
+    }[threshold] -%}
 {{ metric }} {{ comparison }} {{ value }}
-        {%- endset -%}
-        {%- do predicates.append(predicate) -%}
-    {%- endfor -%}
-    {{ return(predicates) }}
-{%- endmacro %}
-
-
-{#- The score (docs/rules.md, "Score"): a weighted sum of the entity's metrics. -#}
-{% macro score_sql(weights) -%}
-{{ beton.number_literal(weights['event_count']) }} * {{ beton.ln('1 + event_count') }}
-    + {{ beton.number_literal(weights['active_days']) }} * active_days
-    + {{ beton.number_literal(weights['recency']) }} * days_since_last_event
 {%- endmacro %}

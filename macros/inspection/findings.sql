@@ -1,6 +1,7 @@
 {#- The unified findings table: every rule's punch list in one shape for BI tools, in the
     columns of beton_runner/columns.py (FINDINGS_COLUMNS, through beton.findings_columns()).
-    rules: [{key, name, level, relation}, ...], one per rule, relation a ref to insp_<key>. -#}
+    rules: [{key, name, level, relation, signals}, ...], one per rule, relation a ref to insp_<key>,
+    signals the names of its signals (score_signals is the sum of their terms). -#}
 {% macro findings_union(rules) -%}
     {%- set users = ref('beton', 'beton_int_users') -%}
     {%- set string = dbt.type_string() -%}
@@ -40,6 +41,10 @@ select
     {{ beton.cast_nullable('findings.account_id' if is_account else 'users.account_id', string) }} as {{ alias }}
     {%- elif name == 'computed_at' %}
     {{ computed_at }} as {{ alias }}
+    {%- elif name == 'score_signals' %}
+    cast({% for signal in rule.get('signals', []) %}findings.score_signal_{{ signal }} + {% endfor %}0 as {{ type }}) as {{ alias }}
+    {%- elif name == 'tier' %}
+    {{ beton.cast_nullable('null', string) }} as {{ alias }}
     {%- elif name not in own_columns %}
     {{ beton.cast_nullable('null', type) }} as {{ alias }}
     {%- elif type is none %}

@@ -15,6 +15,12 @@
             {'name': 'days_since_last_event', 'source': 'metric', 'type': 'bigint'},
             {'name': 'last_seen', 'source': 'metric', 'type': none},
             {'name': 'as_of', 'source': 'as_of', 'type': none},
+            {'name': 'score_event_count', 'source': 'metric', 'type': 'double'},
+            {'name': 'score_active_days', 'source': 'metric', 'type': 'double'},
+            {'name': 'score_recency', 'source': 'metric', 'type': 'double'},
+            {'name': 'score_signal_<signal>', 'source': 'signals', 'type': 'double'},
+            {'name': 'score_fit', 'source': 'metric', 'type': 'double'},
+            {'name': 'why', 'source': 'metric', 'type': 'string'},
         ],
         'account': [
             {'name': 'rank', 'source': 'rank', 'type': 'bigint'},
@@ -32,6 +38,12 @@
             {'name': 'days_since_last_event', 'source': 'metric', 'type': 'bigint'},
             {'name': 'last_seen', 'source': 'metric', 'type': none},
             {'name': 'as_of', 'source': 'as_of', 'type': none},
+            {'name': 'score_event_count', 'source': 'metric', 'type': 'double'},
+            {'name': 'score_active_days', 'source': 'metric', 'type': 'double'},
+            {'name': 'score_recency', 'source': 'metric', 'type': 'double'},
+            {'name': 'score_signal_<signal>', 'source': 'signals', 'type': 'double'},
+            {'name': 'score_fit', 'source': 'metric', 'type': 'double'},
+            {'name': 'why', 'source': 'metric', 'type': 'string'},
         ],
     }) }}
 {%- endmacro %}
@@ -58,6 +70,13 @@
         {'name': 'days_since_last_event', 'type': 'bigint', 'levels': ['user', 'account']},
         {'name': 'last_seen', 'type': none, 'levels': ['user', 'account']},
         {'name': 'as_of', 'type': none, 'levels': ['user', 'account']},
+        {'name': 'score_event_count', 'type': 'double', 'levels': ['user', 'account']},
+        {'name': 'score_active_days', 'type': 'double', 'levels': ['user', 'account']},
+        {'name': 'score_recency', 'type': 'double', 'levels': ['user', 'account']},
+        {'name': 'score_signals', 'type': 'double', 'levels': ['user', 'account']},
+        {'name': 'score_fit', 'type': 'double', 'levels': ['user', 'account']},
+        {'name': 'tier', 'type': 'string', 'levels': ['user', 'account']},
+        {'name': 'why', 'type': 'string', 'levels': ['user', 'account']},
         {'name': 'computed_at', 'type': none, 'levels': ['user', 'account']},
     ]) }}
 {%- endmacro %}

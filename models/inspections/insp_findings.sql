@@ -26,6 +26,13 @@
         'relation': ref('beton', 'insp_pqa_free_plan_enterprise_interest'),
     },
     {
+        'key': 'pql_buying_signals',
+        'name': 'PQL: Buying Signals',
+        'level': 'user',
+        'relation': ref('beton', 'insp_pql_buying_signals'),
+        'signals': ['viewed_pricing', 'requested_demo', 'hit_usage_limit', 'invited_teammate', 'created_api_key'],
+    },
+    {
         'key': 'pql_heavy_api_users_on_paid_plan',
         'name': 'PQL: Heavy API Users on a Paid Plan',
         'level': 'user',

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -113,6 +114,32 @@ def test_bad_where_and_unknown_rule_give_one_clean_message(demo):
     result = beton("punch-list", "pql_powr_users", env=env)
     assert result.returncode == 1
     assert "no rule called 'pql_powr_users'; did you mean 'pql_power_users'?" in result.stderr
+
+
+def test_punch_list_explain_prints_each_findings_terms_and_why(demo):
+    """`--explain`: every finding's score terms (the oracle's, to the cent) and each threshold and
+    signal of its why, with the finding's values."""
+    _tmp, env, _ = demo
+    rule = RULES["pql_buying_signals"]
+    frames = load_mock(REPO / "seeds")
+    expected = punch_list(
+        rule, frames["events"], frames["persons"], frames["person_distinct_id"], frames["accounts"], MOCK_AS_OF
+    )
+    result = beton("punch-list", "pql_buying_signals", "--explain", env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert len(expected) > 0 and "score breakdown" in out
+    for name in rule["signals"]:
+        assert name in out
+    for record in expected.to_dict("records"):
+        row = next(line for line in out.splitlines() if f"│ {record['user_id']} " in line and "+" in line)
+        for term in ("score_event_count", "score_active_days", "score_signal_viewed_pricing"):
+            assert f"{record[term] + 0.0:+.2f}" in row
+        assert f"#{record['rank']} {record['user_id']}" in out
+        for condition in json.loads(record["why"])["conditions"]:
+            assert f"{condition['condition']}: {condition['value']} " in out
+    refused = beton("punch-list", "pql_buying_signals", "--explain", "--format", "json", env=env)
+    assert refused.returncode == 1 and "--explain shows tables" in refused.stderr
 
 
 def test_rules_show_sql_prints_the_compiled_query(tmp_path):

@@ -200,6 +200,16 @@ EXPECTED_FINDINGS = {
     "pqa_active_accounts_multiple_users": ["acc_001", "acc_002"],
     "pqa_expansion_ready": ["acc_001"],
     "pqa_free_plan_enterprise_interest": ["acc_003", "acc_007"],
+    # rule format 2: demo requests and fresh pricing views lead; usage limits and seats follow
+    "pql_buying_signals": [
+        "person_011",
+        "person_007",
+        "anon_e93a0c4b7f12",
+        "person_009",
+        "person_012",
+        "person_008",
+        "person_014",
+    ],
     "pql_heavy_api_users_on_paid_plan": ["person_009", "person_003"],
     "pql_high_intent_trial_users": ["person_012"],
     "pql_power_users": ["person_001", "person_009", "person_004"],

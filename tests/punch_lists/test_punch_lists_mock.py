@@ -3,6 +3,7 @@ written from docs/rules.md) — same entities, counts, active days, recency, sco
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -122,3 +123,46 @@ def test_marts_summarise_accounts_and_users(mock_build, mock_frames):
             in set(read_table(mock_build.duckdb_path, "beton_inspections", f"insp_{key}")["account_id"])
         )
         assert (row.rules_matched.split(", ") if isinstance(row.rules_matched, str) else []) == matched
+
+
+V1_PUNCH_LISTS = REPO / "tests" / "punch_lists" / "fixtures" / "v1_punch_lists"
+
+
+@pytest.mark.parametrize("path", sorted(V1_PUNCH_LISTS.glob("insp_*.csv")), ids=lambda p: p.stem)
+def test_format_1_rules_give_the_punch_lists_they_gave_before_format_2(mock_build, path):
+    """The 8 rules shipped before signals/match/decay (#15) give the rows and scores the v1 build
+    wrote (tests/punch_lists/fixtures/v1_punch_lists, from `dbt build` at the commit before):
+    the format-2 breakdown columns are added, nothing else changes."""
+    before = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    now = read_table(mock_build.duckdb_path, "beton_inspections", path.stem).sort_values("rank").reset_index(drop=True)
+    assert list(now.columns[: len(before.columns)]) == list(before.columns)
+    assert len(now) == len(before) > 0
+    for column in before.columns:
+        for old, new in zip(before[column].tolist(), now[column].tolist()):
+            if pd.isna(old):
+                assert pd.isna(new), f"{path.stem}.{column}"
+            elif isinstance(old, float):
+                assert new == pytest.approx(old, rel=1e-9, abs=1e-9), f"{path.stem}.{column}"
+            elif column in ("last_seen", "as_of"):
+                assert pd.Timestamp(new) == pd.Timestamp(old), f"{path.stem}.{column}"
+            else:
+                assert new == old, f"{path.stem}.{column}"
+
+
+def test_score_breakdown_sums_to_the_score(mock_build):
+    """Every punch list's score_* terms, and insp_findings' fixed terms + score_signals + score_fit,
+    sum to the score (to 1e-9); tier is null (no rule has tiers yet) and why is JSON."""
+    findings = read_table(mock_build.duckdb_path, "beton_inspections", "insp_findings")
+    for key in RULES:
+        punch = read_table(mock_build.duckdb_path, "beton_inspections", f"insp_{key}")
+        terms = [c for c in punch.columns if c.startswith("score_")]
+        assert {"score_event_count", "score_active_days", "score_recency", "score_fit"} <= set(terms)
+        total = punch[terms].sum(axis=1)
+        assert total.tolist() == pytest.approx(punch["score"].tolist(), rel=1e-9, abs=1e-9), key
+        for why in punch["why"]:
+            assert set(json.loads(why)) == {"conditions", "signals"}
+    parts = ["score_event_count", "score_active_days", "score_recency", "score_signals", "score_fit"]
+    assert findings[parts].sum(axis=1).tolist() == pytest.approx(findings["score"].tolist(), rel=1e-9, abs=1e-9)
+    assert findings["tier"].isna().all()
+    signalled = findings[findings["rule_key"] == "pql_buying_signals"]
+    assert len(signalled) > 0 and (signalled["score_signals"] > 0).all()

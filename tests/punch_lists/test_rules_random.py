@@ -138,7 +138,77 @@ def rules(draw):
     doc = {"name": "", "level": level, "time_window_days": window, "conditions": conditions}
     if weights:
         doc["scoring_weights"] = weights
+    if draw(st.booleans()):  # rule format 2: signals, decay, match (docs/rules.md)
+        doc.update(draw(format_2_parts(level, window)))
     return doc
+
+
+HALF_LIVES = st.sampled_from([0.5, 1, 3.5, 7, 30])
+
+
+@st.composite
+def signal_specs(draw, window: int) -> dict:
+    spec: dict = {"weight": draw(st.integers(-5, 5) | st.floats(-5, 5))}
+    names = draw(st.lists(st.sampled_from(EVENTS), max_size=2, unique=True))
+    if names:
+        spec["event_names"] = names
+    if draw(st.booleans()):
+        spec["event_property_filters"] = draw(
+            st.dictionaries(st.sampled_from(["plan", "n"]), filter_specs, min_size=1, max_size=2)
+        )
+    optional = {
+        "window_days": st.integers(1, window),
+        "min_count": st.integers(1, 3),
+        "half_life_days": HALF_LIVES,
+        "max_points": st.sampled_from([0.5, 2, 10]),
+    }
+    for key, values in optional.items():
+        if draw(st.booleans()):
+            spec[key] = draw(values)
+    return spec
+
+
+def _depth(node) -> int:
+    """YAML nesting levels of a match node (a mapping and its list each count)."""
+    if isinstance(node, str):
+        return 0
+    ((op, value),) = node.items()
+    if op in ("all", "any"):
+        return 2 + max(_depth(child) for child in value)
+    return 1 + _depth(value) if op == "not" else 1
+
+
+def match_nodes(level: str, signals: list[str]):
+    small = st.integers(0, 4)
+    names = ["min_event_count", "min_distinct_events", "min_active_days", "max_days_since_last_event"]
+    names += ["min_days_since_last_event"] + (["min_active_users", "min_account_events"] if level == "account" else [])
+    leaves = st.builds(lambda name, value: {name: value}, st.sampled_from(names), small)
+    if signals:
+        signal = st.sampled_from(signals)
+        leaves = leaves | signal | signal.map(lambda name: {"signal": name})
+    tree = st.recursive(
+        leaves,
+        lambda children: st.one_of(
+            st.lists(children, min_size=1, max_size=3).map(lambda nodes: {"all": nodes}),
+            st.lists(children, min_size=1, max_size=3).map(lambda nodes: {"any": nodes}),
+            children.map(lambda node: {"not": node}),
+        ),
+        max_leaves=5,
+    )
+    return tree.filter(lambda node: _depth(node) <= 7)  # a rule file nests at most 10 levels
+
+
+@st.composite
+def format_2_parts(draw, level: str, window: int) -> dict:
+    parts: dict = {}
+    if draw(st.booleans()):
+        parts["decay"] = {"half_life_days": draw(HALF_LIVES)}
+    names = draw(st.lists(st.sampled_from(["s_a", "s_b", "s_c"]), max_size=3, unique=True))
+    if names:
+        parts["signals"] = {name: draw(signal_specs(window)) for name in names}
+    if draw(st.booleans()):
+        parts["match"] = draw(match_nodes(level, names))
+    return parts
 
 
 def build(tmp: Path, rule_docs: dict[str, dict], frames: dict[str, pd.DataFrame], *, renamed: bool) -> Project:

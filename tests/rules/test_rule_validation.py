@@ -219,3 +219,66 @@ def test_yaml_1_2_values_whole_floats_and_re2_syntax_are_accepted():
     assert filters[("revenue", "gt")]["value"] == {"type": "number", "value": 1000.0}
     assert filters[("letters", "regex")]["value"]["value"] == "^\\pL+$"  # RE2 syntax Python's re rejects
     assert rule.normalised["weights"] == {"event_count": 1000.0, "active_days": 1e6, "recency": 0.0}
+
+
+BAD_V2 = """\
+name: Bad v2
+level: user
+time_window_days: 14
+conditions: {}
+decay: {half_life_days: 0}
+signals:
+  pricing:
+    event_names: [viewed_pricing_page]
+    window_days: 30
+    weight: 3
+    event_property_filters:
+      plan: {inn: [free]}
+  Bad-Name: {weight: 1}
+  huge: {weight: 5000}
+  capped: {weight: 5000, max_points: 20, min_count: 0}
+match:
+  all:
+    - any: [pricing, {signal: pricng}]
+    - not: {min_active_users: 2}
+    - {all: [], any: []}
+    - {min_event_count: 'three'}
+    - {nope: 1}
+"""
+
+
+def test_signals_match_and_decay_problems_have_file_line_and_field(tmp_path):
+    (tmp_path / "bad_v2.yml").write_text(BAD_V2)
+    result = check_rules(tmp_path, display_root=tmp_path)
+    assert [str(i) for i in result.issues] == [
+        "bad_v2.yml:5: decay.half_life_days: must be above 0, not 0",
+        "bad_v2.yml:6: signals: let scores reach 5e+12 (each signal's max_points, or |weight|·1e+09 without one); scores are limited to 1e+12: give the signals a max_points or smaller weights",
+        "bad_v2.yml:9: signals.pricing.window_days: is 30 but the rule's window is 14 day(s) (time_window_days): a signal looks at most at the rule's window",
+        "bad_v2.yml:12: signals.pricing.event_property_filters.plan.inn: unknown operator; did you mean 'in'? (operators: eq, neq, in, not_in, contains, regex, gt, gte, lt, lte, is_set, is_not_set)",
+        "bad_v2.yml:13: signals.Bad-Name: a signal name is lowercase letters, digits and _ (starting with a letter, at most 40): it names the column score_signal_<name>, e.g. 'bad_name'",
+        "bad_v2.yml:15: signals.capped.min_count: must be at least 1, not 0",
+        "bad_v2.yml:18: match.all[0].any[1].signal: names no signal of this rule (the text 'pricng'); did you mean 'pricing'?; signals: pricing, Bad-Name, huge, capped",
+        "bad_v2.yml:19: match.all[1].not.min_active_users: applies to account rules only; remove it or set level: account",
+        "bad_v2.yml:20: match.all[2]: must be one node: {all: [...]}, {any: [...]}, {not: node}, {signal: name}, a signal name or one threshold such as {min_active_days: 3}, not a mapping with 2 keys",
+        "bad_v2.yml:21: match.all[3].min_event_count: must be a whole number, not the text 'three'",
+        "bad_v2.yml:22: match.all[4].nope: unknown match node (nodes: all, any, not, signal, or a threshold: min_event_count, min_distinct_events, min_active_days, max_days_since_last_event, min_days_since_last_event, min_active_users, min_account_events)",
+    ]
+
+
+def test_format_2_rule_normalises_signals_match_and_decay(tmp_path):
+    (tmp_path / "v2.yml").write_text(
+        "name: V2\nlevel: account\ntime_window_days: 30\nconditions: {event_names: [a]}\n"
+        "decay: {half_life_days: 14}\n"
+        "signals:\n  same: {event_names: [a], weight: -2, window_days: 7.0}\n"
+        "  own: {event_names: [b], event_property_filters: {plan: pro}, weight: 1, half_life_days: 3, max_points: 4}\n"
+        "match: {any: [same, {not: {min_active_users: 2}}]}\n"
+    )
+    (rule,) = load_rules(tmp_path)
+    n = rule.normalised
+    assert n["format"] == 2 and n["decay"] == {"half_life_days": 14.0}
+    assert [(s["name"], s["window_days"], s["half_life_days"], s["max_points"], s["rollup"]) for s in n["signals"]] == [
+        ("same", 7, 14.0, None, None),
+        ("own", 30, 3.0, 4.0, "beton_int_filtered_activity__v2__own"),
+    ]
+    assert n["match"] == {"any": [{"signal": "same"}, {"not": {"threshold": "min_active_users", "value": 2}}]}
+    assert [r.model_name for r in rule.filtered_rollups()] == ["beton_int_filtered_activity__v2__own"]

@@ -210,7 +210,7 @@ def test_punch_list_columns_macro_follows_columns_py():
     macro = files["macros/inspection/punch_list_columns.sql"]
     for level in ("user", "account"):
         block = macro.split(f"'{level}': [")[1].split("]")[0]
-        assert re.findall(r"'name': '(\w+)'", block) == [c.name for c in columns_for(level)]
+        assert re.findall(r"'name': '([^']+)'", block) == [c.name for c in columns_for(level)]
     findings = yaml.safe_load(files["models/inspections/_inspections__models.yml"])["models"][0]
     assert [c["name"] for c in findings["columns"]] == [c.name for c in FINDINGS_COLUMNS]
     assert not staleness(generate(load_rules(REPO / "rules"), REPO), REPO).stale

@@ -29,6 +29,11 @@
         'level': 'account',
     },
     {
+        'key': 'pql_buying_signals',
+        'name': 'PQL: Buying Signals',
+        'level': 'user',
+    },
+    {
         'key': 'pql_heavy_api_users_on_paid_plan',
         'name': 'PQL: Heavy API Users on a Paid Plan',
         'level': 'user',

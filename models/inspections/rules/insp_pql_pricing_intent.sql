@@ -2,7 +2,7 @@
 -- edit the rule file, then run `beton rules compile` (or `beton run`).
 {{ config(materialized='table', order_by=['rank'], tags=['beton_inspection', 'level_user']) }}
 {%- set rule = {
-    'format': 1,
+    'format': 2,
     'key': 'pql_pricing_intent',
     'name': 'PQL: Buying Intent',
     'level': 'user',
@@ -25,5 +25,8 @@
         'active_days': 1.0,
         'recency': -0.5,
     },
+    'decay': none,
+    'signals': [],
+    'match': none,
 } -%}
 {{ beton.inspection_model(rule) }}
