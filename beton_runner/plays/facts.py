@@ -364,6 +364,9 @@ class FactsReader:
                     "active_days": f.get("active_days"),
                     "active_users": f.get("active_users"),
                     "days_since_last_event": f.get("days_since_last_event"),
+                    "tier": f.get("tier"),
+                    "breakdown": _breakdown(f),
+                    "signals_met": _signals_met(f.get("why")),
                 }
             )
         return out
@@ -395,6 +398,37 @@ class FactsReader:
             )
             record["tech_stack"] = _records(rows)
         return record
+
+
+# The score terms of insp_findings, as a play names them (docs/rules.md, "Why").
+SCORE_TERMS = (
+    ("score_event_count", "event count"),
+    ("score_active_days", "active days"),
+    ("score_recency", "recency"),
+    ("score_signals", "signals"),
+    ("score_fit", "fit"),
+)
+
+
+def _breakdown(finding: dict) -> list[dict]:
+    """The finding's non-zero score terms, in the documented order: why it scored what it did."""
+    out = []
+    for column, name in SCORE_TERMS:
+        value = finding.get(column)
+        if value is not None and abs(float(value)) >= 0.005:
+            out.append({"term": name, "points": round(float(value), 2)})
+    return out
+
+
+def _signals_met(why: Any) -> list[dict]:
+    """The rule's signals the finding met, with their event counts, from its `why` JSON."""
+    if not isinstance(why, str) or not why:
+        return []
+    try:
+        signals = json.loads(why).get("signals") or []
+    except (ValueError, AttributeError):
+        return []
+    return [{"signal": s.get("signal"), "count": s.get("count")} for s in signals if s.get("met")]
 
 
 def _json_key(text: Any, key: str) -> str | None:

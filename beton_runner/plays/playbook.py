@@ -51,10 +51,19 @@ def _window(f: Facts) -> int:
 
 def _finding_line(finding: dict) -> str:
     who = f"{finding['who']} matched" if finding["level"] == "user" and finding.get("who") else "Matched"
-    return (
-        f"{who} **{finding['rule_name']}**: score {score(finding['score'])}, "
+    tier = f" ({finding['tier']})" if finding.get("tier") else ""
+    line = (
+        f"{who} **{finding['rule_name']}**{tier}: score {score(finding['score'])}, "
         f"rank {finding['rank']} of {finding['findings_on_rule']}."
     )
+    terms = finding.get("breakdown") or []
+    if terms:  # why this score: its terms (docs/rules.md, "Why")
+        line += " Why: " + ", ".join(f"{t['points']:+.2f} {t['term']}" for t in terms)
+        met = finding.get("signals_met") or []
+        if met:
+            line += " (signals met: " + ", ".join(f"`{m['signal']}` {num(m['count'])}x" for m in met) + ")"
+        line += "."
+    return line
 
 
 def _counts(f: Facts, names: tuple[str, ...]) -> str:
