@@ -24,7 +24,8 @@ class Column:
     ``shown``: the levels whose CLI table shows it. ``tests``: the dbt data tests on it.
     ``source``: where the inspection macro's final select takes it from (``rank``: the row's
     position; ``entity``: the user or account id; ``attribute``: the users/accounts table;
-    ``metric``: the rule's measured metrics; ``as_of``: the evaluation instant).
+    ``metric``: the rule's measured metrics; ``as_of``: the evaluation instant; ``tier`` and
+    ``grade``: macros/inspection/tiers.sql).
     ``sql_type``: the type insp_findings casts it to (``bigint``, ``double``, ``string``), or
     ``None`` to keep its own (timestamps).
     """
@@ -54,6 +55,24 @@ PUNCH_LIST_COLUMNS: tuple[Column, ...] = (
         source="rank",
     ),
     Column("score", _SCORE, LEVELS, "number", "score", tests=("not_null",), sql_type="double"),
+    Column(
+        "tier",
+        'The rule\'s tier the finding reaches (docs/rules.md, "Tiers"); null when the rule has no tiers.',
+        LEVELS,
+        "text",
+        "tier",
+        source="tier",
+        sql_type="string",
+    ),
+    Column(
+        "grade",
+        'Fit letter and behaviour number, e.g. A1 (docs/rules.md, "Grade"); null when the rule has no grade.',
+        LEVELS,
+        "text",
+        "grade",
+        source="grade",
+        sql_type="string",
+    ),
     Column(
         "user_id",
         "The person id (or, for a distinct id with no person, the distinct id).",
@@ -118,6 +137,16 @@ PUNCH_LIST_COLUMNS: tuple[Column, ...] = (
         tests=("not_null",),
     ),
     Column(
+        "score_fit",
+        "The fit term of the score: the points of the rule's fit conditions the entity meets (0 without fit).",
+        LEVELS,
+        "number",
+        "fit",
+        shown=(),
+        tests=("not_null",),
+        sql_type="double",
+    ),
+    Column(
         "last_seen",
         "Timestamp (UTC) of the last matching event.",
         LEVELS,
@@ -172,12 +201,17 @@ FINDINGS_COLUMNS: tuple[FindingsColumn, ...] = (
     FindingsColumn("account_id", "The account (for user findings, the user's account)."),
     FindingsColumn("rank", "Position in the rule's punch list (1 = highest score).", "punch_list"),
     FindingsColumn("score", "The rule's score for the entity.", "punch_list"),
+    FindingsColumn("tier", "The finding's tier; null when the rule has no tiers.", "punch_list"),
+    FindingsColumn(
+        "grade", "Fit letter and behaviour number (e.g. A1); null when the rule has no grade.", "punch_list"
+    ),
     FindingsColumn("event_count", "Matching events in the window.", "punch_list"),
     FindingsColumn("distinct_events", "Distinct matching event names.", "punch_list"),
     FindingsColumn("active_days", "Distinct UTC dates with a matching event.", "punch_list"),
     FindingsColumn("active_users", "Account findings only, distinct users among the matching events.", "punch_list"),
     FindingsColumn("account_events", "Account findings only, all of the account's events in the window.", "punch_list"),
     FindingsColumn("days_since_last_event", "UTC calendar days from the last matching event to as_of.", "punch_list"),
+    FindingsColumn("score_fit", "The fit term of the score (0 when the rule has no fit).", "punch_list"),
     FindingsColumn("last_seen", "The last matching event (UTC).", "punch_list"),
     FindingsColumn("as_of", '{{ doc("as_of") }}', "punch_list"),
     FindingsColumn("computed_at", "When the dbt invocation that built the table started (UTC)."),
@@ -221,6 +255,8 @@ CONTRACT_TYPES: dict[str, tuple[str, str]] = {  # kind -> (duckdb, clickhouse)
 PUNCH_LIST_CONTRACT: dict[str, str] = {
     "rank": "ubigint",
     "score": "double",
+    "tier": "nullable_string",
+    "grade": "nullable_string",
     "user_id": "string",
     "email": "nullable_string",
     "account_id": "nullable_string",
@@ -234,6 +270,7 @@ PUNCH_LIST_CONTRACT: dict[str, str] = {
     "distinct_events": "bigint",
     "active_days": "bigint",
     "days_since_last_event": "bigint",
+    "score_fit": "double",
     "last_seen": "timestamp",
     "as_of": "timestamp",
 }
@@ -248,12 +285,15 @@ FINDINGS_CONTRACT: dict[str, str] = {
     "account_id": "nullable_string",
     "rank": "bigint",
     "score": "double",
+    "tier": "nullable_string",
+    "grade": "nullable_string",
     "event_count": "bigint",
     "distinct_events": "bigint",
     "active_days": "bigint",
     "active_users": "nullable_bigint",
     "account_events": "nullable_bigint",
     "days_since_last_event": "bigint",
+    "score_fit": "double",
     "last_seen": "timestamp",
     "as_of": "timestamp",
     "computed_at": "timestamp",

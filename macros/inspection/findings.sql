@@ -44,7 +44,7 @@ select
     {{ beton.cast_nullable('null', type) }} as {{ alias }}
     {%- elif type is none %}
     findings.{{ name }} as {{ alias }}
-    {%- elif column['levels'] | length == 1 %}
+    {%- elif column['levels'] | length == 1 or column.get('nullable') %}
     {{ beton.cast_nullable('findings.' ~ alias, type) }} as {{ alias }}
     {%- else %}
     cast(findings.{{ alias }} as {{ type }}) as {{ alias }}

@@ -5,7 +5,7 @@
 
 {#- The rule format these macros read (beton_runner/rules/normalise.py: FORMAT). -#}
 {% macro rule_format() -%}
-    {{ return(1) }}
+    {{ return(2) }}
 {%- endmacro %}
 
 
@@ -23,6 +23,13 @@
         {#- the rule's filtered rollup is generated beside its model: in this package, or in the
             host project a rule was compiled into (`beton rules compile --project-dir HOST`) -#}
         {%- do relations.update({'filtered': ref(model.package_name, 'beton_int_filtered_activity__' ~ rule['key'])}) -%}
+    {%- endif -%}
+    {%- set fit_tables = beton.fit_tables(rule) -%}
+    {%- if fit_tables['person'] -%}
+        {%- do relations.update({'persons': ref('beton', 'beton_stg_posthog__persons')}) -%}
+    {%- endif -%}
+    {%- if fit_tables['enrichment'] -%}
+        {%- do relations.update({'enrichment': ref('beton', 'beton_stg_enrichment__accounts')}) -%}
     {%- endif -%}
     {{ return(beton.render_inspection(rule, relations)) }}
 {%- endmacro %}
@@ -159,15 +166,19 @@ measured as (
     {%- endif %}
 
 ),
+{{- beton.fit_cte(rule, relations) }}
 
 -- the {{ rule['level'] }}s that meet every threshold of the rule, with their score
 passing as (
 
     select
         *,
-        {{ beton.score_sql(rule['weights']) | indent(8) }} as score
+        {%- if not rule['fit'] %}
+        {{ beton.number_literal(0.0) }} as score_fit,
+        {%- endif %}
+        {{ beton.score_sql(rule['weights']) | indent(8) }}{{ ' + score_fit' if rule['fit'] }} as score
 
-    from measured
+    from {{ beton.fit_join(rule) }}
     {%- for predicate in thresholds %}
     {{ 'where' if loop.first else '    and' }} {{ predicate }}
     {%- endfor %}
@@ -179,6 +190,9 @@ ranked as (
 
     select
         *,
+        {%- for column in beton.tier_window_columns(rule) %}
+        {{ column }},
+        {%- endfor %}
         row_number() over (order by score desc, entity_id asc) as finding_rank
 
     from passing
@@ -199,6 +213,10 @@ final as (
         attributes.{{ column['name'] }} as {{ alias }}
         {%- elif column['source'] == 'as_of' %}
         {{ as_of }} as {{ alias }}
+        {%- elif column['source'] == 'tier' %}
+        {{ beton.tier_sql(rule) | indent(8) }} as {{ alias }}
+        {%- elif column['source'] == 'grade' %}
+        {{ beton.grade_sql(rule) }} as {{ alias }}
         {%- else %}
         ranked.{{ column['name'] }} as {{ alias }}
         {%- endif %}

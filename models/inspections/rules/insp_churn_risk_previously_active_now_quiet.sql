@@ -2,7 +2,7 @@
 -- edit the rule file, then run `beton rules compile` (or `beton run`).
 {{ config(materialized='table', order_by=['rank'], tags=['beton_inspection', 'level_account']) }}
 {%- set rule = {
-    'format': 1,
+    'format': 2,
     'key': 'churn_risk_previously_active_now_quiet',
     'name': 'Churn Risk: Previously Active, Now Disengaged',
     'level': 'account',
@@ -18,5 +18,8 @@
         'active_days': 0.0,
         'recency': 1.0,
     },
+    'fit': [],
+    'tiers': none,
+    'grade': none,
 } -%}
 {{ beton.inspection_model(rule) }}

@@ -2,7 +2,7 @@
 -- edit the rule file, then run `beton rules compile` (or `beton run`).
 {{ config(materialized='table', order_by=['rank'], tags=['beton_inspection', 'level_account']) }}
 {%- set rule = {
-    'format': 1,
+    'format': 2,
     'key': 'pqa_active_accounts_multiple_users',
     'name': 'PQA: Active Accounts with Multiple Users',
     'level': 'account',
@@ -18,6 +18,81 @@
         'event_count': 1.0,
         'active_days': 1.0,
         'recency': -1.0,
+    },
+    'fit': [
+        {
+            'points': 10.0,
+            'when': [
+                {
+                    'table': 'account',
+                    'column': 'segment',
+                    'key': none,
+                    'type': 'text',
+                    'op': 'in',
+                    'values': [
+                        {'type': 'string', 'value': 'Mid-Market'},
+                        {'type': 'string', 'value': 'Enterprise'},
+                    ],
+                },
+            ],
+        },
+        {
+            'points': 5.0,
+            'when': [
+                {
+                    'table': 'account',
+                    'column': 'properties',
+                    'key': 'employees',
+                    'type': 'json',
+                    'op': 'gte',
+                    'value': {
+                        'type': 'number',
+                        'value': 1000.0,
+                    },
+                },
+            ],
+        },
+        {
+            'points': 5.0,
+            'when': [
+                {
+                    'table': 'account',
+                    'column': 'arr',
+                    'key': none,
+                    'type': 'number',
+                    'op': 'gte',
+                    'value': {
+                        'type': 'number',
+                        'value': 100000.0,
+                    },
+                },
+            ],
+        },
+        {
+            'points': 3.0,
+            'when': [
+                {
+                    'table': 'account',
+                    'column': 'properties',
+                    'key': 'industry',
+                    'type': 'json',
+                    'op': 'eq',
+                    'value': {
+                        'type': 'string',
+                        'value': 'Software',
+                    },
+                },
+            ],
+        },
+    ],
+    'tiers': {
+        'by': 'score',
+        'levels': [{'name': 'hot', 'value': 50.0}, {'name': 'warm', 'value': 30.0}],
+        'else': none,
+    },
+    'grade': {
+        'fit': [15.0, 10.0, 5.0],
+        'behaviour': [35.0, 20.0, 10.0],
     },
 } -%}
 {{ beton.inspection_model(rule) }}

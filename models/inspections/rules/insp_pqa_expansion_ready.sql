@@ -2,7 +2,7 @@
 -- edit the rule file, then run `beton rules compile` (or `beton run`).
 {{ config(materialized='table', order_by=['rank'], tags=['beton_inspection', 'level_account']) }}
 {%- set rule = {
-    'format': 1,
+    'format': 2,
     'key': 'pqa_expansion_ready',
     'name': 'PQA: Expansion Ready',
     'level': 'account',
@@ -19,5 +19,8 @@
         'active_days': 1.0,
         'recency': -0.5,
     },
+    'fit': [],
+    'tiers': none,
+    'grade': none,
 } -%}
 {{ beton.inspection_model(rule) }}

@@ -2,7 +2,7 @@
 -- edit the rule file, then run `beton rules compile` (or `beton run`).
 {{ config(materialized='table', order_by=['rank'], tags=['beton_inspection', 'level_account']) }}
 {%- set rule = {
-    'format': 1,
+    'format': 2,
     'key': 'pqa_free_plan_enterprise_interest',
     'name': 'PQA: Free or Team Plan Eyeing Enterprise',
     'level': 'account',
@@ -24,5 +24,8 @@
         'active_days': 1.0,
         'recency': -0.25,
     },
+    'fit': [],
+    'tiers': none,
+    'grade': none,
 } -%}
 {{ beton.inspection_model(rule) }}

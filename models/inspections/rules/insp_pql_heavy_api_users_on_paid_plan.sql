@@ -2,7 +2,7 @@
 -- edit the rule file, then run `beton rules compile` (or `beton run`).
 {{ config(materialized='table', order_by=['rank'], tags=['beton_inspection', 'level_user']) }}
 {%- set rule = {
-    'format': 1,
+    'format': 2,
     'key': 'pql_heavy_api_users_on_paid_plan',
     'name': 'PQL: Heavy API Users on a Paid Plan',
     'level': 'user',
@@ -22,5 +22,8 @@
         'active_days': 0.5,
         'recency': -0.5,
     },
+    'fit': [],
+    'tiers': none,
+    'grade': none,
 } -%}
 {{ beton.inspection_model(rule) }}

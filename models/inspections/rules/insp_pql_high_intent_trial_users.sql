@@ -2,7 +2,7 @@
 -- edit the rule file, then run `beton rules compile` (or `beton run`).
 {{ config(materialized='table', order_by=['rank'], tags=['beton_inspection', 'level_user']) }}
 {%- set rule = {
-    'format': 1,
+    'format': 2,
     'key': 'pql_high_intent_trial_users',
     'name': 'PQL: High Intent Trial Users',
     'level': 'user',
@@ -19,5 +19,8 @@
         'active_days': 2.0,
         'recency': -0.5,
     },
+    'fit': [],
+    'tiers': none,
+    'grade': none,
 } -%}
 {{ beton.inspection_model(rule) }}

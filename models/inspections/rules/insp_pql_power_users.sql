@@ -2,7 +2,7 @@
 -- edit the rule file, then run `beton rules compile` (or `beton run`).
 {{ config(materialized='table', order_by=['rank'], tags=['beton_inspection', 'level_user']) }}
 {%- set rule = {
-    'format': 1,
+    'format': 2,
     'key': 'pql_power_users',
     'name': 'PQL: Power Users',
     'level': 'user',
@@ -20,5 +20,8 @@
         'active_days': 1.0,
         'recency': -1.0,
     },
+    'fit': [],
+    'tiers': none,
+    'grade': none,
 } -%}
 {{ beton.inspection_model(rule) }}

@@ -2,7 +2,7 @@
 -- edit the rule file, then run `beton rules compile` (or `beton run`).
 {{ config(materialized='table', order_by=['rank'], tags=['beton_inspection', 'level_user']) }}
 {%- set rule = {
-    'format': 1,
+    'format': 2,
     'key': 'pql_pricing_intent',
     'name': 'PQL: Buying Intent',
     'level': 'user',
@@ -24,6 +24,77 @@
         'event_count': 2.0,
         'active_days': 1.0,
         'recency': -0.5,
+    },
+    'fit': [
+        {
+            'points': 4.0,
+            'when': [
+                {
+                    'table': 'account',
+                    'column': 'segment',
+                    'key': none,
+                    'type': 'text',
+                    'op': 'in',
+                    'values': [
+                        {'type': 'string', 'value': 'Mid-Market'},
+                        {'type': 'string', 'value': 'Enterprise'},
+                    ],
+                },
+            ],
+        },
+        {
+            'points': 2.0,
+            'when': [
+                {
+                    'table': 'account',
+                    'column': 'properties',
+                    'key': 'employees',
+                    'type': 'json',
+                    'op': 'gte',
+                    'value': {
+                        'type': 'number',
+                        'value': 200.0,
+                    },
+                },
+            ],
+        },
+        {
+            'points': 3.0,
+            'when': [
+                {
+                    'table': 'person',
+                    'column': 'properties',
+                    'key': 'job_title',
+                    'type': 'json',
+                    'op': 'regex',
+                    'value': {
+                        'type': 'string',
+                        'value': '(?i)(head|director|vp|chief|founder|cto)',
+                    },
+                },
+            ],
+        },
+        {
+            'points': -3.0,
+            'when': [
+                {
+                    'table': 'person',
+                    'column': 'properties',
+                    'key': 'email',
+                    'type': 'json',
+                    'op': 'is_not_set',
+                },
+            ],
+        },
+    ],
+    'tiers': {
+        'by': 'percentile',
+        'levels': [{'name': 'hot', 'value': 25.0}, {'name': 'warm', 'value': 75.0}],
+        'else': 'cold',
+    },
+    'grade': {
+        'fit': [7.0, 3.0],
+        'behaviour': [7.0, 5.0],
     },
 } -%}
 {{ beton.inspection_model(rule) }}

@@ -11,7 +11,7 @@
     pre_hook="{{ beton.delete_other_filter_rows('532f265231c69c4c') }}",
 ) }}
 {%- set rule_filter = {
-    'format': 1,
+    'format': 2,
     'key': 'pqa_free_plan_enterprise_interest',
     'event_names': ['viewed_enterprise_features', 'viewed_pricing_page', 'hit_usage_limit'],
     'property_filters': [

@@ -11,7 +11,7 @@
     pre_hook="{{ beton.delete_other_filter_rows('e5e31f45c9148e9f') }}",
 ) }}
 {%- set rule_filter = {
-    'format': 1,
+    'format': 2,
     'key': 'pql_heavy_api_users_on_paid_plan',
     'event_names': ['used_api'],
     'property_filters': [
