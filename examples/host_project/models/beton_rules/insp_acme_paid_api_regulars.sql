@@ -2,7 +2,7 @@
 -- edit the rule file, then run `beton rules compile --project-dir <this project>`.
 {{ config(schema='beton_inspections', materialized='table', order_by=['rank'], tags=['beton_inspection', 'level_user']) }}
 {%- set rule = {
-    'format': 1,
+    'format': 2,
     'key': 'acme_paid_api_regulars',
     'name': 'Acme: Paid API Regulars',
     'level': 'user',
@@ -18,5 +18,8 @@
         'active_days': 0.5,
         'recency': -0.5,
     },
+    'fit': [],
+    'tiers': none,
+    'grade': none,
 } -%}
 {{ beton.inspection_model(rule) }}

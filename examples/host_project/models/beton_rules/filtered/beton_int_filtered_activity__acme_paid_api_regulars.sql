@@ -12,7 +12,7 @@
     pre_hook="{{ beton.delete_other_filter_rows('7f80879ec4d00ea5') }}",
 ) }}
 {%- set rule_filter = {
-    'format': 1,
+    'format': 2,
     'key': 'acme_paid_api_regulars',
     'event_names': ['used_api'],
     'property_filters': [{'key': 'plan', 'op': 'neq', 'value': {'type': 'string', 'value': 'free'}}],
