@@ -19,7 +19,8 @@ deterministic synthetic events (`beton generate`), all in one run:
 - dbt build:              plain `dbt build --full-refresh` (the same work as a first run, from dbt)
 - daily run:              `beton generate --append-days 1`, then `beton run` one day later; its
                           punch lists checked equal to a full rebuild and to the hand-written SQL
-- interactive:            `beton rules show --sql`, `beton rules check`, `beton punch-list` (wall)
+- interactive:            `beton rules show --sql`, `beton rules check`, `beton punch-list` (wall and
+                          CPU, the median of 5 runs each)
 
 Prints each figure and the ratios, and writes them with the machine's description and load to
 docs/benchmarks.md (docs/benchmarks-notes.md appended). Run on demand, not in tests.
@@ -31,7 +32,9 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +57,7 @@ HANDWRITTEN = REPO / "bench" / "handwritten"
 AS_OF = REFERENCE_END
 NEXT_AS_OF = REFERENCE_END + timedelta(days=1)
 BETON = [sys.executable, "-m", "beton_runner.cli"]
+INTERACTIVE_RUNS = 5
 DBT = [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
 # (layer, model name prefixes) of the per-layer profile; the rest is "other"
 LAYERS = [
@@ -162,6 +166,17 @@ class Bench:
 
     def beton(self, *args: str, target_path: str = "target") -> tuple[float, int]:
         return timed([*BETON, "--project-dir", str(self.project_dir), *args], self.env(target_path), self.project_dir)
+
+    def interactive(self, *args: str, target_path: str = "target") -> tuple[float, float]:
+        """(wall, CPU seconds: user + system of the process tree), each the median of
+        INTERACTIVE_RUNS runs of a `beton` command a person waits for."""
+        walls, cpus = [], []
+        for _ in range(INTERACTIVE_RUNS):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            walls.append(self.beton(*args, target_path=target_path)[0])
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        return statistics.median(walls), statistics.median(cpus)
 
     def dbt(self, *args: str, target_path: str = "target", as_of: datetime | None = None) -> tuple[float, int]:
         vars = ["--vars", json.dumps({"beton_input": "source", "beton_as_of": stamp(as_of)})] if as_of else []
@@ -300,11 +315,15 @@ def bench(events: int, checkout: Path) -> dict:
         )
 
         # as a person does after a run: no --as-of (now), so the run's --as-of and this one differ
-        r["show_sql_s"], _ = b.beton("rules", "show", "pql_power_users", "--sql", target_path="t_first")
-        r["check_s"], _ = b.beton("rules", "check", target_path="t_first")
-        r["punch_list_s"], _ = b.beton("punch-list", "pql_power_users", target_path="t_first")
+        # (median of INTERACTIVE_RUNS runs each: wall, and CPU of the process tree)
+        r["show_sql_s"], r["show_sql_cpu"] = b.interactive(
+            "rules", "show", "pql_power_users", "--sql", target_path="t_first"
+        )
+        r["check_s"], r["check_cpu"] = b.interactive("rules", "check", target_path="t_first")
+        r["punch_list_s"], r["punch_list_cpu"] = b.interactive("punch-list", "pql_power_users", target_path="t_first")
         say(
-            f"rules show --sql {r['show_sql_s']:.1f}s  rules check {r['check_s']:.1f}s  punch-list {r['punch_list_s']:.1f}s"
+            f"rules show --sql {r['show_sql_s']:.1f}s (CPU {r['show_sql_cpu']:.1f}s)  rules check {r['check_s']:.1f}s "
+            f"(CPU {r['check_cpu']:.1f}s)  punch-list {r['punch_list_s']:.1f}s (CPU {r['punch_list_cpu']:.1f}s)"
         )
 
         r["dbt_build_s"], r["dbt_build_peak"] = b.dbt("build", "--full-refresh", target_path="t_dbt", as_of=AS_OF)
@@ -387,7 +406,8 @@ def write_report(results: list[dict], load_before: str, load_after: str) -> str:
         )
     lines += [
         "",
-        "dbt start-up and the interactive commands (wall, on the built warehouse):",
+        "dbt start-up and the interactive commands (wall; for the commands, wall / CPU, the median "
+        f"of {INTERACTIVE_RUNS} runs, on the built warehouse):",
         "",
         "| events | nodes (models, tests, seeds) | `dbt parse`, no partial parse | `dbt parse`, partial | `dbt ls` | `beton rules show --sql` | `beton rules check` | `beton punch-list` |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
@@ -396,7 +416,8 @@ def write_report(results: list[dict], load_before: str, load_after: str) -> str:
         n = r["nodes"]
         lines.append(
             f"| {r['events']:,} | {n['model']}, {n['test']}, {n['seed']} | {r['parse_full_s']:.1f} s | {r['parse_partial_s']:.1f} s "
-            f"| {r['ls_s']:.1f} s | {r['show_sql_s']:.1f} s | {r['check_s']:.1f} s | {r['punch_list_s']:.1f} s |"
+            f"| {r['ls_s']:.1f} s | {r['show_sql_s']:.1f} / {r['show_sql_cpu']:.1f} s | {r['check_s']:.1f} / "
+            f"{r['check_cpu']:.1f} s | {r['punch_list_s']:.1f} / {r['punch_list_cpu']:.1f} s |"
         )
     layers = [name for name, _ in LAYERS] + ["other"]
     lines += [

@@ -116,6 +116,19 @@ def _dbt_args(
     return args
 
 
+def dbt_invocation(project: Project, vars: dict | None) -> tuple[dict, dict[str, str]]:
+    """The --vars and the environment a dbt command of ``project`` runs with, for ``vars``."""
+    # as_of goes to dbt as env BETON_AS_OF, not as a var (macros/inputs/as_of.sql): dbt parses the
+    # whole project again whenever --vars change, and as_of changes every run
+    vars = dict(vars or {})
+    env = project.dbt_env()
+    env.pop("BETON_AS_OF", None)
+    as_of = vars.pop("beton_as_of", None)
+    if as_of is not None:
+        env["BETON_AS_OF"] = str(as_of)
+    return vars, env
+
+
 def run_dbt(
     project: Project,
     command: list[str],
@@ -126,14 +139,7 @@ def run_dbt(
     on_event: ProgressCallback | None = None,
 ) -> DbtResult:
     """Run one dbt command; raise ``DbtCommandError`` unless it fully succeeded."""
-    # as_of goes to dbt as env BETON_AS_OF, not as a var (macros/inputs/as_of.sql): dbt parses the
-    # whole project again whenever --vars change, and as_of changes every run
-    vars = dict(vars or {})
-    env = project.dbt_env()
-    env.pop("BETON_AS_OF", None)
-    as_of = vars.pop("beton_as_of", None)
-    if as_of is not None:
-        env["BETON_AS_OF"] = str(as_of)
+    vars, env = dbt_invocation(project, vars)
     args = _dbt_args(project, command, vars, select, extra)
     label = "dbt " + " ".join(command)
     (project.dbt_target_path / "run_results.json").unlink(missing_ok=True)

@@ -51,6 +51,11 @@ class StaleModelsError(BetonError):
     """Generated inspection models do not match the rule files (run `beton rules compile`)."""
 
 
+class RuleTestFailed(BetonError):
+    """A rule test's expectation did not hold (`beton rules test`); the message lists every
+    mismatch with its test file and line."""
+
+
 class IngestError(BetonError):
     """Ingestion from an external system (e.g. PostHog) failed."""
 
@@ -97,6 +102,7 @@ __all__ = [
     "OutputError",
     "RuleError",
     "RuleIssue",
+    "RuleTestFailed",
     "StaleModelsError",
     "WarehouseError",
 ]

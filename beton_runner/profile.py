@@ -21,7 +21,11 @@ class (dbt-duckdb's, dbt-clickhouse's), so a default (a port, a user) is the ada
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import hashlib
+import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +55,7 @@ class ResolvedProfile:
     clickhouse: dict[str, Any] = field(default_factory=dict, repr=False)
     cluster: str = ""
     custom_settings: dict[str, Any] = field(default_factory=dict)
+    database: str = ""  # dbt's target.database (dbt-duckdb: the file's stem unless the profile names one)
 
     def describe(self) -> str:
         """Where the warehouse is, for messages: no password, no user."""
@@ -99,9 +104,12 @@ def resolve(
     target: str | None = None,
     environ: Mapping[str, str] | None = None,
     cli_vars: Mapping[str, Any] | None = None,
+    cache_dir: Path | None = None,
 ) -> ResolvedProfile:
     """The profile dbt would use for ``project_dir``, rendered with ``environ`` (the environment
-    dbt is run with). Every problem is a ``ConfigError`` naming the profiles.yml and what is there."""
+    dbt is run with). Every problem is a ``ConfigError`` naming the profiles.yml and what is there.
+    With ``cache_dir``, a result resolved before with the same inputs is read from there (see
+    CACHE_FILE)."""
     env = dict(os.environ if environ is None else environ)
     directory = profiles_dir(project_dir, profiles_dir_option, env)
     path = directory / PROFILES_FILE
@@ -116,7 +124,108 @@ def resolve(
     if not name:
         raise ConfigError(f"no profile named: set `profile:` in {project_dir / 'dbt_project.yml'} or pass --profile")
     target_override = target or env.get("DBT_TARGET") or None
-    return contextvars.copy_context().run(_render, path, name, target_override, env, dict(cli_vars or {}), project_dir)
+    key = _cache_key(path, name, target_override, env, dict(cli_vars or {}), project_dir) if cache_dir else None
+    cached = _cache_read(cache_dir, key) if cache_dir and key else None
+    if cached is not None:
+        return cached
+    found = contextvars.copy_context().run(_render, path, name, target_override, env, dict(cli_vars or {}), project_dir)
+    if cache_dir and key:
+        _cache_write(cache_dir, key, found)
+    return found
+
+
+# The resolution is cached (CACHE_FILE in the dbt target folder): importing and running dbt's
+# profile code is a second or two of every warehouse command. The key is a hash of everything the
+# result depends on: the profiles.yml bytes, the profile and target asked for, the values of the
+# environment variables the file reads, the vars, the project folder and the installed versions.
+# Nothing is cached (dbt resolves every time) when that is in doubt: an env_var() whose name is
+# not a literal, a secret variable (DBT_ENV_SECRET_*) that is set, a password, or a setting whose
+# name looks like a credential. The cache holds no secret.
+CACHE_FILE = ".beton_profile_cache.json"
+_ENV_VAR = re.compile(r"""env_var\(\s*(['"])([A-Za-z_][A-Za-z0-9_]*)\1\s*[,)]""")
+_CREDENTIAL = re.compile(r"secret|password|passwd|token|key|credential", re.IGNORECASE)
+_CACHE_ENTRIES = 8
+
+
+def _cache_key(
+    path: Path, name: str, target: str | None, env: Mapping[str, str], cli_vars: dict, project_dir: Path
+) -> str | None:
+    try:
+        text = path.read_bytes()
+    except OSError:
+        return None
+    decoded = text.decode("utf-8", "replace")
+    names = sorted({m.group(2) for m in _ENV_VAR.finditer(decoded)})
+    if decoded.count("env_var") != len(_ENV_VAR.findall(decoded)):
+        return None  # an env_var() this cannot read: which variables matter is unknown
+    if any(n.startswith("DBT_ENV_SECRET") and env.get(n) for n in names):
+        return None
+    from importlib import metadata
+
+    versions = {}
+    for package in ("dbt-core", "dbt-adapters", "dbt-duckdb", "dbt-clickhouse"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    from . import __version__
+
+    material = json.dumps(
+        {
+            "file": hashlib.sha256(text).hexdigest(),
+            "path": str(path),
+            "profile": name,
+            "target": target,
+            "env": {n: env.get(n) for n in names},
+            "vars": cli_vars,
+            "project": str(project_dir),
+            "versions": versions,
+            "beton": __version__,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _cache_read(cache_dir: Path, key: str) -> ResolvedProfile | None:
+    try:
+        entries = json.loads((cache_dir / CACHE_FILE).read_text(encoding="utf-8"))
+        data = dict(entries[key])
+        data["path"] = Path(data["path"])
+        data["duckdb_path"] = Path(data["duckdb_path"]) if data.get("duckdb_path") else None
+        return ResolvedProfile(**data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _cacheable(found: ResolvedProfile) -> bool:
+    settings = {**found.duckdb_settings, **found.custom_settings}
+    return not found.clickhouse.get("password") and not any(_CREDENTIAL.search(str(k)) for k in settings)
+
+
+def _cache_write(cache_dir: Path, key: str, found: ResolvedProfile) -> None:
+    if not _cacheable(found):
+        return
+    file = cache_dir / CACHE_FILE
+    try:
+        entries = json.loads(file.read_text(encoding="utf-8"))
+        entries = entries if isinstance(entries, dict) else {}
+    except (OSError, ValueError):
+        entries = {}
+    data = dataclasses.asdict(found)
+    data["path"] = str(found.path)
+    data["duckdb_path"] = str(found.duckdb_path) if found.duckdb_path else None
+    entries.pop(key, None)
+    entries[key] = data
+    entries = dict(list(entries.items())[-_CACHE_ENTRIES:])
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_name(f"{file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(entries, sort_keys=True, default=str), encoding="utf-8")
+        tmp.replace(file)
+    except OSError:
+        pass  # a cache: a read-only target folder only makes the next command slower
 
 
 def _render(
@@ -193,6 +302,7 @@ def _duckdb(credentials, path, name, target, threads, project_dir, where) -> Res
         threads,
         duckdb_path=duckdb_path,
         duckdb_settings={str(k): v for k, v in (credentials.settings or {}).items()},
+        database=str(credentials.database or ""),
     )
 
 
@@ -222,6 +332,7 @@ def _clickhouse(credentials, path, name, target, threads, where) -> ResolvedProf
         },
         cluster=(credentials.cluster or "").strip(),
         custom_settings=dict(credentials.custom_settings or {}),
+        database=str(credentials.database or ""),
     )
 
 

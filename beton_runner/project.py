@@ -104,7 +104,12 @@ class Project:
             duckdb_path = Path(duckdb_path).expanduser().resolve()
             env["BETON_DUCKDB_PATH"] = str(duckdb_path)  # what the shipped profile reads
         found = resolve_profile(
-            directory, profiles_dir_option=profiles_dir, profile=profile, target=target, environ=env
+            directory,
+            profiles_dir_option=profiles_dir,
+            profile=profile,
+            target=target,
+            environ=env,
+            cache_dir=target_path or directory / "target",
         )
         if duckdb_path is not None and found.engine == "duckdb" and found.duckdb_path != duckdb_path:
             raise ConfigError(

@@ -16,6 +16,7 @@ from pathlib import Path
 from . import __version__
 from .errors import ConfigError
 from .project import PACKAGE_DIR
+from .rules.testing import TESTS_DIR as RULE_TESTS_DIR
 
 PACKAGED_TEMPLATE = PACKAGE_DIR / "project_template"
 SOURCE_CHECKOUT = PACKAGE_DIR.parent
@@ -58,12 +59,15 @@ Inspector {version}).
 ```bash
 beton demo              # every punch list on the built-in mock data, in the DuckDB file beton.duckdb
 beton rules check       # after editing rules/*.yml: every problem at once, with file and line
+beton rules test        # the rule tests in rules/tests/: whom each rule must flag, on inline events
+beton plan              # before a build: who would enter or leave each punch list
 beton run               # check and compile the rules, then dbt build
 BETON_INPUT=source beton run    # on your own data (the raw tables, or `beton ingest posthog`)
 ```
 
 - `rules/`: one YAML file per inspection rule (the file name is the rule's key); editors
-  complete and check them with `rule.schema.json`.
+  complete and check them with `rule.schema.json`. `rules/tests/`: rule tests (`beton rules
+  test`; the format is in Beton Inspector's docs/rules.md, "Testing rules").
 - `models/`, `macros/`, `seeds/`, `tests/dbt/`: the dbt project. `models/inspections/rules/` and
   `models/intermediate/rules/` are generated from the rules by `beton rules compile` (commit them).
 - `profiles.yml`: the DuckDB and ClickHouse connections, every value from an environment
@@ -113,6 +117,9 @@ def template_files(root: Path | None = None) -> list[Path]:
             if path.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in path.parts)
         ]
     files += [path.relative_to(root) for path in (root / RULES_DIR).iterdir() if _is_rule_file(path)]
+    # the example rules' tests (`beton rules test`), written with the example rules
+    tests = root / RULES_DIR / RULE_TESTS_DIR  # rules/tests/ (beton_runner/rules/testing.py)
+    files += [path.relative_to(root) for path in tests.iterdir() if _is_rule_file(path)] if tests.is_dir() else []
     return sorted(files)
 
 

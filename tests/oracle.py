@@ -620,6 +620,45 @@ def entities_with_events(
 
 
 # ---------------------------------------------------------------------------------------------
+# Backtest (docs/backtest.md)
+# ---------------------------------------------------------------------------------------------
+
+
+def backtest(
+    rule: dict,
+    events: pd.DataFrame,
+    persons: pd.DataFrame,
+    person_distinct_id: pd.DataFrame,
+    accounts: pd.DataFrame,
+    as_of: datetime | str,
+    conversion_events: list[str],
+    within_days: int,
+) -> pd.DataFrame:
+    """One row per entity of the rule's eligible population at ``as_of`` (any event in the
+    rule's window; accounts: any linked event): ``entity_id``, ``flagged`` (on the oracle's punch
+    list at as_of), ``converted_at`` (its first conversion event with as_of < timestamp <= as_of
+    + within_days, else None), sorted by entity_id."""
+    as_of = pd.Timestamp(as_of).to_pydatetime()
+    entity = "user_id" if rule["level"] == "user" else "account_id"
+    ev = _prepared(events, person_distinct_id, accounts)
+    ev = ev[ev[entity].notna()]
+    eligible = sorted({str(v) for v in _in_window(ev, as_of, int(rule["time_window_days"]))[entity]})
+    flagged = set(punch_list(rule, events, persons, person_distinct_id, accounts, as_of)[entity].astype(str))
+    horizon_end = pd.Timestamp(as_of) + pd.Timedelta(days=within_days)
+    after = ev[
+        ev["event"].isin(conversion_events) & (ev["timestamp"] > pd.Timestamp(as_of)) & (ev["timestamp"] <= horizon_end)
+    ]
+    first = after.groupby(entity)["timestamp"].min()
+    return pd.DataFrame(
+        {
+            "entity_id": eligible,
+            "flagged": [e in flagged for e in eligible],
+            "converted_at": [first.get(e) for e in eligible],
+        }
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Mock seeds
 # ---------------------------------------------------------------------------------------------
 

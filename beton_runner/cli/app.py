@@ -7,23 +7,37 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from .build import demo, run_command
-from .changes import changes_command
-from .deliver import deliver_command, pipeline_command
-from .enrich import enrich_command
-from .export import export_command
-from .generate import generate_command
-from .init import init_command
 from .options import profile_options
-from .plays import plays_command
-from .posthog import ingest_files, ingest_posthog, posthog_group
-from .punch_list import punch_list_command
-from .report import report_command
-from .rules import rules
-from .shell import Context, configure_logging, group
+from .shell import Context, LazyGroup, configure_logging
+
+# Every command, as "module:attribute" under beton_runner.cli: imported only when it runs (or
+# --help / shell completion lists it), so `beton punch-list` does not import what `beton run` needs.
+COMMANDS = {
+    "init": "init:init_command",
+    "rules": "rules:rules",
+    "run": "build:run_command",
+    "punch-list": "punch_list:punch_list_command",
+    "changes": "changes:changes_command",
+    "plan": "plan:plan_command",
+    "backtest": "backtest:backtest_command",
+    "deliver": "deliver:deliver_command",
+    "pipeline": "deliver:pipeline_command",
+    "demo": "build:demo",
+    "generate": "generate:generate_command",
+    "posthog": "posthog:posthog_group",
+    "report": "report:report_command",
+    "enrich": "enrich:enrich_command",
+    "plays": "plays:plays_command",
+    "export": "export:export_command",
+}
+INGEST_COMMANDS = {"posthog": "posthog:ingest_posthog", "files": "posthog:ingest_files"}
 
 
-@group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=LazyGroup,
+    lazy_subcommands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--project-dir",
     envvar="BETON_PROJECT_DIR",
@@ -52,30 +66,9 @@ def cli(
     configure_logging(debug)
 
 
-@cli.group()
+@cli.group(cls=LazyGroup, lazy_subcommands=INGEST_COMMANDS)
 def ingest() -> None:
     """Load data from an external system into the warehouse's input tables."""
-
-
-ingest.add_command(ingest_posthog, "posthog")
-ingest.add_command(ingest_files, "files")
-for _command in (
-    init_command,
-    rules,
-    run_command,
-    punch_list_command,
-    changes_command,
-    deliver_command,
-    pipeline_command,
-    demo,
-    generate_command,
-    posthog_group,
-    report_command,
-    enrich_command,
-    plays_command,
-    export_command,
-):
-    cli.add_command(_command)
 
 
 def main() -> None:

@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from ..errors import RuleError, RuleIssue, StaleModelsError
+from ..errors import RuleError, RuleIssue, RuleTestFailed, StaleModelsError
 from ..project import Project
 from ..rules import CheckResult, Rule, check_rules, find_rule
 from ..rules.compile import Staleness, generate, rule_sql, staleness, write
+from ..rules.testing import check_test_files
 from . import console
 from .console import esc
 from .options import as_of_option, current_project, dbt_vars, format_option, raw_csv_option, warehouse_options
@@ -150,7 +151,9 @@ def rules_check(project_dir: Path | None, rules_dir: Path | None, output_format:
     result = _check(project, rules_dir)
     # Staleness only means something once every rule file is valid (a broken file generates nothing).
     stale = None if result.issues else staleness(generate(result.rules, project.dir), project.dir)
-    problems = list(result.issues) + (_stale_issues(stale) if stale is not None else [])
+    # the rule tests (rules/tests/*.yml) are read and checked too, without running them
+    _, test_issues = check_test_files(project.dir, rules_dir or project.rules_dir, result.rules)
+    problems = list(result.issues) + test_issues + (_stale_issues(stale) if stale is not None else [])
     if output_format == "table":
         for warning in result.warnings:
             console.warn(str(warning))
@@ -174,8 +177,8 @@ def rules_check(project_dir: Path | None, rules_dir: Path | None, output_format:
         for warning in result.warnings:
             click.echo(github_annotation("warning", warning, project.dir))
     # Errors still end through the one error handler: the message on stderr, a non-zero exit.
-    if result.issues:
-        raise RuleError(result.issues)
+    if result.issues or test_issues:
+        raise RuleError(result.issues + test_issues)
     if stale is not None and stale.stale:
         lines = "\n".join(f"  {line}" for line in stale.describe())
         raise StaleModelsError(
@@ -243,3 +246,67 @@ def rules_show(project: Project, name: str, show_sql: bool, as_of: str | None) -
         console.text(json.dumps(rule.document, indent=2, ensure_ascii=False))
         return
     click.echo(rule_sql(project, rule, vars=dbt_vars(as_of, None)), nl=False)
+
+
+@rules.command("test")
+@click.argument("names", nargs=-1)
+@format_option()
+@raw_csv_option
+def rules_test(names: tuple[str, ...], output_format: str, raw_csv: bool) -> None:
+    """Run the rule tests (rules/tests/*.yml): all, or those NAMES (a test file's stem or a rule
+    it tests) pick.
+
+    Each file's inline events, persons and accounts are written to a throwaway DuckDB file and
+    the real models are built on it (dbt run --select +insp_<rule>); the punch lists are then
+    compared with the file's expectations. The project's own warehouse is not touched. The exit
+    code is non-zero when an expectation fails, naming the test file and line."""
+    from ..rules.testing import read_test_files, run_tests
+
+    project = current_project(warehouse=False)
+    valid = checked_rules(project)
+    tests = read_test_files(project, valid, names)
+    if not tests:
+        console.warn(f"no rule tests in {project.rules_dir / 'tests'}; see docs/rules.md, 'Testing rules'")
+        return
+    stderr = output_format != "table"
+
+    def on_result(result) -> None:
+        mark = "[green]pass[/]" if result.passed else "[bold red]FAIL[/]"
+        rules_tested = ", ".join(result.punch_lists)
+        console.say(f"{mark} {esc(result.test.display)}  ({esc(rules_tested)}; {result.seconds:.1f}s)", stderr=stderr)
+        for mismatch in result.mismatches:
+            console.say(f"  [red]-[/] {esc(mismatch)}", stderr=stderr)
+
+    results = run_tests(project, valid, tests, on_result=on_result)
+    rows = [
+        {
+            "file": r.test.display,
+            "rule": rule,
+            "passed": not [m for m in r.mismatches if m.rule == rule],
+            "findings": len(frame),
+            "mismatches": [str(m) for m in r.mismatches if m.rule == rule],
+            "seconds": round(r.seconds, 2),
+        }
+        for r in results
+        for rule, frame in r.punch_lists.items()
+    ]
+    if output_format == "table":
+        table_rows = [
+            (row["file"], row["rule"], "pass" if row["passed"] else "FAIL", row["findings"], len(row["mismatches"]))
+            for row in rows
+        ]
+        console.show(
+            console.table(("test file", "rule", "result", "findings", "mismatches"), table_rows, title="Rule tests")
+        )
+    elif output_format == "json":
+        emit_json(rows)
+    else:
+        frame = pd.DataFrame(rows).assign(mismatches=lambda f: f["mismatches"].map("\n".join))
+        emit_csv(frame, raw=raw_csv)
+    failed = [m for r in results for m in r.mismatches]
+    if failed:
+        lines = "\n".join(f"  {m}" for m in failed)
+        raise RuleTestFailed(
+            f"{len(failed)} expectation(s) failed in {sum(not r.passed for r in results)} rule test file(s):\n{lines}"
+        )
+    console.ok(f"{len(results)} rule test file(s), {len(rows)} punch list(s) as expected.", stderr=stderr)

@@ -8,6 +8,7 @@ a non-zero exit; anything else is a bug and says so in one line. ``--debug`` (or
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Callable
@@ -125,6 +126,29 @@ class BetonGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         return guarded(ctx, super().invoke)
+
+
+class LazyGroup(BetonGroup):
+    """A group whose subcommands are imported when one is run (or listed, for --help and shell
+    completion), not when `beton` starts: a command then pays only for its own imports (click's
+    documented LazyGroup pattern). ``lazy_subcommands``: {name: "module:attribute"}, the module
+    relative to ``beton_runner.cli``."""
+
+    def __init__(self, *args: Any, lazy_subcommands: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy_subcommands = dict(lazy_subcommands or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy_subcommands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy_subcommands and cmd_name not in self.commands:
+            module_name, attribute = self.lazy_subcommands[cmd_name].split(":")
+            loaded = getattr(importlib.import_module(f"beton_runner.cli.{module_name}"), attribute)
+            if not isinstance(loaded, click.Command):
+                raise TypeError(f"{self.lazy_subcommands[cmd_name]} is not a click command")
+            self.add_command(loaded, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
 
 def command(name: str | None = None, **attrs: Any) -> Callable:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -143,34 +142,67 @@ def ranked_bars(
     return _figure(fig)
 
 
-def score_distribution(frame: pd.DataFrame) -> dict | None:
-    """Findings per score bin (bins computed here, so the counts on the axis are whole numbers)."""
+BREAKDOWN_FINDINGS = 25
+TERM_NAMES = {
+    "score_event_count": "event count",
+    "score_active_days": "active days",
+    "score_recency": "recency",
+    "score_fit": "fit",
+}
+
+
+def score_terms(frame: pd.DataFrame) -> list[str]:
+    """The punch list's score-term columns (docs/rules.md, "Why"), in table order: they sum to
+    `score`."""
+    return [c for c in frame.columns if c.startswith("score_")]
+
+
+def term_name(column: str) -> str:
+    """A score-term column as the chart's legend names it: score_signal_x -> 'signal x'."""
+    if column in TERM_NAMES:
+        return TERM_NAMES[column]
+    if column.startswith("score_signal_"):
+        return "signal " + column.removeprefix("score_signal_")
+    return column.removeprefix("score_").replace("_", " ")
+
+
+def score_breakdown(frame: pd.DataFrame, label_column: str, fallback_label: str) -> dict | None:
+    """Why each finding scored what it did: one horizontal bar per finding (best first, the top
+    BREAKDOWN_FINDINGS), split by score term; negative terms (a recency penalty, a negative fit
+    or signal weight) extend to the left of zero, so a bar's right end minus its left end is the
+    score. Says something at one finding, unlike a histogram."""
     if frame is None or frame.empty or "score" not in frame.columns:
         return None
-    scores = np.array([float(v) for v in frame["score"].dropna()], dtype=float)
-    if not len(scores):
+    terms = [t for t in score_terms(frame) if frame[t].fillna(0).astype(float).ne(0).any()]
+    if not terms:
         return None
-    bins = min(20, max(5, len(scores)))
-    low, high = float(scores.min()), float(scores.max())
-    if high - low < 1e-9:
-        low, high = low - 0.5, high + 0.5
-    counts, edges = np.histogram(scores, bins=bins, range=(low, high))
-    centers = (edges[:-1] + edges[1:]) / 2
-    labels = [f"{a:.2f} to {b:.2f}" for a, b in zip(edges[:-1], edges[1:])]
+    top = frame.head(BREAKDOWN_FINDINGS)
+    labels = []
+    for position, (_, row) in enumerate(top.iterrows(), start=1):
+        name = row.get(label_column)
+        if name is None or (not isinstance(name, str) and pd.isna(name)):
+            name = row.get(fallback_label)
+        labels.append(f"{position}. {label(name)}")
+    totals = [f"{float(s):.2f}" for s in top["score"]]
     fig = go.Figure()
-    fig.add_bar(
-        x=centers.tolist(),
-        y=counts.tolist(),
-        width=float(edges[1] - edges[0]) * 0.95,
-        customdata=labels,
-        name="findings",
-        marker_color=PALETTE[0],
-        hovertemplate="score %{customdata}<br>%{y} finding(s)<extra></extra>",
+    for n, term in enumerate(terms):
+        fig.add_bar(
+            x=[float(v) for v in top[term].fillna(0)],
+            y=labels,
+            orientation="h",
+            name=label(term_name(term)),
+            customdata=totals,
+            marker_color=PALETTE[n % len(PALETTE)],
+            hovertemplate="%{y}<br>%{fullData.name}: %{x:.2f} of score %{customdata}<extra></extra>",
+        )
+    fig.update_layout(
+        **_layout(
+            height=max(200, 28 * len(labels) + 90),
+            barmode="relative",
+            yaxis=dict(autorange="reversed", automargin=True, categoryorder="array", categoryarray=labels),
+            xaxis=dict(title="score points", zeroline=True, zerolinecolor="#6b7280"),
+        )
     )
-    yaxis = dict(title="findings", rangemode="tozero")
-    if counts.max() <= 10:
-        yaxis["dtick"] = 1
-    fig.update_layout(**_layout(height=240, showlegend=False, xaxis=dict(title="score"), yaxis=yaxis))
     return _figure(fig)
 
 
@@ -234,4 +266,35 @@ def rule_trends(trends: pd.DataFrame, names: dict[str, str] | None = None) -> di
     if trends["findings"].max() <= 10:
         yaxis["dtick"] = 1
     fig.update_layout(**_layout(height=360, yaxis=yaxis, xaxis=dict(type="date", title="run (as_of)")))
+    return _figure(fig)
+
+
+def backtest_lift(backtests: pd.DataFrame) -> dict | None:
+    """`beton backtest`'s lift per rule per as_of (beton_backtest.backtests): a line per rule, a
+    gap where the lift is n/a (none flagged, or no conversion among those not flagged), the
+    counts behind each point in the hover, and a dotted line at 1 (no better than not flagged)."""
+    if backtests is None or backtests.empty:
+        return None
+    fig = go.Figure()
+    for rule_key, rows in backtests.sort_values(["rule_key", "as_of"], kind="stable").groupby("rule_key", sort=True):
+        fig.add_scatter(
+            x=pd.to_datetime(rows["as_of"]).dt.strftime("%Y-%m-%d %H:%M:%S").tolist(),
+            y=[None if pd.isna(v) else round(float(v), 4) for v in rows["lift"]],
+            customdata=[
+                [int(a), int(b), int(c), int(d)]
+                for a, b, c, d in zip(
+                    rows["flagged_converted"], rows["flagged"], rows["not_flagged_converted"], rows["not_flagged"]
+                )
+            ],
+            name=label(rows["rule_name"].iloc[-1] or rule_key),
+            mode="lines+markers",
+            connectgaps=False,
+            hovertemplate="%{fullData.name}<br>as_of %{x}: lift %{y:.2f}"
+            "<br>flagged: %{customdata[0]} of %{customdata[1]} converted"
+            "<br>not flagged: %{customdata[2]} of %{customdata[3]} converted<extra></extra>",
+        )
+    fig.add_hline(y=1, line_dash="dot", line_color="#94a3b8")
+    fig.update_layout(
+        **_layout(height=360, yaxis=dict(title="lift", rangemode="tozero"), xaxis=dict(type="date", title="as_of"))
+    )
     return _figure(fig)

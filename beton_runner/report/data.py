@@ -109,6 +109,7 @@ class ReportData:
     max_rows: int
     notes: list[str] = field(default_factory=list)
     trends: TableRead | None = None  # mart_rule_trends; None when the history is not built
+    backtests: TableRead | None = None  # `beton backtest`'s results; None when none was run
 
     @property
     def trend_runs(self) -> int:
@@ -138,7 +139,7 @@ class TableReader:
         self._columns: dict[tuple[str, str], list[str]] = {}
 
     def __enter__(self) -> TableReader:
-        layers = ("explore", "marts", "inspections", "intermediate", "staging")
+        layers = ("explore", "marts", "inspections", "intermediate", "staging", "backtest")
         schemas = sorted({self.project.relation(layer, "")[0] for layer in layers})
         self._conn = connect(self.project)
         self._columns = self._conn.columns_of(schemas)
@@ -317,6 +318,10 @@ def collect(
                 for punch_list in punch_lists:
                     punch_list.changes = _run_changes(punch_list, trends.frame, changes, default_as_of)
 
+        backtests = reader.read("backtest", "backtests")
+        if backtests is not None:
+            backtests.frame = backtests.frame.sort_values(["rule_key", "as_of"], kind="stable").reset_index(drop=True)
+
     # the reader is closed: dbt may open the DuckDB file now
     as_of = _as_of_text(explore, punch_lists)
     sql, sql_note = rule_sql(
@@ -345,6 +350,7 @@ def collect(
         max_rows=max_rows,
         notes=notes,
         trends=trends,
+        backtests=backtests,
     )
 
 

@@ -190,6 +190,51 @@ def _trends_view(data: ReportData, add_figure) -> dict | None:
     }
 
 
+BACKTEST_COLUMNS = [
+    "rule_name",
+    "backtest_as_of",
+    "eligible",
+    "flagged",
+    "flagged_converted",
+    "precision",
+    "not_flagged",
+    "not_flagged_converted",
+    "base_rate",
+    "lift",
+    "recall",
+    "median_lead_days",
+    "horizon_complete",
+    "conversion_events",
+    "within_days",
+]
+
+
+def _backtest_view(data: ReportData, add_figure) -> dict | None:
+    """The Backtest section: None (no section) until `beton backtest` kept a result."""
+    if data.backtests is None or data.backtests.frame.empty:
+        return None
+    frame = data.backtests.frame
+    same = frame[["conversion_events", "within_days"]].drop_duplicates()
+    return {
+        "rules": int(frame["rule_key"].nunique()),
+        # one conversion set and horizon for every rule, or None (each row says its own)
+        "events": str(same.iloc[0, 0]).replace(",", " or ") if len(same) == 1 else None,
+        "within_days": int(same.iloc[0, 1]) if len(same) == 1 else None,
+        "figure_id": add_figure("backtest-lift", charts.backtest_lift(frame)),
+        # as_of is hidden in tables (a punch list's is one value); here it is the row's point
+        "table": _table(
+            "backtest",
+            TableRead(
+                data.backtests.schema,
+                data.backtests.table,
+                frame.rename(columns={"as_of": "backtest_as_of"}),
+                data.backtests.total_rows,
+            ),
+            BACKTEST_COLUMNS,
+        ),
+    }
+
+
 def render(data: ReportData) -> str:
     """The report's HTML (the plays inside it: it links to no file)."""
     explore = data.explore
@@ -228,9 +273,16 @@ def render(data: ReportData) -> str:
 
     punch_lists = [_punch_list_view(p, plays_links) for p in data.punch_lists]
     for view, punch_list in zip(punch_lists, data.punch_lists):
-        view["figure_id"] = add_figure(view["figure_id"], charts.score_distribution(punch_list.frame))
+        is_user = punch_list.rule.level == "user"
+        view["figure_id"] = add_figure(
+            view["figure_id"],
+            charts.score_breakdown(
+                punch_list.frame, "email" if is_user else "name", "user_id" if is_user else "account_id"
+            ),
+        )
 
     trends = _trends_view(data, add_figure)
+    backtest = _backtest_view(data, add_figure)
 
     accounts_links = None
     if data.accounts is not None and plays_links and "account_id" in data.accounts.frame.columns:
@@ -282,6 +334,7 @@ def render(data: ReportData) -> str:
         "users": _table("users", data.users),
         "punch_lists": punch_lists,
         "trends": trends,
+        "backtest": backtest,
         "plays": plays_list,
         "plays_folder": str(data.plays.folder),
         "max_rows": data.max_rows,

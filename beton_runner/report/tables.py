@@ -41,6 +41,7 @@ LABELS = {
     "arr": "ARR",
     "new_rules": "new rules",
     "run_at": "run (as_of)",
+    "backtest_as_of": "as_of",
     "run_number": "run",
     "rule_name": "rule",
 }

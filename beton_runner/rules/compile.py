@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -544,24 +545,47 @@ def write(files: list[GeneratedFile], project_dir: Path) -> Staleness:
     return before
 
 
-def rule_sql(project: Project, rule: Rule, vars: dict | None = None) -> str:
+def require_generated(project: Project, rules: Iterable[Rule]) -> None:
+    """A ``BetonError`` unless each rule's generated model (and filtered rollup) is there."""
+    layout = layout_for(project.dir)
+    for rule in rules:
+        needed = [layout.rule_dir / f"{rule.model_name}.sql"]
+        if rule.has_property_filters:
+            needed.append(layout.filtered_dir / f"{rule.filtered_model_name}.sql")
+        missing = [str(p) for p in needed if not (project.dir / p).is_file()]
+        if missing:
+            raise BetonError(
+                f"rule {rule.key} has no generated model ({', '.join(missing)} missing): "
+                "run `beton rules compile`, then try again"
+            )
+
+
+def rule_sql(project: Project, rule: Rule, vars: dict | None = None, *, body: str | None = None) -> str:
     """The SQL the working copy's ``rule`` compiles to, without writing into the project.
 
-    dbt compiles the rule's generated model body inline (``dbt compile --inline``), so the rule
-    file's current content is shown even when models/ is stale; only dbt's target folder is
-    written. The refs it needs must exist: the shared models always do, a rule with property
-    filters needs its generated filtered rollup.
+    The rule's model is rendered in-process (render.py: dbt's compile emulated, a second instead
+    of dbt's start-up and parse) when the renderer supports everything it needs; else (and for
+    another ``body``) dbt compiles the rule's generated model body inline (``dbt compile
+    --inline``). Either way the rule file's current content is shown even when models/ is stale,
+    and only dbt's target folder is written. The refs it needs must exist: the shared models always do, a rule with property
+    filters needs its generated filtered rollup. ``body``: other Jinja to compile in its place
+    (one that reads the rule, e.g. `beton backtest`'s query).
     """
     layout = layout_for(project.dir)
-    needed = [layout.rule_dir / f"{rule.model_name}.sql"]
-    if rule.has_property_filters:
-        needed.append(layout.filtered_dir / f"{rule.filtered_model_name}.sql")
-    missing = [str(p) for p in needed if not (project.dir / p).is_file()]
-    if missing:
-        raise BetonError(
-            f"rule {rule.key} has no generated model ({', '.join(missing)} missing): "
-            "run `beton rules compile`, then show it again"
-        )
+    require_generated(project, [rule])
+    if body is None:
+        rendered = rendered_rule_sql(project, rule, layout, vars)
+        if rendered is not None:
+            return rendered
+    compiled = compile_inline(project, body if body is not None else rule_model_body(rule, layout), vars)
+    if not compiled.strip():
+        raise BetonError(f"dbt compiled no SQL for rule {rule.key}; run `beton rules compile` and try again")
+    return compiled.strip() + "\n"
+
+
+def compile_inline(project: Project, body: str, vars: dict | None = None) -> str:
+    """What dbt compiles ``body`` (model SQL with Jinja) to in ``project`` (``dbt compile
+    --inline``); empty when dbt compiled nothing. Writes only into dbt's target folder."""
     compiled: list[str] = []
 
     def on_event(event: dict) -> None:
@@ -570,13 +594,58 @@ def rule_sql(project: Project, rule: Rule, vars: dict | None = None) -> str:
 
     # --no-write-json: the SQL comes from dbt's log; target/manifest.json stays the last build's
     # (the report reads its compiled SQL), and writing it is a second or so of dbt's start-up
-    run_dbt(
-        project,
-        ["compile", "--inline", rule_model_body(rule, layout)],
-        vars=vars,
-        extra=["--no-write-json"],
-        on_event=on_event,
-    )
-    if not compiled or not compiled[-1].strip():
-        raise BetonError(f"dbt compiled no SQL for rule {rule.key}; run `beton rules compile` and try again")
-    return compiled[-1].strip() + "\n"
+    run_dbt(project, ["compile", "--inline", body], vars=vars, extra=["--no-write-json"], on_event=on_event)
+    return compiled[-1] if compiled else ""
+
+
+def rendered_rule_sql(project: Project, rule: Rule, layout: Layout, vars: dict | None) -> str | None:
+    """The rule's SQL rendered without dbt, or None (logged, shown with --debug: why) when the
+    renderer meets something it does not emulate: dbt compiles it then."""
+    import logging
+
+    from ..dbt import dbt_invocation
+    from ..warehouse import connect
+    from .render import Renderer, Unsupported
+
+    log = logging.getLogger(__name__)
+    if layout.host:
+        log.info("rules show --sql: a host project's rule, compiled by dbt")
+        return None
+    try:
+        settings = project.profile_settings
+        cli_vars, env = dbt_invocation(project, vars)
+        target = {
+            "type": settings.engine,
+            "name": settings.target,
+            "target_name": settings.target,
+            "profile_name": settings.profile,
+            "schema": settings.schema,
+            "database": settings.database,
+            "threads": settings.threads,
+        }
+        if settings.engine == "duckdb":
+            # the catalog the warehouse connection sees is the file's: the database dbt names
+            if settings.duckdb_path is None or settings.duckdb_path.stem != settings.database:
+                raise Unsupported(f"a DuckDB target whose database ({settings.database}) is not its file's")
+            if not settings.duckdb_path.is_file():
+                raise Unsupported("no warehouse file yet")
+        with connect(project) as conn:
+            renderer = Renderer(
+                project.dir,
+                target=target,
+                cli_vars=cli_vars,
+                env=env,
+                manifest_path=project.dbt_target_path / "manifest.json",
+                warehouse=conn,
+            )
+            sql = renderer.render(rule_model_body(rule, layout))
+    except Unsupported as exc:
+        log.info("rules show --sql: compiled by dbt, the in-process renderer does not support it: %s", exc)
+        return None
+    except Exception as exc:  # noqa: BLE001 - e.g. the warehouse is busy or down: dbt says what is wrong
+        log.info("rules show --sql: compiled by dbt, rendering in-process failed: %s: %s", type(exc).__name__, exc)
+        return None
+    if not sql.strip():
+        return None
+    log.info("rules show --sql: rendered in-process, without dbt")
+    return sql.strip() + "\n"

@@ -3,7 +3,12 @@
     (company intel, intent signals, tech stack). Before `beton enrich` has ever run the
     enrichment staging models are empty: every enrichment column is then null and is_enriched
     is false. Columns are listed and aliased one by one: ClickHouse names `accounts.*` columns
-    `accounts.x` when a joined CTE has a column of the same name. -#}
+    `accounts.x` when a joined CTE has a column of the same name. Every enrichment column is cast
+    to its contract type (_marts__enriched.yml): a left join's columns, or an aggregate over an
+    empty staging table, would otherwise change type on ClickHouse once enrichment data exists. -#}
+{%- set string = dbt.type_string() -%}
+{%- set bigint = dbt.type_bigint() -%}
+{%- set double = beton.type_double() %}
 with
 
 accounts as (
@@ -79,24 +84,24 @@ final as (
         accounts.new_rules as new_rules,
         accounts.best_score as best_score,
         accounts.as_of as as_of,
-        intel.provider is not null as is_enriched,
-        intel.provider as enrichment_provider,
-        intel.industry as enriched_industry,
-        intel.employee_band as employee_band,
-        intel.employees as enriched_employees,
-        intel.revenue_band as revenue_band,
-        intel.annual_revenue as annual_revenue,
-        intel.hq_country as hq_country,
-        intel.funding_stage as funding_stage,
-        intel.founded_year as founded_year,
-        intel.description as company_description,
-        intel.linkedin_url as linkedin_url,
-        intent.intent_topics as intent_topics,
-        coalesce(intent.intent_signals, 0) as intent_signals,
-        intent.top_intent_strength as top_intent_strength,
-        intent.latest_intent_days as latest_intent_days,
-        tech.tech_stack as tech_stack,
-        coalesce(tech.tech_stack_size, 0) as tech_stack_size
+        {{ beton.to_boolean('intel.provider is not null') }} as is_enriched,
+        {{ beton.cast_nullable('intel.provider', string) }} as enrichment_provider,
+        {{ beton.cast_nullable('intel.industry', string) }} as enriched_industry,
+        {{ beton.cast_nullable('intel.employee_band', string) }} as employee_band,
+        {{ beton.cast_nullable('intel.employees', bigint) }} as enriched_employees,
+        {{ beton.cast_nullable('intel.revenue_band', string) }} as revenue_band,
+        {{ beton.cast_nullable('intel.annual_revenue', double) }} as annual_revenue,
+        {{ beton.cast_nullable('intel.hq_country', string) }} as hq_country,
+        {{ beton.cast_nullable('intel.funding_stage', string) }} as funding_stage,
+        {{ beton.cast_nullable('intel.founded_year', bigint) }} as founded_year,
+        {{ beton.cast_nullable('intel.description', string) }} as company_description,
+        {{ beton.cast_nullable('intel.linkedin_url', string) }} as linkedin_url,
+        {{ beton.cast_nullable('intent.intent_topics', string) }} as intent_topics,
+        cast(coalesce(intent.intent_signals, 0) as {{ bigint }}) as intent_signals,
+        {{ beton.cast_nullable('intent.top_intent_strength', bigint) }} as top_intent_strength,
+        {{ beton.cast_nullable('intent.latest_intent_days', bigint) }} as latest_intent_days,
+        {{ beton.cast_nullable('tech.tech_stack', string) }} as tech_stack,
+        cast(coalesce(tech.tech_stack_size, 0) as {{ bigint }}) as tech_stack_size
 
     from accounts
     left join intel

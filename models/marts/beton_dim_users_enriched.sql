@@ -1,7 +1,10 @@
 {{ config(alias='dim_users_enriched', order_by=['user_id']) }}
 {#- One row per user: dim_users plus the person enrichment written by `beton enrich`
     (seniority, department, buying role). Before `beton enrich` has ever run the enrichment
-    staging model is empty: the enrichment columns are then null and is_enriched is false. -#}
+    staging model is empty: the enrichment columns are then null and is_enriched is false.
+    Enrichment columns are cast to their contract types (_marts__enriched.yml), so they are the
+    same before and after the first enrich on every engine. -#}
+{%- set string = dbt.type_string() %}
 with
 
 users as (
@@ -41,11 +44,11 @@ final as (
         users.new_rules as new_rules,
         users.best_score as best_score,
         users.as_of as as_of,
-        people.provider is not null as is_enriched,
-        people.provider as enrichment_provider,
-        people.seniority as seniority,
-        people.department as department,
-        people.buying_role as buying_role
+        {{ beton.to_boolean('people.provider is not null') }} as is_enriched,
+        {{ beton.cast_nullable('people.provider', string) }} as enrichment_provider,
+        {{ beton.cast_nullable('people.seniority', string) }} as seniority,
+        {{ beton.cast_nullable('people.department', string) }} as department,
+        {{ beton.cast_nullable('people.buying_role', string) }} as buying_role
 
     from users
     left join people

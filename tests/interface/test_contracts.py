@@ -21,6 +21,8 @@ PUBLIC_MODELS = {
     "insp_finding_changes",
     "dim_accounts",
     "dim_users",
+    "dim_accounts_enriched",
+    "dim_users_enriched",
     *(f"insp_{key}" for key in rule_documents()),
 }
 LAYER = {"insp": "inspections", "dim": "marts"}

@@ -20,9 +20,12 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from test_rules_random import AS_OF, EXAMPLES, datasets, frames_from, rules
+from test_rules_readable import dbt_compiled_rule
 
 from beton_runner.dbt import run_dbt
 from beton_runner.project import Project
+from beton_runner.rules import load_rules
+from beton_runner.rules.compile import BETON, rendered_rule_sql
 from conftest import MOCK_AS_OF, REPO, copy_project, read_table, rule_documents, write_duckdb_inputs, write_rules
 from oracle import punch_list
 
@@ -159,6 +162,10 @@ def test_mock_data_builds_on_clickhouse_with_every_dbt_test_and_matches_duckdb(m
         mock_build.duckdb_path, clickhouse_server, "beton_parity", {k: r["level"] for k, r in RULES.items()}
     )
     assert compared > 0
+    # `beton rules show --sql` renders each rule in-process to the SQL dbt-clickhouse compiled it to
+    for rule in load_rules(REPO / "rules"):
+        rendered = rendered_rule_sql(project, rule, BETON, {"beton_input": "mock"})
+        assert rendered == dbt_compiled_rule(tmp_path / "target", rule.key), rule.key
     for table in ("dim_accounts", "dim_users"):
         assert_same_table(
             read_table(mock_build.duckdb_path, "beton_marts", table),

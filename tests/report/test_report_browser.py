@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -194,13 +195,19 @@ def test_chart_numbers_equal_the_warehouse(loaded, mock_build):
     assert bars == dict(zip(top_events["event_name"], top_events["events"].astype(int)))
 
     for key in ("pql_power_users", "pqa_active_accounts_multiple_users"):
-        scores = read_table(db, "beton_inspections", f"insp_{key}")["score"]
-        centers, counts = (lambda t: (t["x"], t["y"]))(traces(f"score-{key}")[0])
-        width = centers[1] - centers[0]
-        expected = [0] * len(centers)
-        for score in scores:  # each finding in the bin around its score (the top edge in the last bin)
-            expected[min(int((score - (centers[0] - width / 2)) / width + 1e-9), len(centers) - 1)] += 1
-        assert counts == expected and sum(counts) == len(scores)
+        # the breakdown chart: a bar per finding (best first), one trace per score term, each
+        # trace's values the punch list's score_* column; the terms of a bar sum to its score
+        frame = read_table(db, "beton_inspections", f"insp_{key}").sort_values("rank")
+        terms = [c for c in frame.columns if c.startswith("score_") and frame[c].ne(0).any()]
+        shown = traces(f"score-{key}")
+        assert len(shown) == len(terms) >= 2
+        names = {"score_event_count": "event count", "score_active_days": "active days", "score_recency": "recency"}
+        for trace, term in zip(shown, terms):
+            assert trace["name"] == names.get(term, trace["name"])
+            assert trace["x"] == pytest.approx(frame[term].astype(float).tolist(), abs=1e-9)
+            assert [y.split(". ", 1)[0] for y in trace["y"]] == [str(r) for r in frame["rank"]]
+        sums = [sum(t["x"][i] for t in shown) for i in range(len(frame))]
+        assert sums == pytest.approx(frame["score"].astype(float).tolist(), abs=1e-9)
 
 
 def test_sorting_a_table_orders_its_rows(loaded, mock_build):
@@ -351,19 +358,28 @@ def test_numbers_shown_equal_the_warehouse(loaded, mock_build):
     assert cell_texts(page, "top-accounts", "name") == top_accounts["name"].tolist()
 
 
+@contextmanager
+def report_page(browser, path: Path):
+    """A report loaded in a new browser context, with its charts drawn: (page, page errors)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(path.as_uri())
+        page.wait_for_selector("body[data-charts-ready]", timeout=30_000)
+        yield page, errors
+    finally:
+        context.close()
+
+
 def test_trends_chart_and_new_markers_render_after_two_runs(browser, mock_two_runs, tmp_path):
     db = tmp_path / "two_runs.duckdb"
     shutil.copy(mock_two_runs, db)  # the fixture is shared: report from a copy
     project = Project(dir=REPO, target="duckdb", duckdb_path=db, target_path=mock_two_runs.parent / "target")
     report = build_report(project, tmp_path / "report.html", plays_dir=tmp_path / "none", compile_missing_sql=False)
     trends = read_table(db, "beton_marts", "mart_rule_trends").sort_values(["rule_key", "as_of"])
-    context = browser.new_context(viewport=VIEWPORT)
-    try:
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(report.path.as_uri())
-        page.wait_for_selector("body[data-charts-ready]", timeout=30_000)
+    with report_page(browser, report.path) as (page, errors):
         drawn = page.evaluate(
             """() => {
                 const el = document.getElementById('rule-trends');
@@ -385,8 +401,6 @@ def test_trends_chart_and_new_markers_render_after_two_runs(browser, mock_two_ru
             assert marked and len(marked) == int(header.get_attribute("data-new"))
             assert {t.lower() for t in marked} == {"new"} and header.is_visible()
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_sales_plays_show_in_the_page_and_account_links_open_them(loaded, tmp_path):
@@ -471,3 +485,64 @@ def test_names_in_charts_show_as_text_not_html(browser, tmp_path):
         assert errors == []
     finally:
         context.close()
+
+
+def test_backtest_chart_draws_each_rules_lift_with_gaps_for_na(browser, mock_build, tmp_path):
+    """After `beton backtest` kept a result (here: rows written through the same store), the
+    report's Backtest section draws a line per rule whose points are the stored lifts, a gap
+    where the lift is n/a, names shown as text, and the rows in its table."""
+    from datetime import datetime
+
+    from beton_runner.backtest import SPEC, Backtest, store
+    from beton_runner.rules import load_rules
+
+    db = tmp_path / "backtest.duckdb"
+    shutil.copy(mock_build.duckdb_path, db)  # the fixture is shared: write to a copy
+    project = Project(dir=REPO, target="duckdb", duckdb_path=db, target_path=mock_build.target_path)
+    rules = {r.key: r for r in load_rules(REPO / "rules")}
+    as_ofs = [datetime(2026, 9, d, 12) for d in (8, 15, 22)]
+    plan = {  # rule -> (name shown, [(flagged, flagged converted, not flagged, not flagged converted)])
+        "pql_power_users": ("PQL: Power Users", [(4, 2, 8, 1), (5, 2, 9, 0), (4, 3, 9, 3)]),
+        "pql_pricing_intent": ("<b>Buying</b> & intent", [(0, 0, 12, 2), (2, 1, 10, 2), (1, 1, 12, 4)]),
+    }
+    results = []
+    for key, (name, counts) in plan.items():
+        rows = []
+        for as_of, (f, fc, n, nc) in zip(as_ofs, counts):
+            precision, base = (fc / f if f else None), (nc / n if n else None)
+            lift = precision / base if precision is not None and base else None
+            rows.append(
+                {
+                    "rule_key": key, "rule_name": name, "level": "user", "as_of": as_of,
+                    "conversion_events": "requested_demo", "within_days": 14, "eligible": f + n,
+                    "flagged": f, "flagged_converted": fc, "not_flagged": n, "not_flagged_converted": nc,
+                    "precision": precision, "base_rate": base, "lift": lift, "recall": None,
+                    "median_lead_days": None, "horizon_complete": True, "computed_at": datetime(2026, 12, 1),
+                }
+            )  # fmt: skip
+        results.append(
+            Backtest(rules[key], ["requested_demo"], 14, 7, pd.DataFrame(rows, columns=SPEC.column_names), None)
+        )
+    store(project, results)
+    report = build_report(project, tmp_path / "report.html", plays_dir=tmp_path / "none", compile_missing_sql=False)
+    with report_page(browser, report.path) as (page, errors):
+        drawn = page.evaluate(
+            """() => {
+                const el = document.getElementById('backtest-lift');
+                return {
+                    legend: [...el.querySelectorAll('.legendtext')].map(t => t.textContent),
+                    points: el.querySelectorAll('.scatterlayer .trace .point').length,
+                    y: el.data.map(t => [...t.y]),
+                };
+            }"""
+        )
+        assert sorted(drawn["legend"]) == sorted(name for name, _ in plan.values())  # markup shown as text
+        expected = [
+            [None if not f or not nc else round((fc / f) / (nc / n), 4) for f, fc, n, nc in counts]
+            for _, counts in plan.values()
+        ]
+        assert drawn["y"] == expected
+        assert drawn["points"] == sum(v is not None for y in expected for v in y)
+        assert page.locator('nav a[href="#backtest"]').is_visible() and page.locator("#backtest").is_visible()
+        assert len(column_values(page, "backtest", "lift")) == 6
+        assert errors == []
