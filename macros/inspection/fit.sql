@@ -50,11 +50,18 @@
 
 {#- The fit_scores CTE (nothing when the rule has no fit): per entity of `measured`, score_fit =
     the sum of the points of the fit items whose every condition holds. relations: the
-    inspection's relations, with 'persons' and 'enrichment' when the fit reads them. -#}
+    inspection's relations (users, accounts); the persons and the enrichment are referenced here,
+    only by a rule whose fit reads them (the model is rendered at parse time, so dbt sees the ref). -#}
 {% macro fit_cte(rule, relations) -%}
     {%- if rule.get('fit') -%}
     {%- set is_account = rule['level'] == 'account' -%}
     {%- set tables = beton.fit_tables(rule) -%}
+    {%- if tables['person'] -%}
+        {%- do relations.update({'persons': ref('beton', 'beton_stg_posthog__persons')}) -%}
+    {%- endif -%}
+    {%- if tables['enrichment'] -%}
+        {%- do relations.update({'enrichment': ref('beton', 'beton_stg_enrichment__accounts')}) -%}
+    {%- endif -%}
     {%- set account_id = 'measured.entity_id' if is_account else 'fit_user.account_id' %}
 
 -- per {{ rule['level'] }}: the fit score, from {{ 'its' if is_account else 'the person\'s and their account\'s' }} attributes

@@ -24,13 +24,6 @@
             host project a rule was compiled into (`beton rules compile --project-dir HOST`) -#}
         {%- do relations.update({'filtered': ref(model.package_name, 'beton_int_filtered_activity__' ~ rule['key'])}) -%}
     {%- endif -%}
-    {%- set fit_tables = beton.fit_tables(rule) -%}
-    {%- if fit_tables['person'] -%}
-        {%- do relations.update({'persons': ref('beton', 'beton_stg_posthog__persons')}) -%}
-    {%- endif -%}
-    {%- if fit_tables['enrichment'] -%}
-        {%- do relations.update({'enrichment': ref('beton', 'beton_stg_enrichment__accounts')}) -%}
-    {%- endif -%}
     {{ return(beton.render_inspection(rule, relations)) }}
 {%- endmacro %}
 
