@@ -24,7 +24,8 @@ class Column:
     ``shown``: the levels whose CLI table shows it. ``tests``: the dbt data tests on it.
     ``source``: where the inspection macro's final select takes it from (``rank``: the row's
     position; ``entity``: the user or account id; ``attribute``: the users/accounts table;
-    ``metric``: the rule's measured metrics; ``as_of``: the evaluation instant).
+    ``metric``: the rule's measured metrics; ``as_of``: the evaluation instant; ``tier`` and
+    ``grade``: macros/inspection/tiers.sql).
     ``sql_type``: the type insp_findings casts it to (``bigint``, ``double``, ``string``), or
     ``None`` to keep its own (timestamps).
     """
@@ -55,6 +56,24 @@ PUNCH_LIST_COLUMNS: tuple[Column, ...] = (
         source="rank",
     ),
     Column("score", _SCORE, LEVELS, "number", "score", tests=("not_null",), sql_type="double"),
+    Column(
+        "tier",
+        'The rule\'s tier the finding reaches (docs/rules.md, "Tiers"); null when the rule has no tiers.',
+        LEVELS,
+        "text",
+        "tier",
+        source="tier",
+        sql_type="string",
+    ),
+    Column(
+        "grade",
+        'Fit letter and behaviour number, e.g. A1 (docs/rules.md, "Grade"); null when the rule has no grade.',
+        LEVELS,
+        "text",
+        "grade",
+        source="grade",
+        sql_type="string",
+    ),
     Column(
         "user_id",
         "The person id (or, for a distinct id with no person, the distinct id).",
@@ -179,7 +198,7 @@ PUNCH_LIST_COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "score_fit",
-        "Score term of the rule's fit (0 when it has none).",
+        "The fit term of the score: the points of the rule's fit conditions the entity meets (0 without fit).",
         LEVELS,
         "number",
         "fit pts",
@@ -231,6 +250,10 @@ FINDINGS_COLUMNS: tuple[FindingsColumn, ...] = (
     FindingsColumn("account_id", "The account (for user findings, the user's account)."),
     FindingsColumn("rank", "Position in the rule's punch list (1 = highest score).", "punch_list"),
     FindingsColumn("score", "The rule's score for the entity.", "punch_list"),
+    FindingsColumn("tier", "The finding's tier; null when the rule has no tiers.", "punch_list"),
+    FindingsColumn(
+        "grade", "Fit letter and behaviour number (e.g. A1); null when the rule has no grade.", "punch_list"
+    ),
     FindingsColumn("event_count", "Matching events in the window.", "punch_list"),
     FindingsColumn("distinct_events", "Distinct matching event names.", "punch_list"),
     FindingsColumn("active_days", "Distinct UTC dates with a matching event.", "punch_list"),
@@ -244,7 +267,6 @@ FINDINGS_COLUMNS: tuple[FindingsColumn, ...] = (
     FindingsColumn("score_recency", "Score term of the days since the last event.", "punch_list"),
     FindingsColumn("score_signals", "The sum of the rule's signal terms (0 without signals).", sql_type="double"),
     FindingsColumn("score_fit", "Score term of the rule's fit (0 when it has none).", "punch_list"),
-    FindingsColumn("tier", "The rule's tier of the finding (null when the rule has no tiers)."),
     FindingsColumn("why", "JSON text: the thresholds and signals with their values (docs/rules.md).", "punch_list"),
     FindingsColumn("computed_at", "When the dbt invocation that built the table started (UTC)."),
 )
@@ -310,6 +332,8 @@ CONTRACT_TYPES: dict[str, tuple[str, str]] = {  # kind -> (duckdb, clickhouse)
 PUNCH_LIST_CONTRACT: dict[str, str] = {
     "rank": "ubigint",
     "score": "double",
+    "tier": "nullable_string",
+    "grade": "nullable_string",
     "user_id": "string",
     "email": "nullable_string",
     "account_id": "nullable_string",
@@ -342,6 +366,8 @@ FINDINGS_CONTRACT: dict[str, str] = {
     "account_id": "nullable_string",
     "rank": "bigint",
     "score": "double",
+    "tier": "nullable_string",
+    "grade": "nullable_string",
     "event_count": "bigint",
     "distinct_events": "bigint",
     "active_days": "bigint",
@@ -355,7 +381,6 @@ FINDINGS_CONTRACT: dict[str, str] = {
     "score_recency": "double",
     "score_signals": "double",
     "score_fit": "double",
-    "tier": "nullable_string",
     "why": "string",
     "computed_at": "timestamp",
 }

@@ -41,6 +41,8 @@ BREAKDOWN_COLUMNS = ["score_event_count", "score_active_days", "score_recency", 
 USER_COLUMNS = [
     "rank",
     "score",
+    "tier",
+    "grade",
     "user_id",
     "email",
     "name",
@@ -55,6 +57,8 @@ USER_COLUMNS = [
 ACCOUNT_COLUMNS = [
     "rank",
     "score",
+    "tier",
+    "grade",
     "account_id",
     "name",
     "domain",
@@ -257,14 +261,20 @@ class AccountLink:
     fallback: bool = False
 
 
-def _link_accounts(events: pd.DataFrame, accounts: pd.DataFrame, link: AccountLink = AccountLink()) -> pd.Series:
-    """Each event's account id (None when it links to no account)."""
+def _accounts_by_key(accounts: pd.DataFrame, link: AccountLink) -> dict[str, str]:
+    """The account a link value names (trimmed, lowercased): of several, the smallest id."""
     by_key: dict[str, str] = {}
     pairs = zip(accounts["account_id"], accounts[link.column], strict=True)
     for account_id, key in sorted(pairs, key=lambda pair: str(pair[0])):
         key = _blank_to_none(key)
         if key is not None:
             by_key.setdefault(str(key).strip().lower(), str(account_id))
+    return by_key
+
+
+def _link_accounts(events: pd.DataFrame, accounts: pd.DataFrame, link: AccountLink = AccountLink()) -> pd.Series:
+    """Each event's account id (None when it links to no account)."""
+    by_key = _accounts_by_key(accounts, link)
     ids = {str(a) for a in accounts["account_id"] if _blank_to_none(a) is not None}
 
     def by_property(properties: Any) -> str | None:
@@ -335,6 +345,142 @@ def _in_window(ev: pd.DataFrame, as_of: datetime, days: int) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------
+# Fit, tiers, grade (docs/rules.md, "Fit", "Tiers", "Grade")
+# ---------------------------------------------------------------------------------------------
+
+ACCOUNT_TEXT = ("account_id", "name", "domain", "segment", "owner_email")
+ACCOUNT_NUMBER = ("arr",)
+ENRICHMENT_TEXT = {
+    "enrichment_provider": "provider",
+    "enriched_industry": "industry",
+    "employee_band": "employee_band",
+    "revenue_band": "revenue_band",
+    "hq_country": "hq_country",
+    "funding_stage": "funding_stage",
+}
+ENRICHMENT_NUMBER = {
+    "enriched_employees": "employees",
+    "annual_revenue": "annual_revenue",
+    "founded_year": "founded_year",
+}
+
+
+def user_accounts(
+    events: pd.DataFrame,
+    persons: pd.DataFrame,
+    person_distinct_id: pd.DataFrame,
+    accounts: pd.DataFrame,
+    link: AccountLink = AccountLink(),
+) -> dict[str, str]:
+    """Each user's account (docs/schema-mapping.md, "Account link"): the one the person's link
+    property names (property link, or group link with fallback), else the account most of the
+    user's events (all of them, any time) link to, ties to the smallest account id."""
+    by_key = _accounts_by_key(accounts, link)
+    ev = _prepared(events, person_distinct_id, accounts, link)
+    counts: dict[str, dict[str, int]] = {}
+    for user_id, account_id in zip(ev["user_id"], ev["account_id"], strict=True):
+        if account_id is not None and not (isinstance(account_id, float) and math.isnan(account_id)):
+            counts.setdefault(str(user_id), {}).setdefault(str(account_id), 0)
+            counts[str(user_id)][str(account_id)] += 1
+    out = {u: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for u, c in counts.items()}
+    if link.group_index is None or link.fallback:
+        for person_id, properties in zip(persons["id"], persons["properties"], strict=True):
+            key = property_text(properties, link.property)
+            if key is not None and key.strip().lower() in by_key:
+                out[str(person_id)] = by_key[key.strip().lower()]
+    return out
+
+
+def _value(value: Any) -> Any:
+    value = _blank_to_none(value) if not isinstance(value, str) else value
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _attribute(field: str, level: str, person: Any, account: pd.Series | None, enriched: pd.Series | None):
+    """(kind, value) of a fit attribute: kind 'text' (value: text or None) or 'number'."""
+    if level == "user":
+        if field.startswith("account."):
+            return _attribute(field[len("account.") :], "account", None, account, enriched)
+        key = field[len("properties.") :] if field.startswith("properties.") else field
+        return "text", property_text(person, key)
+    if field.startswith("properties."):
+        return "text", None if account is None else property_text(account["properties"], field[len("properties.") :])
+    if field in ACCOUNT_TEXT or field in ACCOUNT_NUMBER:
+        value = None if account is None else _value(account[field])
+        if field in ACCOUNT_NUMBER:
+            return "number", None if value is None else float(value)
+        return "text", None if value is None else str(value)
+    if field in ENRICHMENT_TEXT or field in ENRICHMENT_NUMBER:
+        column = ENRICHMENT_TEXT.get(field) or ENRICHMENT_NUMBER[field]
+        value = None if enriched is None else _value(enriched[column])
+        if field in ENRICHMENT_NUMBER:
+            return "number", None if value is None else float(value)
+        return "text", None if value is None else str(value)
+    return "text", None if account is None else property_text(account["properties"], field)
+
+
+def _number_holds(op: str, arg: Any, value: float | None) -> bool:
+    if op in ("is_set", "is_not_set"):
+        return (value is not None) == (op == "is_set")
+    if op in ("neq", "not_in"):
+        return not _number_holds({"neq": "eq", "not_in": "in"}[op], arg, value)
+    if value is None:
+        return False
+    if op == "eq":
+        return value == float(arg)
+    if op == "in":
+        return any(value == float(v) for v in arg)
+    return {"gt": value > arg, "gte": value >= arg, "lt": value < arg, "lte": value <= arg}[op]
+
+
+def fit_score(rule: dict, person: Any, account: pd.Series | None, enriched: pd.Series | None) -> float:
+    """score_fit: the sum, in order, of the points of the fit items whose every condition holds."""
+    total = 0.0
+    for item in rule.get("fit") or []:
+        met = True
+        for field, spec in item["when"].items():
+            kind, value = _attribute(field, rule["level"], person, account, enriched)
+            ops = spec if isinstance(spec, dict) else {"eq": spec}
+            if kind == "number":
+                met = met and all(_number_holds(op, arg, value) for op, arg in ops.items())
+            else:
+                met = met and filter_holds(ops, value)
+        total += float(item["points"]) if met else 0
+    return total
+
+
+def tiers_of(rule: dict, scores: list[float]) -> list[str | None]:
+    """Each finding's tier (scores in punch-list order)."""
+    spec = rule.get("tiers")
+    if not spec:
+        return [None] * len(scores)
+    by = spec.get("by", "score")
+    named = [(k, float(v)) for k, v in spec.items() if k not in ("by", "else")]
+    named.sort(key=lambda t: -t[1] if by == "score" else t[1])
+    out = []
+    for score in scores:
+        tier = spec.get("else")
+        higher = sum(1 for other in scores if other > score)
+        for name, value in named:
+            if (score >= value) if by == "score" else (higher * 100 < len(scores) * value):
+                tier = name
+                break
+        out.append(tier)
+    return out
+
+
+def grade_of(rule: dict, score: float, score_fit: float) -> str | None:
+    grade = rule.get("grade")
+    if not grade:
+        return None
+
+    def step(value: float, thresholds: list, labels: str) -> str:
+        return next((labels[i] for i, t in enumerate(thresholds) if value >= t), labels[len(thresholds)])
+
+    return step(score_fit, grade["fit"], "ABCDEF") + step(score - score_fit, grade["behaviour"], "123456")
+
+
+# ---------------------------------------------------------------------------------------------
 # The punch list
 # ---------------------------------------------------------------------------------------------
 
@@ -347,9 +493,11 @@ def punch_list(
     accounts: pd.DataFrame,
     as_of: datetime | str,
     link: AccountLink = AccountLink(),
+    enrichment: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The rule's findings at ``as_of``, ranked, with the ``insp_<rule>`` columns (events
-    linked to accounts by ``link``)."""
+    linked to accounts by ``link``; ``enrichment``: the account_enrichment rows `beton enrich`
+    writes, none when absent)."""
     as_of = pd.Timestamp(as_of).to_pydatetime()
     level = rule["level"]
     if level not in ("user", "account"):
@@ -411,12 +559,23 @@ def punch_list(
         if all(_threshold_holds(m, name, value) for name, value in _thresholds(conditions))
         and (rule.get("match") is None or _match_holds(rule["match"], m))
     ]
+    account_rows = {str(a): row for a, row in accounts.set_index(accounts["account_id"].astype(str)).iterrows()}
+    enriched_rows = {} if enrichment is None else {str(r["account_id"]): r for _, r in enrichment.iterrows()}
+    people = dict(zip(persons["id"].astype(str), persons["properties"], strict=True))
+    their_account = (
+        user_accounts(events, persons, person_distinct_id, accounts, link)
+        if level == "user" and rule.get("fit")
+        else {}
+    )
     for m in findings:
+        account_id = m[entity] if level == "account" else their_account.get(m["user_id"])
         count = m["decayed_event_count"] if decay else m["event_count"]
         m["score_event_count"] = float(weights["event_count_weight"]) * math.log(1 + count)
         m["score_active_days"] = float(weights["active_days_weight"]) * m["active_days"]
         m["score_recency"] = float(weights["recency_weight"]) * m["days_since_last_event"]
-        m["score_fit"] = 0.0
+        m["score_fit"] = fit_score(
+            rule, people.get(str(m[entity])), account_rows.get(account_id), enriched_rows.get(account_id)
+        )
         score = m["score_event_count"] + m["score_active_days"] + m["score_recency"]
         for name in signals:
             m[f"score_signal_{name}"] = m["signals"][name]["points"]
@@ -427,9 +586,11 @@ def punch_list(
     for rank, m in enumerate(findings, start=1):
         m["rank"] = rank
         m["as_of"] = pd.Timestamp(as_of)
+        m["grade"] = grade_of(rule, m["score"], m["score_fit"])
+    for m, tier in zip(findings, tiers_of(rule, [m["score"] for m in findings]), strict=True):
+        m["tier"] = tier
 
     if level == "user":
-        people = dict(zip(persons["id"].astype(str), persons["properties"], strict=True))
         for m in findings:  # an unresolved distinct id has no person: no email, no name
             m["email"] = property_text(people.get(m["user_id"]), "email")
             m["name"] = property_text(people.get(m["user_id"]), "name")

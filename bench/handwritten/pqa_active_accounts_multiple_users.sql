@@ -42,12 +42,31 @@ per_account as (
         date_diff('day', cast(max(timestamp) filter (where is_match) as date), cast({as_of} as date)) as days_since_last_event
     from window_events
     group by account_id
+),
+
+-- fit (docs/rules.md, "Fit"): points from the account's segment, arr and properties
+fit as (
+    select
+        account_id,
+        (case when segment in ('Mid-Market', 'Enterprise') then 10 else 0 end)
+        + (case when try_cast(json_extract_string(properties, '$.employees') as double) >= 1000 then 5 else 0 end)
+        + (case when arr >= 100000 then 5 else 0 end)
+        + (case when json_extract_string(properties, '$.industry') = 'Software' then 3 else 0 end) as score_fit
+    from {raw}.accounts
+),
+
+scored as (
+    select
+        per_account.*,
+        1.0 * ln(1 + event_count) + 1.0 * active_days - 1.0 * days_since_last_event + fit.score_fit as score
+    from per_account
+    inner join fit using (account_id)
+    where event_count > 0 and active_users >= 3 and account_events >= 50 and days_since_last_event <= 7
 )
 
 select
-    row_number() over (order by 1.0 * ln(1 + event_count) + 1.0 * active_days - 1.0 * days_since_last_event desc, account_id) as rank,
+    row_number() over (order by score desc, account_id) as rank,
     account_id as entity_id,
-    1.0 * ln(1 + event_count) + 1.0 * active_days - 1.0 * days_since_last_event as score,
+    score,
     event_count, distinct_events, active_days, active_users, account_events, days_since_last_event, last_seen
-from per_account
-where event_count > 0 and active_users >= 3 and account_events >= 50 and days_since_last_event <= 7
+from scored

@@ -45,7 +45,7 @@ def format_value(value: object) -> str:
 def print_punch_list(rule: Rule, frame: pd.DataFrame, *, limit: int | None = None) -> None:
     """The punch list as a table (the columns of ``beton_runner.columns``) and its summary line."""
     summary = summarise(frame)
-    columns = [c for c in shown_for(rule.level) if c.name in frame.columns]
+    columns = [c for c in shown_for(rule.level) if c.name in frame.columns and rule.shows(c.name)]
     title = (
         f"{esc(rule.name)}  [dim]({esc(rule.key)}, {rule.level} level, "
         f"{rule.document['time_window_days']}-day window)[/]"

@@ -135,7 +135,10 @@ def _punch_list_view(punch_list: PunchList, plays_links: dict[str, str]) -> dict
     if punch_list.activity is not None and entity in frame.columns:  # the window's daily matching events
         counts = punch_list.activity.counts
         sparks = {"activity": {i: counts[e] for i, e in enumerate(frame[entity].astype(str)) if e in counts}}
-    table = _table(f"pl-{rule.key}", punch_list.table, link_columns=link_columns, markers=markers, sparks=sparks)
+    columns = [c for c in frame.columns if rule.shows(c)]
+    table = _table(
+        f"pl-{rule.key}", punch_list.table, columns, link_columns=link_columns, markers=markers, sparks=sparks
+    )
     try:
         rule_text = rule.path.read_text(encoding="utf-8")
     except OSError:

@@ -310,7 +310,10 @@ def _columns_macro() -> GeneratedFile:
     findings = []
     for c in FINDINGS_COLUMNS:
         if c.source == "punch_list":
-            findings.append({"name": c.name, "type": punch[c.name].sql_type, "levels": list(punch[c.name].levels)})
+            entry = {"name": c.name, "type": punch[c.name].sql_type, "levels": list(punch[c.name].levels)}
+            if FINDINGS_CONTRACT[c.name].startswith("nullable_") and len(entry["levels"]) > 1:
+                entry["nullable"] = True  # null for some rules of every level (tier, grade)
+            findings.append(entry)
         else:
             findings.append(
                 {"name": c.name, "type": None if c.name == "computed_at" else c.sql_type, "levels": list(LEVELS)}

@@ -31,6 +31,13 @@ The normalised form, in this key order (the generated model shows it one key per
                                                                None without property filters
     match             None | {all: [node]} | {any: [node]} | {not: node} | {signal: name}
                       | {threshold: name, value: whole number}
+    fit               [{points: float, when: [attribute filter, ...]}]   [] = no fit; a filter is
+                      {table, column, key, type, op, value/values} (``fit_attribute``): table
+                      'account' | 'enrichment' | 'person', type 'text' | 'number' | 'json' (key:
+                      the property key of a 'json' column), op and values as property_filters
+    tiers             None | {by: 'score' | 'percentile', levels: [{name, value: float}], else}
+                      levels best first (score: thresholds descending; percentile: ascending)
+    grade             None | {fit: [float, ...], behaviour: [float, ...]}   thresholds descending
 """
 
 from __future__ import annotations
@@ -67,6 +74,52 @@ THRESHOLD_CONDITIONS = (
 )
 DEFAULT_WEIGHTS = {"event_count_weight": 1.0, "active_days_weight": 1.0, "recency_weight": 0.0}
 
+# Fit attributes (docs/rules.md, "Fit"): the account's own columns, the enrichment written by
+# `beton enrich` (named as in dim_accounts_enriched: the staging column each reads), and any key
+# of the account's or the person's ``properties``.
+ACCOUNT_TEXT_COLUMNS = ("account_id", "name", "domain", "segment", "owner_email")
+ACCOUNT_NUMBER_COLUMNS = ("arr",)
+ENRICHMENT_TEXT_COLUMNS = {
+    "enrichment_provider": "provider",
+    "enriched_industry": "industry",
+    "employee_band": "employee_band",
+    "revenue_band": "revenue_band",
+    "hq_country": "hq_country",
+    "funding_stage": "funding_stage",
+}
+ENRICHMENT_NUMBER_COLUMNS = {
+    "enriched_employees": "employees",
+    "annual_revenue": "annual_revenue",
+    "founded_year": "founded_year",
+}
+TEXT_ONLY_OPERATORS = ("contains", "regex")  # not on number attributes
+TIER_KEYS = ("by", "else")
+GRADE_LETTERS = "ABCDEF"
+
+
+def fit_attribute(level: str, field: str) -> dict[str, Any]:
+    """Where a fit condition's attribute is read from: {table, column, key, type}.
+
+    Account rules: an account column, an enrichment field, ``properties.<key>`` or any other
+    bare key (a key of the account's properties). User rules: ``account.<field>`` (the user's
+    account, as above), ``properties.<key>`` or any other bare key (a key of the person's
+    properties)."""
+    if level == "user":
+        if field.startswith("account."):
+            return fit_attribute("account", field[len("account.") :])
+        key = field[len("properties.") :] if field.startswith("properties.") else field
+        return {"table": "person", "column": "properties", "key": key, "type": "json"}
+    if field.startswith("properties."):
+        return {"table": "account", "column": "properties", "key": field[len("properties.") :], "type": "json"}
+    if field in ACCOUNT_TEXT_COLUMNS or field in ACCOUNT_NUMBER_COLUMNS:
+        kind = "number" if field in ACCOUNT_NUMBER_COLUMNS else "text"
+        return {"table": "account", "column": field, "key": None, "type": kind}
+    if field in ENRICHMENT_TEXT_COLUMNS:
+        return {"table": "enrichment", "column": ENRICHMENT_TEXT_COLUMNS[field], "key": None, "type": "text"}
+    if field in ENRICHMENT_NUMBER_COLUMNS:
+        return {"table": "enrichment", "column": ENRICHMENT_NUMBER_COLUMNS[field], "key": None, "type": "number"}
+    return {"table": "account", "column": "properties", "key": field, "type": "json"}
+
 
 @dataclass
 class Rule:
@@ -92,6 +145,11 @@ class Rule:
     @property
     def model_name(self) -> str:
         return f"insp_{self.key}"
+
+    def shows(self, column: str) -> bool:
+        """False for a punch-list column the rule leaves null throughout: ``tier`` without
+        tiers, ``grade`` without a grade (the CLI and the report leave them out)."""
+        return bool({"tier": self.normalised.get("tiers"), "grade": self.normalised.get("grade")}.get(column, True))
 
     @property
     def has_property_filters(self) -> bool:
@@ -201,6 +259,15 @@ def normalise(key: str, doc: dict[str, Any]) -> dict[str, Any]:
         "decay": {"half_life_days": rule_half_life} if decay else None,
         "signals": signals,
         "match": _match(doc["match"]) if doc.get("match") is not None else None,
+        "fit": [
+            {
+                "points": float(item["points"]),
+                "when": [{**fit_attribute(doc["level"], f.pop("key")), **f} for f in _property_filters(item["when"])],
+            }
+            for item in doc.get("fit") or []
+        ],
+        "tiers": _tiers(doc.get("tiers")),
+        "grade": ({g: [float(v) for v in doc["grade"][g]] for g in ("fit", "behaviour")} if doc.get("grade") else None),
     }
 
 
@@ -231,6 +298,16 @@ def _match(node: Any) -> dict[str, Any]:
     if op == "signal":
         return {"signal": value}
     return {"threshold": op, "value": int(value)}
+
+
+def _tiers(spec: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Tiers best first: score thresholds from the highest, percentiles from the smallest."""
+    if not spec:
+        return None
+    by = spec.get("by", "score")
+    levels = [{"name": str(k), "value": float(v)} for k, v in spec.items() if k not in TIER_KEYS]
+    levels.sort(key=lambda t: -t["value"] if by == "score" else t["value"])
+    return {"by": by, "levels": levels, "else": spec.get("else")}
 
 
 def _typed(value: Any) -> dict[str, Any]:

@@ -24,7 +24,18 @@ import re2
 import yaml
 
 from ..errors import ConfigError, RuleError, RuleIssue
-from .normalise import ACCOUNT_ONLY_CONDITIONS, DEFAULT_WEIGHTS, FILTER_OPERATORS, THRESHOLD_CONDITIONS, Rule, normalise
+from .normalise import (
+    ACCOUNT_ONLY_CONDITIONS,
+    DEFAULT_WEIGHTS,
+    FILTER_OPERATORS,
+    LEVELS,
+    TEXT_ONLY_OPERATORS,
+    THRESHOLD_CONDITIONS,
+    TIER_KEYS,
+    Rule,
+    fit_attribute,
+    normalise,
+)
 
 RULE_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 RESERVED_KEYS = {"findings"}
@@ -439,6 +450,8 @@ class _FileChecker:
                 continue  # likewise, a signal's filters
             if path[:1] == ["match"] or (path == ["signals"] and error.validator in ("propertyNames", "pattern")):
                 continue  # check_match and check_signals say it precisely
+            if len(path) > 3 and path[0] == "fit" and path[2] == "when":
+                continue  # and so do fit conditions (check_fit)
             self._schema_issue(error, path)
 
     def _schema_issue(self, error: jsonschema.ValidationError, path: list[Any]) -> None:
@@ -467,8 +480,12 @@ class _FileChecker:
             self.issue(path, f"must be at least {error.validator_value}, not {error.instance}", key=False)
         elif validator == "maximum":
             self.issue(path, f"must be at most {error.validator_value}, not {error.instance}", key=False)
-        elif validator == "minLength":
+        elif validator in ("minLength", "minProperties"):
             self.issue(path, "must not be empty", key=False)
+        elif validator == "minItems":
+            self.issue(path, f"must list at least {error.validator_value} item(s)", key=False)
+        elif validator == "maxItems":
+            self.issue(path, f"must list at most {error.validator_value} items", key=False)
         elif validator == "maxLength":
             self.issue(path, f"must be at most {error.validator_value} characters", key=False)
         elif validator == "uniqueItems":
@@ -617,13 +634,116 @@ class _FileChecker:
                             f"'{n}' is not in the standard events library{_did_you_mean(n, known_events)} (fine if your product sends it)",
                         )
         weights = doc.get("scoring_weights")
-        if isinstance(weights, dict):
+        fit_points = self.check_fit(doc.get("fit"), level)
+        if isinstance(weights, dict) or fit_points:
+            weights = weights if isinstance(weights, dict) else {}
             for name, value in weights.items():
                 if isinstance(value, float) and not math.isfinite(value):
                     self.issue(("scoring_weights", name), "must be a finite number", key=False)
-            self._check_score_range(weights, window)
+            self._check_score_range(weights, window, fit_points)
+        self.check_tiers(doc.get("tiers"))
+        self.check_grade(doc.get("grade"), doc.get("fit"))
 
-    def _check_score_range(self, weights: dict[str, Any], window: int | None) -> None:
+    def check_fit(self, fit: Any, level: Any) -> float:
+        """Fit conditions: their operators as event property filters, number attributes compared
+        as numbers only; returns the largest |score_fit| the points allow."""
+        if not isinstance(fit, list):
+            return 0.0
+        largest = 0.0
+        for i, item in enumerate(fit):
+            if not isinstance(item, dict):
+                continue  # the schema reported it
+            points = item.get("points")
+            if isinstance(points, (int, float)) and not isinstance(points, bool):
+                if not math.isfinite(points):
+                    self.issue(("fit", i, "points"), "must be a finite number", key=False)
+                else:
+                    largest += abs(points)
+            when = item.get("when")
+            self.check_filters(when, ("fit", i, "when"))
+            if not isinstance(when, dict) or level not in LEVELS:
+                continue
+            for attribute, spec in when.items():
+                if not isinstance(attribute, str) or not attribute:
+                    continue
+                if attribute in ("properties.", "account.", "account.properties."):
+                    self.issue(("fit", i, "when", attribute), f"names no attribute; write {attribute}<name>")
+                elif fit_attribute(level, attribute)["type"] == "number":
+                    self._check_number_attribute(("fit", i, "when", attribute), attribute, spec)
+        return largest
+
+    def _check_number_attribute(self, path: tuple, field: str, spec: Any) -> None:
+        ops = spec if isinstance(spec, dict) else {"eq": spec}
+        for op, value in ops.items():
+            values = value if op in ("in", "not_in") and isinstance(value, list) else [value]
+            if op in TEXT_ONLY_OPERATORS:
+                self.issue(
+                    path + ((op,) if isinstance(spec, dict) else ()),
+                    f"{field} is a number: compare it with eq, in, gt, gte, lt or lte",
+                )
+            elif op not in ("is_set", "is_not_set") and any(isinstance(v, (str, bool)) for v in values):
+                self.issue(
+                    path + ((op,) if isinstance(spec, dict) else ()),
+                    f"{field} is a number: give a number, not {_describe(next(v for v in values if isinstance(v, (str, bool))))}",
+                    key=False,
+                )
+
+    def check_tiers(self, tiers: Any) -> None:
+        if not isinstance(tiers, dict):
+            return  # absent, or the schema reported it
+        for name in tiers:
+            if not isinstance(name, str):
+                self.issue(("tiers", name), f'the tier name {name} must be text; write "{name}" (in quotes)')
+        named = {k: v for k, v in tiers.items() if k not in TIER_KEYS}
+        if not named:
+            self.issue(("tiers",), "names no tier; e.g. {hot: 40, warm: 20}")
+            return
+        by = tiers.get("by", "score")
+        seen: dict[float, str] = {}
+        for name, value in named.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue  # the schema reported it
+            if not math.isfinite(value):
+                self.issue(("tiers", name), "must be a finite number", key=False)
+            elif by == "percentile" and not 0 < value <= 100:
+                self.issue(
+                    ("tiers", name),
+                    f"is {value}: a percentile tier takes a percentage above 0 and at most 100",
+                    key=False,
+                )
+            elif value in seen:
+                self.issue(
+                    ("tiers", name),
+                    f"has the same threshold as tier '{seen[value]}' ({value}); give each tier its own",
+                    key=False,
+                )
+            else:
+                seen[value] = str(name)
+        other = tiers.get("else")
+        if isinstance(other, str) and other in named:
+            self.issue(
+                ("tiers", "else"),
+                f"'{other}' is already a tier; name the tier below every other one differently",
+                key=False,
+            )
+
+    def check_grade(self, grade: Any, fit: Any) -> None:
+        if not isinstance(grade, dict):
+            return
+        for part in ("fit", "behaviour"):
+            values = grade.get(part)
+            if not isinstance(values, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+            ):
+                continue  # the schema reported it
+            if not all(math.isfinite(v) for v in values):
+                self.issue(("grade", part), "must be finite numbers", key=False)
+            elif any(b >= a for a, b in zip(values, values[1:])):
+                self.issue(("grade", part), f"must decrease (the threshold of A/1 first), not {values}", key=False)
+        if not fit:
+            self.issue(("grade",), "grades the fit score, but the rule has no fit: add fit conditions")
+
+    def _check_score_range(self, weights: dict[str, Any], window: int | None, fit_points: float = 0.0) -> None:
         """The largest score the weights allow, over every possible entity, must be a usable number.
 
         |score| <= |w1|·ln(1 + 2^63) + |w2|·window + |w3|·(window - 1): event_count is a 64-bit
@@ -639,13 +759,14 @@ class _FileChecker:
             abs(w["event_count_weight"]) * _MAX_LOG_EVENTS
             + abs(w["active_days_weight"]) * window
             + abs(w["recency_weight"]) * (window - 1)
+            + fit_points
         )
         if not largest <= MAX_SCORE:
             size = "overflow to infinity" if not math.isfinite(largest) else f"reach {largest:.3g}"
             self.issue(
                 ("scoring_weights",),
                 f"let scores {size} (|event_count_weight|·ln(1 + 2^63) + |active_days_weight|·{window} + "
-                f"|recency_weight|·{window - 1}); scores are limited to {MAX_SCORE:.0e}: use smaller weights",
+                f"|recency_weight|·{window - 1}{' + the sum of |fit points|' if fit_points else ''}); scores are limited to {MAX_SCORE:.0e}: use smaller weights",
             )
         return largest
 

@@ -43,13 +43,11 @@ select
     {{ computed_at }} as {{ alias }}
     {%- elif name == 'score_signals' %}
     cast({% for signal in rule.get('signals', []) %}findings.score_signal_{{ signal }} + {% endfor %}0 as {{ type }}) as {{ alias }}
-    {%- elif name == 'tier' %}
-    {{ beton.cast_nullable('null', string) }} as {{ alias }}
     {%- elif name not in own_columns %}
     {{ beton.cast_nullable('null', type) }} as {{ alias }}
     {%- elif type is none %}
     findings.{{ name }} as {{ alias }}
-    {%- elif column['levels'] | length == 1 %}
+    {%- elif column['levels'] | length == 1 or column.get('nullable') %}
     {{ beton.cast_nullable('findings.' ~ alias, type) }} as {{ alias }}
     {%- else %}
     cast(findings.{{ alias }} as {{ type }}) as {{ alias }}

@@ -2,8 +2,9 @@
     f = {key, op, value: {type, value}} | {key, op, values: [{type, value}, ...]} | {key, op}, as
     normalised (beton_runner/rules/normalise.py); every value reaches the SQL through a literal
     macro (string_literal, number_literal). -#}
-{% macro property_filter_sql(f) -%}
-    {%- set text = beton.json_text('properties', f['key']) -%}
+{% macro property_filter_sql(f, text=none) -%}
+    {#- text: the value's text expression (fit conditions on a column); default the event property -#}
+    {%- set text = text or beton.json_text('properties', f['key']) -%}
     {%- set op = f['op'] -%}
     {%- if op == 'eq' -%}
         {{ beton.typed_equals_sql(text, f['value']) }}

@@ -6,6 +6,8 @@
         'user': [
             {'name': 'rank', 'source': 'rank', 'type': 'bigint'},
             {'name': 'score', 'source': 'metric', 'type': 'double'},
+            {'name': 'tier', 'source': 'tier', 'type': 'string'},
+            {'name': 'grade', 'source': 'grade', 'type': 'string'},
             {'name': 'user_id', 'source': 'entity', 'type': 'string'},
             {'name': 'email', 'source': 'attribute', 'type': 'string'},
             {'name': 'name', 'source': 'attribute', 'type': 'string'},
@@ -25,6 +27,8 @@
         'account': [
             {'name': 'rank', 'source': 'rank', 'type': 'bigint'},
             {'name': 'score', 'source': 'metric', 'type': 'double'},
+            {'name': 'tier', 'source': 'tier', 'type': 'string'},
+            {'name': 'grade', 'source': 'grade', 'type': 'string'},
             {'name': 'account_id', 'source': 'entity', 'type': 'string'},
             {'name': 'name', 'source': 'attribute', 'type': 'string'},
             {'name': 'domain', 'source': 'attribute', 'type': 'string'},
@@ -62,6 +66,8 @@
         {'name': 'account_id', 'type': 'string', 'levels': ['user', 'account']},
         {'name': 'rank', 'type': 'bigint', 'levels': ['user', 'account']},
         {'name': 'score', 'type': 'double', 'levels': ['user', 'account']},
+        {'name': 'tier', 'type': 'string', 'levels': ['user', 'account'], 'nullable': true},
+        {'name': 'grade', 'type': 'string', 'levels': ['user', 'account'], 'nullable': true},
         {'name': 'event_count', 'type': 'bigint', 'levels': ['user', 'account']},
         {'name': 'distinct_events', 'type': 'bigint', 'levels': ['user', 'account']},
         {'name': 'active_days', 'type': 'bigint', 'levels': ['user', 'account']},
@@ -75,7 +81,6 @@
         {'name': 'score_recency', 'type': 'double', 'levels': ['user', 'account']},
         {'name': 'score_signals', 'type': 'double', 'levels': ['user', 'account']},
         {'name': 'score_fit', 'type': 'double', 'levels': ['user', 'account']},
-        {'name': 'tier', 'type': 'string', 'levels': ['user', 'account']},
         {'name': 'why', 'type': 'string', 'levels': ['user', 'account']},
         {'name': 'computed_at', 'type': none, 'levels': ['user', 'account']},
     ]) }}

@@ -164,7 +164,7 @@ signal_metrics as (
         {%- endif -%}
         {%- do terms.append(('case when ' ~ beton.signal_met_sql(signal) ~ ' then ' ~ points ~ ' else 0 end', 'score_signal_' ~ signal['name'])) -%}
     {%- endfor -%}
-    {%- do terms.append(('0', 'score_fit')) -%}
+    {%- do terms.append(('fit_points' if rule['fit'] else '0', 'score_fit')) -%}
     {%- set out = [] -%}
     {%- for expression, name in terms -%}
         {%- do out.append('cast(' ~ expression ~ ' as ' ~ double ~ ') as ' ~ name) -%}

@@ -104,6 +104,12 @@ def test_punch_list_by_rule_name_and_contains_filter(demo):
     assert result.returncode == 0, result.stderr
     assert "acme.io" in result.stdout
     assert "northwindlogistics.com" not in result.stdout
+    # the rule declares tiers and a grade (Acme: warm, B1; docs/rules.md, tests/datagen/test_mock_data.py)
+    header, row = [line for line in result.stdout.splitlines() if "┃" in line or "acme.io" in line][:2]
+    assert [c.strip() for c in header.split("┃")[1:5]] == ["rank", "score", "tier", "grade"]
+    assert [c.strip() for c in row.split("│")[3:5]] == ["warm", "B1"]
+    plain = beton("punch-list", "pql_power_users", env=env)  # no tiers: no tier column
+    assert "tier" not in plain.stdout and "grade" not in plain.stdout
 
 
 def test_bad_where_and_unknown_rule_give_one_clean_message(demo):

@@ -197,7 +197,8 @@ def test_every_rule_finds_some_but_not_all(path: Path, mock: dict[str, pd.DataFr
 #: The findings the mock data was designed to produce (see beton_runner/datagen/mock.py).
 EXPECTED_FINDINGS = {
     "churn_risk_previously_active_now_quiet": ["acc_006"],
-    "pqa_active_accounts_multiple_users": ["acc_001", "acc_002"],
+    # Northwind's fit (Enterprise, 3,400 employees, ARR 240k: +20) outranks Acme's (+13)
+    "pqa_active_accounts_multiple_users": ["acc_002", "acc_001"],
     "pqa_expansion_ready": ["acc_001"],
     "pqa_free_plan_enterprise_interest": ["acc_003", "acc_007"],
     # rule format 2: demo requests and fresh pricing views lead; usage limits and seats follow
@@ -227,6 +228,33 @@ def test_designed_findings_in_rank_order(stem: str, mock: dict[str, pd.DataFrame
     found = _punch_list(rule, mock)
     assert list(found[_entity_column(rule)]) == EXPECTED_FINDINGS[stem], stem
     assert list(found["rank"]) == list(range(1, len(found) + 1))
+
+
+#: Tier and grade of each finding of the shipped rules that declare them, worked out by hand
+#: from docs/rules.md ("Fit", "Tiers", "Grade") and the rule files.
+EXPECTED_TIERS = {
+    # score_fit: Northwind 10 + 5 + 5 = 20 (A: >= 15), behaviour 32.17 (2: >= 20); score 52.17 hot (>= 50)
+    # Acme 10 + 3 = 13 (B: >= 10), behaviour 35.39 (1: >= 35); score 48.39 warm (>= 30)
+    "pqa_active_accounts_multiple_users": [("acc_002", 20.0, "hot", "A2"), ("acc_001", 13.0, "warm", "B1")],
+    # 4 findings, {hot: 25, warm: 75}: the best hot (0 < 100), the next two warm (100, 200 < 300), the last cold.
+    # Grace: Bluebird Mid-Market +4, 640 employees +2, Director +3 = 9 (A: >= 7), behaviour 7.89 (1: >= 7)
+    # Leo: Lumen Labs SMB, 18 employees, Founder +3 = 3 (B: >= 3), behaviour 7.39 (1)
+    # the anonymous id: no person (no email: -3), its events' account Meridian Bank (Enterprise +4, 12,000 employees +2) = 3 (B), behaviour 5.72 (2: >= 5)
+    # Mia: Pipewise SMB, 12 employees, Head of Growth +3 = 3 (B), behaviour 4.77 (3)
+    "pql_pricing_intent": [
+        ("person_007", 9.0, "hot", "A1"),
+        ("person_011", 3.0, "warm", "B1"),
+        ("anon_e93a0c4b7f12", 3.0, "warm", "B2"),
+        ("person_012", 3.0, "cold", "B3"),
+    ],
+}
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED_TIERS))
+def test_designed_fit_tiers_and_grades(stem: str, mock: dict[str, pd.DataFrame]) -> None:
+    found = _punch_list(_rule(stem), mock)
+    entity = _entity_column(_rule(stem))
+    assert list(zip(found[entity], found["score_fit"], found["tier"], found["grade"])) == EXPECTED_TIERS[stem]
 
 
 #: (rule, entity, the one condition that rejects it): each entity is not a finding, and

@@ -10,6 +10,7 @@ import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -39,19 +40,56 @@ def frames_from(events, persons, mapping, accounts) -> dict[str, pd.DataFrame]:
     }
 
 
+person_properties = st.fixed_dictionaries(
+    {},
+    optional={
+        "job_title": st.sampled_from(["Head of Data", "Engineer", "VP Sales", ""]),
+        "seats": st.integers(0, 20) | st.sampled_from(["7", "x"]),
+        "company_domain": st.sampled_from(DOMAINS + ["unknown.com"]),
+    },
+)
+account_properties = st.fixed_dictionaries(
+    {},
+    optional={
+        "industry": st.sampled_from(["Software", "Retail", "Media"]),
+        "employees": st.integers(1, 5000) | st.sampled_from(["250", "many", 12.5]),
+        "plan": st.sampled_from(["free", "pro", True]),
+    },
+)
+
+
 @st.composite
 def datasets(draw):
     distinct_ids = [f"d{i}" for i in range(6)]
     persons, mapping = [], []
     for i in range(4):
         pid = f"p{i}"
-        persons.append([pid, datetime(2026, 1, 1), json.dumps({"email": f"u{i}@x.io", "name": f"User {i}"}), True])
+        props = {"email": f"u{i}@x.io", "name": f"User {i}"}
+        props.update(draw(person_properties))
+        persons.append([pid, datetime(2026, 1, 1), json.dumps(props), True])
     for d in distinct_ids[:5]:
         for pid in draw(st.lists(st.sampled_from([p[0] for p in persons]), max_size=2, unique=True)):
             mapping.append([pid, d])
     accounts = [
-        [f"a{i}", f"Account {i}", dom, draw(st.none() | st.floats(0, 1e6)), "SMB", "rep@x.io", "{}"]
+        [
+            f"a{i}",
+            f"Account {i}",
+            dom,
+            draw(st.none() | st.floats(0, 1e6)),
+            draw(st.sampled_from(["SMB", "Mid-Market", "Enterprise"]) | st.none()),
+            "rep@x.io",
+            json.dumps(draw(account_properties)),
+        ]
         for i, dom in enumerate(DOMAINS)
+    ]
+    enrichment = [
+        [
+            f"a{i}",
+            "simulation",
+            draw(st.sampled_from(["Software", "Retail"]) | st.none()),
+            draw(st.none() | st.integers(1, 5000)),
+        ]
+        for i in draw(st.lists(st.integers(0, len(DOMAINS) - 1), unique=True, max_size=len(DOMAINS)))
     ]
     plan_values = st.sampled_from(["free", "pro", 5, "5", 5.5, "5.5", True, "true", None, "x'y", "MISSING"])
     events = []
@@ -77,7 +115,9 @@ def datasets(draw):
                 None,
             ]
         )
-    return frames_from(events, persons, mapping, accounts)
+    frames = frames_from(events, persons, mapping, accounts)
+    frames["enrichment"] = pd.DataFrame(enrichment, columns=["account_id", "provider", "industry", "employees"])
+    return frames
 
 
 scalar = st.sampled_from(["free", "pro", 5, "5", 5.5, True, "x'y"])
@@ -138,6 +178,41 @@ def rules(draw):
     doc = {"name": "", "level": level, "time_window_days": window, "conditions": conditions}
     if weights:
         doc["scoring_weights"] = weights
+    attributes = st.sampled_from(FIT_ATTRIBUTES[level])
+    fit = draw(
+        st.lists(
+            st.fixed_dictionaries(
+                {
+                    "when": st.dictionaries(attributes, st.just(None), min_size=1, max_size=2),
+                    "points": st.integers(-10, 10) | st.floats(-5, 5),
+                }
+            ),
+            max_size=3,
+        )
+    )
+    for item in fit:
+        item["when"] = {a: draw(NUMBER_SPECS if a.split(".")[-1] in NUMBERS else filter_specs) for a in item["when"]}
+    if fit:
+        doc["fit"] = fit
+    tier_values = st.lists(st.integers(-10, 40) | st.floats(-10, 40), min_size=1, max_size=3, unique=True)
+    by = draw(st.sampled_from([None, "score", "percentile"]))
+    if by is not None:
+        values = draw(
+            tier_values
+            if by == "score"
+            else st.lists(st.integers(1, 100) | st.floats(0.5, 100), min_size=1, max_size=3, unique=True)
+        )
+        tiers = {f"t{i}": v for i, v in enumerate(values)}
+        if by == "percentile" or draw(st.booleans()):
+            tiers["by"] = by
+        if draw(st.booleans()):
+            tiers["else"] = "rest"
+        doc["tiers"] = tiers
+    if fit and draw(st.booleans()):
+        doc["grade"] = {
+            "fit": sorted(draw(st.lists(st.integers(-5, 15), min_size=1, max_size=3, unique=True)), reverse=True),
+            "behaviour": sorted(draw(tier_values), reverse=True),
+        }
     if draw(st.booleans()):  # rule format 2: signals, decay, match (docs/rules.md)
         doc.update(draw(format_2_parts(level, window)))
     return doc
@@ -211,6 +286,34 @@ def format_2_parts(draw, level: str, window: int) -> dict:
     return parts
 
 
+NUMBERS = ("arr", "enriched_employees")
+NUMBER_SPECS = st.one_of(
+    st.integers(0, 3000),
+    st.fixed_dictionaries({"gte": st.integers(0, 3000)}),
+    st.fixed_dictionaries({"lt": st.floats(0, 1e6)}),
+    st.fixed_dictionaries({"neq": st.integers(0, 3)}),
+    st.fixed_dictionaries({"in": st.lists(st.integers(0, 3000), min_size=1, max_size=2)}),
+    st.just({"is_set": True}),
+    st.just({"is_not_set": True}),
+)
+# Account columns, account properties, enrichment fields; for users, person properties and the
+# user's account's attributes.
+_ACCOUNT_FIT = [
+    "segment",
+    "arr",
+    "name",
+    "industry",
+    "employees",
+    "properties.plan",
+    "enriched_industry",
+    "enriched_employees",
+]
+FIT_ATTRIBUTES = {
+    "account": _ACCOUNT_FIT,
+    "user": ["job_title", "seats", "email", "plan"] + [f"account.{a}" for a in _ACCOUNT_FIT],
+}
+
+
 def build(tmp: Path, rule_docs: dict[str, dict], frames: dict[str, pd.DataFrame], *, renamed: bool) -> Project:
     project_dir = copy_project(tmp / "project")
     write_rules(project_dir, rule_docs)
@@ -233,6 +336,22 @@ def build(tmp: Path, rule_docs: dict[str, dict], frames: dict[str, pd.DataFrame]
         )
     else:
         write_duckdb_inputs(db, frames)
+    if len(frames.get("enrichment", ())):  # what `beton enrich` writes (docs/enrichment.md)
+        con = duckdb.connect(str(db))
+        try:
+            con.execute("create schema if not exists beton_enrichment")
+            con.execute(
+                "create table beton_enrichment.account_enrichment (account_id varchar, domain varchar, provider varchar,"
+                " industry varchar, employee_band varchar, employees bigint, revenue_band varchar, annual_revenue double,"
+                " hq_country varchar, funding_stage varchar, founded_year bigint, description varchar, linkedin_url varchar)"
+            )
+            con.register("incoming", frames["enrichment"])
+            con.execute(
+                "insert into beton_enrichment.account_enrichment (account_id, provider, industry, employees)"
+                " select account_id, provider, industry, employees from incoming"
+            )
+        finally:
+            con.close()
     project = Project(dir=project_dir, target="duckdb", duckdb_path=db, target_path=tmp / "target")
     run_dbt(project, ["build"], vars=vars)
     return project
@@ -249,7 +368,13 @@ def test_random_rules_on_random_data_match_the_oracle(frames, rule_docs, renamed
         project = build(Path(tmp), docs, frames, renamed=renamed)
         for key, doc in docs.items():
             expected = punch_list(
-                doc, frames["events"], frames["persons"], frames["person_distinct_id"], frames["accounts"], AS_OF
+                doc,
+                frames["events"],
+                frames["persons"],
+                frames["person_distinct_id"],
+                frames["accounts"],
+                AS_OF,
+                enrichment=frames["enrichment"],
             )
             actual = read_table(project.duckdb_path, "beton_inspections", f"insp_{key}")
             assert_same_punch_list(actual, expected, f"{key}: {json.dumps(doc)}")

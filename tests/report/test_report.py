@@ -145,6 +145,11 @@ def test_every_punch_list_shows_its_summary_sql_and_rule(report, mock_build):
             assert f"median <b>{expected['score'].median():.2f}</b>" in article
             assert f"max <b>{expected['score'].max():.2f}</b>" in article
         assert len(rows_of(page, f"pl-{key}")) == len(expected)
+        columns = columns_of(page, f"pl-{key}")  # tier and grade only where the rule declares them
+        assert ("tier" in columns, "grade" in columns) == ("tiers" in doc, "grade" in doc), key
+        if "tiers" in doc:
+            tiers = [text_of(row[columns.index("tier")]) for row in rows_of(page, f"pl-{key}")]
+            assert tiers == [t or "" for t in expected["tier"]], key
         compiled = manifest["nodes"][f"model.beton.insp_{key}"]["compiled_code"].strip()
         assert shown_sql(article, key).strip() == compiled, f"{key}: the SQL shown is not the compiled model"
         assert (REPO / "rules" / f"{key}.yml").read_text().strip() in html.unescape(article)

@@ -69,8 +69,9 @@ def test_wrong_expectations_fail_with_file_and_line(rule_test_run):
     result = rule_test_run
     assert result.returncode == 1, result.stdout + result.stderr
     err = " ".join(result.stderr.split())
-    # a1: 3 events, 2 kinds, 1 day, last seen 1 day before as_of: 2·ln(4) + 1 − 0.5 = 3.272588722
-    assert "rules/tests/wrong.yml:11: pql_pricing_intent: a1: score expected 4.0, got 3.272588722" in err
+    # a1: 3 events, 2 kinds, 1 day, last seen 1 day before as_of: 2·ln(4) + 1 − 0.5, and the
+    # rule's fit: a1 is no person, so has no email (−3): 0.272588722
+    assert "rules/tests/wrong.yml:11: pql_pricing_intent: a1: score expected 4.0, got 0.272588722" in err
     assert "rules/tests/wrong.yml:12: pql_pricing_intent: expected user_id 'zed' in the punch list" in err
     assert (
         "rules/tests/wrong.yml:13: pql_pricing_intent: expected user_id 'a1' not in the punch list; it is there at rank 1"

@@ -22,5 +22,80 @@
     'decay': none,
     'signals': [],
     'match': none,
+    'fit': [
+        {
+            'points': 10.0,
+            'when': [
+                {
+                    'table': 'account',
+                    'column': 'segment',
+                    'key': none,
+                    'type': 'text',
+                    'op': 'in',
+                    'values': [
+                        {'type': 'string', 'value': 'Mid-Market'},
+                        {'type': 'string', 'value': 'Enterprise'},
+                    ],
+                },
+            ],
+        },
+        {
+            'points': 5.0,
+            'when': [
+                {
+                    'table': 'account',
+                    'column': 'properties',
+                    'key': 'employees',
+                    'type': 'json',
+                    'op': 'gte',
+                    'value': {
+                        'type': 'number',
+                        'value': 1000.0,
+                    },
+                },
+            ],
+        },
+        {
+            'points': 5.0,
+            'when': [
+                {
+                    'table': 'account',
+                    'column': 'arr',
+                    'key': none,
+                    'type': 'number',
+                    'op': 'gte',
+                    'value': {
+                        'type': 'number',
+                        'value': 100000.0,
+                    },
+                },
+            ],
+        },
+        {
+            'points': 3.0,
+            'when': [
+                {
+                    'table': 'account',
+                    'column': 'properties',
+                    'key': 'industry',
+                    'type': 'json',
+                    'op': 'eq',
+                    'value': {
+                        'type': 'string',
+                        'value': 'Software',
+                    },
+                },
+            ],
+        },
+    ],
+    'tiers': {
+        'by': 'score',
+        'levels': [{'name': 'hot', 'value': 50.0}, {'name': 'warm', 'value': 30.0}],
+        'else': none,
+    },
+    'grade': {
+        'fit': [15.0, 10.0, 5.0],
+        'behaviour': [35.0, 20.0, 10.0],
+    },
 } -%}
 {{ beton.inspection_model(rule) }}

@@ -22,5 +22,8 @@
     'decay': none,
     'signals': [],
     'match': none,
+    'fit': [],
+    'tiers': none,
+    'grade': none,
 } -%}
 {{ beton.inspection_model(rule) }}

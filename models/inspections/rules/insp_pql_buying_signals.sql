@@ -110,5 +110,8 @@
             },
         ],
     },
+    'fit': [],
+    'tiers': none,
+    'grade': none,
 } -%}
 {{ beton.inspection_model(rule) }}

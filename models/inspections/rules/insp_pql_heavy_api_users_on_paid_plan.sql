@@ -25,5 +25,8 @@
     'decay': none,
     'signals': [],
     'match': none,
+    'fit': [],
+    'tiers': none,
+    'grade': none,
 } -%}
 {{ beton.inspection_model(rule) }}

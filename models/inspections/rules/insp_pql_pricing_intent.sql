@@ -28,5 +28,76 @@
     'decay': none,
     'signals': [],
     'match': none,
+    'fit': [
+        {
+            'points': 4.0,
+            'when': [
+                {
+                    'table': 'account',
+                    'column': 'segment',
+                    'key': none,
+                    'type': 'text',
+                    'op': 'in',
+                    'values': [
+                        {'type': 'string', 'value': 'Mid-Market'},
+                        {'type': 'string', 'value': 'Enterprise'},
+                    ],
+                },
+            ],
+        },
+        {
+            'points': 2.0,
+            'when': [
+                {
+                    'table': 'account',
+                    'column': 'properties',
+                    'key': 'employees',
+                    'type': 'json',
+                    'op': 'gte',
+                    'value': {
+                        'type': 'number',
+                        'value': 200.0,
+                    },
+                },
+            ],
+        },
+        {
+            'points': 3.0,
+            'when': [
+                {
+                    'table': 'person',
+                    'column': 'properties',
+                    'key': 'job_title',
+                    'type': 'json',
+                    'op': 'regex',
+                    'value': {
+                        'type': 'string',
+                        'value': '(?i)(head|director|vp|chief|founder|cto)',
+                    },
+                },
+            ],
+        },
+        {
+            'points': -3.0,
+            'when': [
+                {
+                    'table': 'person',
+                    'column': 'properties',
+                    'key': 'email',
+                    'type': 'json',
+                    'op': 'is_not_set',
+                },
+            ],
+        },
+    ],
+    'tiers': {
+        'by': 'percentile',
+        'levels': [{'name': 'hot', 'value': 25.0}, {'name': 'warm', 'value': 75.0}],
+        'else': 'cold',
+    },
+    'grade': {
+        'fit': [7.0, 3.0],
+        'behaviour': [7.0, 5.0],
+    },
 } -%}
 {{ beton.inspection_model(rule) }}

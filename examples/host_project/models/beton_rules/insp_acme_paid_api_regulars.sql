@@ -21,5 +21,8 @@
     'decay': none,
     'signals': [],
     'match': none,
+    'fit': [],
+    'tiers': none,
+    'grade': none,
 } -%}
 {{ beton.inspection_model(rule) }}
