@@ -24,6 +24,7 @@
             host project a rule was compiled into (`beton rules compile --project-dir HOST`) -#}
         {%- do relations.update({'filtered': ref(model.package_name, 'beton_int_filtered_activity__' ~ rule['key'])}) -%}
     {%- endif -%}
+    {%- do relations.update({'signals': beton.signal_relations(rule)}) -%}
     {{ return(beton.render_inspection(rule, relations)) }}
 {%- endmacro %}
 
@@ -88,6 +89,9 @@ entity_metrics as (
         {%- if is_account %}
         count(distinct user_id) as active_users,
         {%- endif %}
+        {%- if rule['decay'] %}
+        {{ beton.decayed_event_count_sql(rule) }} as decayed_event_count,
+        {%- endif %}
         max(last_at) as last_seen,
         max(activity_date) as last_seen_date
 
@@ -143,6 +147,9 @@ measured as (
         entity_metrics.event_count as event_count,
         cast(entity_metrics.indexed_events + coalesce(other_events.other_events, 0) as {{ bigint }}) as distinct_events,
         entity_metrics.active_days as active_days,
+        {%- if rule['decay'] %}
+        entity_metrics.decayed_event_count as decayed_event_count,
+        {%- endif %}
         {%- if is_account %}
         entity_metrics.active_users as active_users,
         account_totals.account_events as account_events,
@@ -161,20 +168,55 @@ measured as (
 ),
 {{- beton.fit_cte(rule, relations) }}
 
--- the {{ rule['level'] }}s that meet every threshold of the rule, with their score
+{{ beton.signal_ctes(rule, relations) }}
+
+-- per {{ rule['level'] }}: the metrics{{ ', each signal\'s count and decayed count' if rule['signals'] }}{{ ', the fit points' if rule['fit'] }} and every score term (macros/inspection/signals.sql)
+scored as (
+
+    select
+        *,
+        {%- for term in beton.score_terms(rule) %}
+        {{ term }}{{ ',' if not loop.last }}
+        {%- endfor %}
+
+    from (
+        select
+            measured.*
+            {%- for signal in rule['signals'] %},
+            coalesce(signal_metrics.count_{{ signal['name'] }}, 0) as count_{{ signal['name'] }},
+            coalesce(signal_metrics.decayed_{{ signal['name'] }}, 0) as decayed_{{ signal['name'] }}
+            {%- endfor %}
+            {%- if rule['fit'] %},
+            fit_scores.score_fit as fit_points
+            {%- endif %}
+        from measured
+        {%- if rule['signals'] %}
+        left join signal_metrics
+            on measured.entity_id = signal_metrics.entity_id
+        {%- endif %}
+        {%- if rule['fit'] %}
+        inner join fit_scores
+            on measured.entity_id = fit_scores.fit_entity_id
+        {%- endif %}
+    ) as signalled
+
+),
+
+-- the {{ rule['level'] }}s that meet every threshold of the rule{{ ' and its match' if rule['match'] }}, with their score (the sum of the terms) and why
 passing as (
 
     select
         *,
-        {%- if not rule['fit'] %}
-        {{ beton.number_literal(0.0) }} as score_fit,
-        {%- endif %}
-        {{ beton.score_sql(rule['weights']) | indent(8) }}{{ ' + score_fit' if rule['fit'] }} as score
+        {{ beton.score_sum(rule) }} as score,
+        {{ beton.why_sql(rule) }} as why
 
-    from {{ beton.fit_join(rule) }}
+    from scored
     {%- for predicate in thresholds %}
     {{ 'where' if loop.first else '    and' }} {{ predicate }}
     {%- endfor %}
+    {%- if rule['match'] %}
+    {{ 'where' if not thresholds else '    and' }} {{ beton.match_sql(rule['match'], beton.signals_by_name(rule)) | indent(4) }}
+    {%- endif %}
 
 ),
 
@@ -196,7 +238,7 @@ ranked as (
 final as (
 
     select
-        {%- for column in beton.punch_list_columns()[rule['level']] %}
+        {%- for column in beton.rule_columns(rule) %}
         {%- set alias = adapter.quote(column['name']) if column['name'] == 'rank' else column['name'] %}
         {%- if column['source'] == 'rank' %}
         ranked.finding_rank as {{ alias }}
