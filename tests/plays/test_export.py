@@ -161,7 +161,7 @@ def test_demo_extras_enrich_write_plays_and_export(demo, enriched):
     export = out / "export"
     assert "Enriched 15 account(s) and 15 person(s) with simulated CRM data" in console_text
     assert (
-        f"exported 15 enriched account(s), 21 user(s), {len(rule_keys())} punch list(s) and 8 play document(s)"
+        f"exported 15 enriched account(s), 21 user(s), {len(rule_keys())} punch list(s) and 9 play document(s)"
         in console_text
     )
     assert (export / "accounts_enriched.csv").is_file() and (export / "users_enriched.csv").is_file()
@@ -234,12 +234,12 @@ def test_no_secret_reaches_an_export(enriched, tmp_path, monkeypatch, llm_server
     monkeypatch.setenv("BETON_LLM_API_KEY", SECRET)
     monkeypatch.setenv("DBT_ENV_SECRET_CLICKHOUSE_PASSWORD", SECRET + "-ch")
     summary = export_all(enriched, tmp_path / "out", engine="llm")
-    assert len(llm_server.requests) == 8 and all(
+    assert len(llm_server.requests) == 9 and all(
         r.headers["Authorization"] == f"Bearer {SECRET}" for r in llm_server.requests
     )
     assert {d.engine for d in summary.plays} == {"llm"}
     files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
-    assert len(files) == 2 + len(rule_keys()) + 9
+    assert len(files) == 2 + len(rule_keys()) + 9 + 1  # the csvs, a play per account on a punch list, the index
     for path in files:
         assert SECRET.encode() not in path.read_bytes(), path
 
