@@ -180,23 +180,29 @@ scored as (
         {%- endfor %}
 
     from (
+        {%- if rule['fit'] %}
+        {#- the fit points joined one level up: ClickHouse renames a `measured.*` column whose
+            name another joined relation also has once a select joins three relations -#}
+        select
+            with_signals.*,
+            fit_scores.score_fit as fit_points
+        from (
+        {%- endif %}
         select
             measured.*
             {%- for signal in rule['signals'] %},
             coalesce(signal_metrics.count_{{ signal['name'] }}, 0) as count_{{ signal['name'] }},
             coalesce(signal_metrics.decayed_{{ signal['name'] }}, 0) as decayed_{{ signal['name'] }}
             {%- endfor %}
-            {%- if rule['fit'] %},
-            fit_scores.score_fit as fit_points
-            {%- endif %}
         from measured
         {%- if rule['signals'] %}
         left join signal_metrics
             on measured.entity_id = signal_metrics.entity_id
         {%- endif %}
         {%- if rule['fit'] %}
+        ) as with_signals
         inner join fit_scores
-            on measured.entity_id = fit_scores.fit_entity_id
+            on with_signals.entity_id = fit_scores.fit_entity_id
         {%- endif %}
     ) as signalled
 

@@ -231,6 +231,69 @@ def test_random_rules_on_random_data_agree_across_engines(clickhouse_server, fra
             assert ch_table(clickhouse_server, f"{database}_inspections", f"insp_{key}")["rank"].size == len(expected)
 
 
+# Every part of rule format 2 in one rule per level (a random draw may not combine them)
+FORMAT_2_RULES = {
+    "v2_user": {
+        "name": "Every v2 part, user level",
+        "level": "user",
+        "time_window_days": 30,
+        "conditions": {"min_active_days": 2},
+        "decay": {"half_life_days": 14},
+        "signals": {
+            "pricing": {"event_names": ["viewed_pricing_page"], "weight": 3, "half_life_days": 7},
+            "limits": {"event_names": ["hit_usage_limit"], "event_property_filters": {"plan": "team"}, "weight": 4},
+        },
+        "match": {"any": ["pricing", {"all": ["limits", {"max_days_since_last_event": 7}]}, {"min_active_days": 20}]},
+        "fit": [
+            {"when": {"account.segment": {"in": ["Mid-Market", "Enterprise"]}}, "points": 4},
+            {"when": {"job_title": {"is_set": True}}, "points": 1},
+        ],
+        "tiers": {"by": "percentile", "hot": 25, "else": "rest"},
+        "grade": {"fit": [4], "behaviour": [20, 10]},
+    },
+    "v2_account": {
+        "name": "Every v2 part, account level",
+        "level": "account",
+        "time_window_days": 30,
+        "conditions": {"min_active_users": 2},
+        "signals": {"team": {"event_names": ["invited_teammate", "added_seat"], "weight": 5, "max_points": 10}},
+        "match": {"not": {"min_days_since_last_event": 10}},
+        "fit": [{"when": {"employees": {"gte": 200}}, "points": 5}, {"when": {"arr": {"gte": 100000}}, "points": 5}],
+        "tiers": {"hot": 40, "warm": 25},
+    },
+}
+
+
+def test_every_format_2_part_together_agrees_across_engines_and_equals_the_oracle(clickhouse_server, tmp_path):
+    """Signals (one with its own filtered rollup), match, decay, fit, tiers and grade in one rule
+    per level, on the mock data: ClickHouse gives DuckDB's punch lists, and both the oracle's."""
+    from test_punch_lists_mock import assert_same_punch_list
+
+    from oracle import load_mock
+
+    frames = load_mock(REPO / "seeds")
+    database = "beton_v2_" + uuidlib.uuid4().hex[:8]
+    project_dir = copy_project(tmp_path / "project")
+    write_rules(project_dir, FORMAT_2_RULES)
+    select = ["path:models/staging", "path:models/intermediate", "path:models/inspections"]
+    vars = {"beton_input": "source", "beton_as_of": str(MOCK_AS_OF)}
+    duck = Project(dir=project_dir, target="duckdb", duckdb_path=tmp_path / "w.duckdb", target_path=tmp_path / "t1")
+    write_duckdb_inputs(duck.duckdb_path, frames)
+    run_dbt(duck, ["build"], vars=vars, select=select)
+    write_clickhouse_inputs(clickhouse_server, "beton_raw_" + database, frames)
+    click = ch_project(project_dir, clickhouse_server, database, tmp_path / "t2")
+    run_dbt(click, ["build"], vars={**vars, "beton_source_schema": "beton_raw_" + database}, select=select)
+    levels = {key: doc["level"] for key, doc in FORMAT_2_RULES.items()}
+    assert compare_all(duck.duckdb_path, clickhouse_server, database, levels) > 0
+    for key, doc in FORMAT_2_RULES.items():
+        expected = punch_list(
+            doc, frames["events"], frames["persons"], frames["person_distinct_id"], frames["accounts"], MOCK_AS_OF
+        )
+        assert len(expected) > 0, key
+        got = read_table(duck.duckdb_path, "beton_inspections", f"insp_{key}")
+        assert_same_punch_list(got, expected, key)
+
+
 def test_incremental_runs_agree_across_engines_and_equal_the_oracle(clickhouse_server, tmp_path):
     """A second, incremental run on ClickHouse (dbt-clickhouse delete+insert, lightweight deletes)
     after new days, late events, identity merges, an account's domain change and a change to one
