@@ -289,6 +289,17 @@ def columns_for(level: str, signals: list[str] | None = None) -> list[Column]:
     return out
 
 
+# The fixed score terms of the breakdown (punch lists and insp_findings), as people read them:
+# the report's chart legend and the plays' "Why:" lines.
+SCORE_TERM_LABELS = {
+    "score_event_count": "event count",
+    "score_active_days": "active days",
+    "score_recency": "recency",
+    "score_signals": "signals",
+    "score_fit": "fit",
+}
+
+
 def signal_column(name: str) -> Column:
     """The score-term column of the signal ``name``."""
     return Column(

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..columns import SCORE_TERM_LABELS
 from ..enrich.store import Store
 from ..enrich.titles import department_from_title, is_executive, seniority_from_title
 from ..errors import ConfigError
@@ -400,20 +401,10 @@ class FactsReader:
         return record
 
 
-# The score terms of insp_findings, as a play names them (docs/rules.md, "Why").
-SCORE_TERMS = (
-    ("score_event_count", "event count"),
-    ("score_active_days", "active days"),
-    ("score_recency", "recency"),
-    ("score_signals", "signals"),
-    ("score_fit", "fit"),
-)
-
-
 def _breakdown(finding: dict) -> list[dict]:
     """The finding's non-zero score terms, in the documented order: why it scored what it did."""
     out = []
-    for column, name in SCORE_TERMS:
+    for column, name in SCORE_TERM_LABELS.items():  # in the documented order
         value = finding.get(column)
         if value is not None and abs(float(value)) >= 0.005:
             out.append({"term": name, "points": round(float(value), 2)})

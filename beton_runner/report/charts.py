@@ -15,6 +15,8 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..columns import SCORE_TERM_LABELS, SIGNAL_TERM_PREFIX
+
 PALETTE = ["#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#06b6d4", "#ec4899", "#84cc16", "#94a3b8"]
 TOP_EVENTS_STACKED = 8
 TOP_BARS = 15
@@ -143,12 +145,6 @@ def ranked_bars(
 
 
 BREAKDOWN_FINDINGS = 25
-TERM_NAMES = {
-    "score_event_count": "event count",
-    "score_active_days": "active days",
-    "score_recency": "recency",
-    "score_fit": "fit",
-}
 
 
 def score_terms(frame: pd.DataFrame) -> list[str]:
@@ -159,10 +155,10 @@ def score_terms(frame: pd.DataFrame) -> list[str]:
 
 def term_name(column: str) -> str:
     """A score-term column as the chart's legend names it: score_signal_x -> 'signal x'."""
-    if column in TERM_NAMES:
-        return TERM_NAMES[column]
-    if column.startswith("score_signal_"):
-        return "signal " + column.removeprefix("score_signal_")
+    if column in SCORE_TERM_LABELS:
+        return SCORE_TERM_LABELS[column]
+    if column.startswith(SIGNAL_TERM_PREFIX):
+        return "signal " + column.removeprefix(SIGNAL_TERM_PREFIX)
     return column.removeprefix("score_").replace("_", " ")
 
 

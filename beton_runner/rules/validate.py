@@ -768,7 +768,6 @@ class _FileChecker:
                 f"let scores {size} (|event_count_weight|·ln(1 + 2^63) + |active_days_weight|·{window} + "
                 f"|recency_weight|·{window - 1}{' + the sum of |fit points|' if fit_points else ''}); scores are limited to {MAX_SCORE:.0e}: use smaller weights",
             )
-        return largest
 
     def check_signals(self, doc: dict[str, Any]) -> None:
         """Signal names, windows within the rule's, their filters, and the score they can add."""
