@@ -265,11 +265,11 @@ def profile(target: Path) -> dict:
         uid, seconds = result["unique_id"], result["execution_time"]
         kind = uid.split(".")[0]
         if kind == "model":
-            name = uid.rsplit(".", 1)[-1]
+            name = uid.rsplit(".", 1)[-1].removeprefix("beton_")
         elif kind in ("test", "unit_test"):
             node = manifest["nodes"].get(uid) or manifest.get("unit_tests", {}).get(uid, {})
             parent = node.get("attached_node") or next(iter(node.get("depends_on", {}).get("nodes", [])), "")
-            name = parent.rsplit(".", 1)[-1]
+            name = parent.rsplit(".", 1)[-1].removeprefix("beton_")
             tests.append((seconds, uid))
         else:
             continue
