@@ -73,15 +73,27 @@
 {#- An incremental rollup's pre-hook: rows built from another input or filter are deleted before
     the model runs (beton.incremental_cutoff has already chosen to read the whole history, so the
     run rebuilds everything they held; in the same transaction on DuckDB). A table from before a
-    fingerprint column existed gets the column first (then every row is stale). -#}
-{% macro delete_stale_rows(fingerprints) -%}
+    fingerprint column existed gets the column first (then every row is stale). `added_columns`
+    (new column -> an existing column of the same type) are columns a later version added: a
+    table without them gets them too, so on_schema_change='fail' still guards everything else;
+    a version that adds one changes the fingerprint (rollup_format), so no old row stays. -#}
+{% macro delete_stale_rows(fingerprints, added_columns={}) -%}
     {%- if is_incremental() and execute -%}
         {%- set missing = beton.missing_fingerprint_columns(fingerprints) -%}
-        {%- if missing -%}
-            {%- set columns = [] -%}
-            {%- for column in missing -%}
-                {%- do columns.append(api.Column.create(column, dbt.type_string())) -%}
+        {%- set columns = [] -%}
+        {%- for column in missing -%}
+            {%- do columns.append(api.Column.create(column, dbt.type_string())) -%}
+        {%- endfor -%}
+        {%- if added_columns -%}
+            {%- set existing = {} -%}
+            {%- for column in adapter.get_columns_in_relation(this) -%}
+                {%- do existing.update({column.name | lower: column}) -%}
             {%- endfor -%}
+            {%- for name, like in added_columns.items() if name not in existing and like in existing -%}
+                {%- do columns.append(api.Column.create(name, existing[like].data_type)) -%}
+            {%- endfor -%}
+        {%- endif -%}
+        {%- if columns -%}
             {%- set relation = adapter.get_relation(this.database, this.schema, this.identifier) -%}
             {%- do alter_relation_add_remove_columns(relation, columns, none) -%}
         {%- endif -%}

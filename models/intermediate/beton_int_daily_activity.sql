@@ -5,7 +5,7 @@
     unique_key='activity_date',
     on_schema_change='fail',
     order_by=['activity_date', 'distinct_id', 'event_name'],
-    pre_hook="{{ beton.delete_stale_rows({'input_fingerprint': beton.input_fingerprint()}) }}",
+    pre_hook="{{ beton.delete_stale_rows({'input_fingerprint': beton.input_fingerprint()}, added_columns={'first_at': 'last_at'}) }}",
 ) }}
 {#- Daily rollup of events per (day, distinct id, account key, event name), built in one pass
     over the events: the JSON properties are parsed once, for the account link, and the events
@@ -22,7 +22,10 @@
     mode, source relations, schema mapping, account link); when that changes, the pre-hook
     deletes the old rows and the whole history is rolled up again. Who a distinct
     id is and which account a key names are resolved later (int_activity_resolved, rules), so
-    identity merges and CRM changes apply to all history without a rebuild. -#}
+    identity merges and CRM changes apply to all history without a rebuild. first_at (the day's
+    first event) is for int_explore_activity, which reads its whole days from here as well; a
+    table built before that column existed gets it from the pre-hook, and rollup_format 2 in the
+    input fingerprint rebuilds it whole. -#}
 {%- set fingerprints = {'input_fingerprint': beton.input_fingerprint()} -%}
 {%- set cutoff = beton.incremental_cutoff('activity_date', fingerprints) if is_incremental() else none -%}
 
@@ -33,5 +36,8 @@
     {%- endif %}
 {%- endset %}
 
-{{ beton.daily_rollup_sql(events, {'input_fingerprint': beton.string_literal(fingerprints['input_fingerprint'])}) }}
+{{ beton.daily_rollup_sql(events, {
+    'input_fingerprint': beton.string_literal(fingerprints['input_fingerprint']),
+    'first_at': 'min(event_at)',
+}) }}
 {{ beton.cluster_by(['activity_date']) }}

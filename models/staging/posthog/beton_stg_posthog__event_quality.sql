@@ -1,8 +1,9 @@
 {{ config(alias='stg_posthog__event_quality', materialized='table') }}
 {#- One row: what stg_posthog__events left out of the events input, so a bad load is seen
     rather than silently dropped. A table (unlike the other staging models) because it is a
-    full scan of the events: explore_data_health and `beton run` read it after every build,
-    cheaply. -#}
+    full scan of the events' key columns: explore_data_health and `beton run` read it after every
+    build, cheaply. Duplicates are counted from stg_posthog__repeated_event_uuids, not by reading
+    stg_posthog__events. -#}
 with
 
 source as (
@@ -28,9 +29,11 @@ input_facts as (
 
 ),
 
-staged as (
+-- every row of a repeated uuid but the one kept is a duplicate (stg_posthog__events keeps one)
+duplicates as (
 
-    select count(*) as staged_events from {{ ref('beton', 'beton_stg_posthog__events') }}
+    select cast(coalesce(sum(row_count - 1), 0) as {{ dbt.type_bigint() }}) as duplicate_rows
+    from {{ ref('beton', 'beton_stg_posthog__repeated_event_uuids') }}
 
 ),
 
@@ -43,11 +46,11 @@ final as (
         coalesce(input_facts.null_distinct_id_rows, 0) as null_distinct_id_rows,
         coalesce(input_facts.null_timestamp_rows, 0) as null_timestamp_rows,
         coalesce(input_facts.null_key_rows, 0) as null_key_rows,
-        cast(input_facts.input_rows - coalesce(input_facts.null_key_rows, 0) - staged.staged_events as {{ dbt.type_bigint() }}) as duplicate_rows,
-        cast(staged.staged_events as {{ dbt.type_bigint() }}) as staged_events
+        duplicates.duplicate_rows as duplicate_rows,
+        cast(input_facts.input_rows - coalesce(input_facts.null_key_rows, 0) - duplicates.duplicate_rows as {{ dbt.type_bigint() }}) as staged_events
 
     from input_facts
-    cross join staged
+    cross join duplicates
 
 )
 

@@ -4,17 +4,13 @@
     a uuid occurs several times (at-least-once delivery; PostHog's ReplacingMergeTree read
     before it merges) one row is kept: the first by (timestamp, event name, distinct id,
     properties text, person id). int_event_quality counts what was dropped. Only uuids that
-    really repeat go through the window function; the rest pass straight through. -#}
-with
-
-source as (
-
-    select * from {{ beton.input_relation('events') }}
-
-),
-
-renamed as (
-
+    really repeat (stg_posthog__repeated_event_uuids, a small table built once per run) go through
+    the window function; the rest pass straight through, so a reader's day filter reaches the
+    scan of the input. -#}
+{#- The input rows with every key set, renamed and typed (a macro rather than a CTE: it is read
+    twice below, and DuckDB materialises a CTE read twice, copying every event before a reader's
+    day filter applies) -#}
+{%- set keyed -%}
     select
         {{ beton.cast_nullable(beton.input_column('events', 'uuid'), dbt.type_string()) }} as event_uuid,
         {{ beton.cast_nullable(beton.input_column('events', 'event'), dbt.type_string()) }} as event_name,
@@ -23,16 +19,18 @@ renamed as (
         {{ beton.json_object_or_empty(beton.input_column('events', 'properties')) }} as properties,
         {{ beton.cast_nullable(beton.input_column('events', 'person_id'), dbt.type_string()) }} as event_person_id
 
-    from source
+    from {{ beton.input_relation('events') }}
     where {{ beton.input_column('events', 'uuid') }} is not null
         and {{ beton.input_column('events', 'event') }} is not null
         and {{ beton.input_column('events', 'distinct_id') }} is not null
         and {{ beton.input_column('events', 'timestamp') }} is not null
         and {{ beton.input_team_filter('events') }}
+{%- endset -%}
+{%- set repeated_uuids = ref('beton', 'beton_stg_posthog__repeated_event_uuids') -%}
+with
 
-),
-
-keyed as (
+-- uuids seen once: kept as they are
+single as (
 
     select
         {{ beton.assume_not_null('event_uuid') }} as event_uuid,
@@ -42,25 +40,10 @@ keyed as (
         properties,
         event_person_id
 
-    from renamed
-
-),
-
-repeated_uuids as (
-
-    select event_uuid
-    from keyed
-    group by event_uuid
-    having count(*) > 1
-
-),
-
--- uuids seen once: kept as they are
-single as (
-
-    select *
-    from keyed
-    where event_uuid not in (select event_uuid from repeated_uuids)
+    from (
+        {{ keyed | indent(8) }}
+    ) as keyed
+    where event_uuid not in (select event_uuid from {{ repeated_uuids }})
 
 ),
 
@@ -68,10 +51,10 @@ single as (
 first_of_repeated as (
 
     select
-        event_uuid,
-        event_name,
-        distinct_id,
-        event_at,
+        {{ beton.assume_not_null('event_uuid') }} as event_uuid,
+        {{ beton.assume_not_null('event_name') }} as event_name,
+        {{ beton.assume_not_null('distinct_id') }} as distinct_id,
+        {{ beton.assume_not_null('event_at') }} as event_at,
         properties,
         event_person_id
 
@@ -82,8 +65,10 @@ first_of_repeated as (
                 partition by event_uuid
                 order by event_at, event_name, distinct_id, properties, coalesce(event_person_id, '')
             ) as duplicate_rank
-        from keyed
-        where event_uuid in (select event_uuid from repeated_uuids)
+        from (
+            {{ keyed | indent(12) }}
+        ) as keyed
+        where event_uuid in (select event_uuid from {{ repeated_uuids }})
     ) as ranked
     where duplicate_rank = 1
 
