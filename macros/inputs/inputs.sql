@@ -193,7 +193,7 @@
     {%- endif -%}
     {%- set team = var('beton_team_id', none) -%}
     {%- set built_from = {
-        'rollup_format': 2,
+        'rollup_format': 1,
         'input': mode,
         'relations': relations,
         'columns': var('beton_columns', {}) or {},

@@ -43,3 +43,12 @@ where event_at >= {{ beton.timestamp_literal(beton.as_of_date_text() ~ ' 00:00:0
     {%- endset -%}
 {{ beton.daily_rollup_sql(events) }}
 {%- endmacro %}
+
+
+{#- What int_daily_activity's rows record about what built them: the input (input_fingerprint,
+    which the history keys on too) and the layout of a row (rollup_layout: '2' since rows carry
+    first_at). A run that finds rows with other values deletes them and rolls the whole history
+    up again (beton.incremental_cutoff, beton.delete_stale_rows). -#}
+{% macro daily_activity_fingerprints() -%}
+    {{ return({'input_fingerprint': beton.input_fingerprint(), 'rollup_layout': '2'}) }}
+{%- endmacro %}

@@ -5,7 +5,7 @@
     unique_key='activity_date',
     on_schema_change='fail',
     order_by=['activity_date', 'distinct_id', 'event_name'],
-    pre_hook="{{ beton.delete_stale_rows({'input_fingerprint': beton.input_fingerprint()}, added_columns={'first_at': 'last_at'}) }}",
+    pre_hook="{{ beton.delete_stale_rows(beton.daily_activity_fingerprints(), added_columns={'first_at': 'last_at'}) }}",
 ) }}
 {#- Daily rollup of events per (day, distinct id, account key, event name), built in one pass
     over the events: the JSON properties are parsed once, for the account link, and the events
@@ -24,9 +24,10 @@
     id is and which account a key names are resolved later (int_activity_resolved, rules), so
     identity merges and CRM changes apply to all history without a rebuild. first_at (the day's
     first event) is for int_explore_activity, which reads its whole days from here as well; a
-    table built before that column existed gets it from the pre-hook, and rollup_format 2 in the
-    input fingerprint rebuilds it whole. -#}
-{%- set fingerprints = {'input_fingerprint': beton.input_fingerprint()} -%}
+    table built before that column existed gets it from the pre-hook, and its rows, without
+    rollup_layout '2', are rolled up again (the input fingerprint, which the history also keys
+    on, stays as it was). -#}
+{%- set fingerprints = beton.daily_activity_fingerprints() -%}
 {%- set cutoff = beton.incremental_cutoff('activity_date', fingerprints) if is_incremental() else none -%}
 
 {%- set events -%}
@@ -38,6 +39,7 @@
 
 {{ beton.daily_rollup_sql(events, {
     'input_fingerprint': beton.string_literal(fingerprints['input_fingerprint']),
+    'rollup_layout': beton.string_literal(fingerprints['rollup_layout']),
     'first_at': 'min(event_at)',
 }) }}
 {{ beton.cluster_by(['activity_date']) }}
