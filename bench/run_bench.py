@@ -627,6 +627,19 @@ def main() -> None:
         choices=ENGINES,
         help="the engine(s) to run each size on, e.g. `--engine duckdb clickhouse` (default: duckdb)",
     )
+    parser.add_argument(
+        "--clickhouse-max-events",
+        type=int,
+        default=None,
+        help="run ClickHouse only at sizes up to this many events (e.g. 10000000 with --events 10000000 50000000: "
+        "the test server runs one statement at a time)",
+    )
+    parser.add_argument(
+        "--results-json",
+        type=Path,
+        default=None,
+        help="also write every measured figure there as JSON (per size and engine)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
     parser.add_argument(
         "--checkout",
@@ -644,7 +657,14 @@ def main() -> None:
     load_before = load()
     engines = list(dict.fromkeys(args.engines or ["duckdb"]))
     # each size on every engine in turn, so one size's rows are measured close together
-    results = [bench(n, engine, args.checkout.resolve()) for n in args.events for engine in engines]
+    results = []
+    for n in args.events:
+        for engine in engines:
+            if engine == "clickhouse" and args.clickhouse_max_events is not None and n > args.clickhouse_max_events:
+                continue
+            results.append(bench(n, engine, args.checkout.resolve()))
+            if args.results_json:  # after each size and engine, so a long run's figures survive a later failure
+                args.results_json.write_text(json.dumps(results, indent=1, default=str))
     report = write_report(results, load_before, load())
     if args.keep_notes.is_file():
         report += "\n" + args.keep_notes.read_text()
