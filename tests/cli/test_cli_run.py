@@ -54,7 +54,8 @@ def test_a_failed_node_prints_its_real_cause(generated, tmp_path):
         env={"BETON_TARGET_PATH": str(tmp_path / "target")},
     )
     assert result.returncode == 1
-    assert "stg_posthog__events" in result.stderr
+    # the first model that reads the events input names it
+    assert "stg_posthog__repeated_event_uuids" in result.stderr
     assert 'Referenced column "no_such_column" not found' in result.stderr  # the cause, not only "Runtime Error"
     assert "downstream of it were skipped" in result.stderr
     assert "Traceback" not in result.stderr
