@@ -120,6 +120,12 @@ def _mark(met: bool) -> str:
     return "[green]met[/]" if met else "[dim]not met[/]"
 
 
+# rows the table shows without --limit: a screenful to act on. Laying out a table costs rich
+# about 1 ms a row (5.7 s for a 5,000-row punch list at 10M events, 21 s at 50M); --format
+# csv/json and --csv carry every row.
+TABLE_ROWS = 50
+
+
 @command("punch-list")
 @click.argument("name")
 @warehouse_options
@@ -128,7 +134,12 @@ def _mark(met: bool) -> str:
 @click.option(
     "--where", "where", multiple=True, help="Filter COLUMN OP VALUE, OP one of = != > >= < <= ~ (contains); repeatable."
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N rows.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Show at most N rows (the table shows the top {TABLE_ROWS} without it; json and csv every row).",
+)
 @click.option(
     "--explain", is_flag=True, help="Show each finding's score terms and why (the thresholds and signals it met)."
 )
@@ -161,9 +172,15 @@ def punch_list_command(
     if limit is not None:
         frame = frame.head(limit)
     if output_format == "table":
-        print_punch_list(rule, frame)
-        if explain and not frame.empty:
-            print_explanation(rule, frame)
+        shown = frame if limit is not None else frame.head(TABLE_ROWS)
+        print_punch_list(rule, frame, limit=len(shown))
+        if explain and not shown.empty:
+            print_explanation(rule, shown)
+        if len(shown) < len(frame):
+            console.say(
+                f"  [dim]the top {len(shown)} of {len(frame):,}: --limit N for more; --format csv or json, "
+                "or --csv FILE, for every row[/]"
+            )
     else:
         emit_rows(frame, output_format, raw_csv=raw_csv)
     if csv_path is not None:

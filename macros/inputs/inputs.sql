@@ -146,6 +146,17 @@
     {{ return(beton.input_column(table, 'team_id') ~ ' = ' ~ (team | int)) }}
 {%- endmacro %}
 
+{#- The events input rows staging keeps (every key set, this project's team), as a where-clause:
+    stg_posthog__events and stg_posthog__repeated_event_uuids read the same rows. -#}
+{% macro input_events_with_keys() -%}
+    {%- set checks = [] -%}
+    {%- for column in ['uuid', 'event', 'distinct_id', 'timestamp'] -%}
+        {%- do checks.append(beton.input_column('events', column) ~ ' is not null') -%}
+    {%- endfor -%}
+    {%- do checks.append(beton.input_team_filter('events')) -%}
+    {{ return(checks | join('\n    and ')) }}
+{%- endmacro %}
+
 {#- True when persons and person_distinct_id keep versioned rows (PostHog's own ClickHouse tables
     `person` and `person_distinct_id2`): the latest version wins and deleted rows drop out. -#}
 {% macro input_is_versioned() -%}

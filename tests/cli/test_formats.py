@@ -19,6 +19,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 import yaml
@@ -111,6 +112,38 @@ def test_punch_list_json_csv_and_table_carry_the_warehouse_rows(db):
     assert [r["user_id"] for r in got] == filtered["user_id"].tolist()
     assert [float(r["score"]) for r in got] == filtered["score"].tolist()  # shortest exact form
     assert [r["last_seen"] for r in got] == filtered["last_seen"].dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
+
+
+def test_a_long_punch_list_shows_a_screenful_as_a_table_and_every_row_as_csv(db, tmp_path):
+    """A table lays out the top TABLE_ROWS rows and says how to see the rest; csv and --csv keep
+    every row (a punch list of thousands took rich seconds to print)."""
+    from beton_runner.cli.punch_list import TABLE_ROWS
+
+    path = tmp_path / "long.duckdb"
+    shutil.copy(db, path)
+    con = duckdb.connect(str(path))
+    base = con.execute("select count(*) from beton_inspections.insp_pql_power_users").fetchone()[0]
+    con.execute(
+        "insert into beton_inspections.insp_pql_power_users select * exclude (n) replace "
+        "(rank + 1000 * copy.n as rank, user_id || '-copy-' || copy.n as user_id, score - copy.n as score) "
+        "from beton_inspections.insp_pql_power_users, range(1, 40) as copy(n)"
+    )
+    con.close()
+    total = base * 40
+    assert total > TABLE_ROWS
+    expected = read_table(path, "beton_inspections", "insp_pql_power_users").sort_values("rank")["user_id"]
+
+    table = beton("punch-list", "pql_power_users", "--duckdb", str(path))
+    assert table.returncode == 0, table.stderr
+    shown = [user for user in expected if re.search(rf"\b{re.escape(user)}\b", table.stdout)]
+    assert shown == expected.head(TABLE_ROWS).tolist()
+    assert f"findings: {total}" in table.stdout and f"(showing {TABLE_ROWS})" in table.stdout
+    assert f"the top {TABLE_ROWS} of {total:,}: --limit N for more" in table.stdout
+
+    everything = csv_rows(beton("punch-list", "pql_power_users", "--duckdb", str(path), "--format", "csv"))
+    assert [r["user_id"] for r in everything] == expected.tolist()
+    more = beton("punch-list", "pql_power_users", "--duckdb", str(path), "--limit", str(TABLE_ROWS + 5))
+    assert "--limit N for more" not in more.stdout and f"findings: {TABLE_ROWS + 5} " in more.stdout
 
 
 def test_an_error_in_json_mode_is_one_error_line_on_stderr_and_nothing_on_stdout(db):

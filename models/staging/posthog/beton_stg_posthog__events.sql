@@ -20,11 +20,7 @@
         {{ beton.cast_nullable(beton.input_column('events', 'person_id'), dbt.type_string()) }} as event_person_id
 
     from {{ beton.input_relation('events') }}
-    where {{ beton.input_column('events', 'uuid') }} is not null
-        and {{ beton.input_column('events', 'event') }} is not null
-        and {{ beton.input_column('events', 'distinct_id') }} is not null
-        and {{ beton.input_column('events', 'timestamp') }} is not null
-        and {{ beton.input_team_filter('events') }}
+    where {{ beton.input_events_with_keys() | indent(4) }}
 {%- endset -%}
 {%- set repeated_uuids = ref('beton', 'beton_stg_posthog__repeated_event_uuids') -%}
 with

@@ -9,10 +9,6 @@ select
     cast(count(*) as {{ dbt.type_bigint() }}) as row_count
 
 from {{ beton.input_relation('events') }}
-where {{ beton.input_column('events', 'uuid') }} is not null
-    and {{ beton.input_column('events', 'event') }} is not null
-    and {{ beton.input_column('events', 'distinct_id') }} is not null
-    and {{ beton.input_column('events', 'timestamp') }} is not null
-    and {{ beton.input_team_filter('events') }}
+where {{ beton.input_events_with_keys() }}
 group by {{ beton.cast_nullable(beton.input_column('events', 'uuid'), dbt.type_string()) }}
 having count(*) > 1
