@@ -72,7 +72,6 @@ from beton_runner.warehouse import connect  # noqa: E402
 
 HANDWRITTEN = REPO / "bench" / "handwritten"
 CHSERVER = REPO / "tests" / "fakes"  # the chdb-backed ClickHouse test server (package chserver)
-ENGINES = ("duckdb", "clickhouse")
 RAW = "beton_raw"  # the input schema / database `beton generate` writes (the project schema's + _raw)
 AS_OF = REFERENCE_END
 NEXT_AS_OF = REFERENCE_END + timedelta(days=1)
@@ -424,6 +423,7 @@ class ClickHouseBench(Bench):
 
 
 BENCHES = {"duckdb": Bench, "clickhouse": ClickHouseBench}
+ENGINES = tuple(BENCHES)
 
 
 def read_punch_tables(project: Project):

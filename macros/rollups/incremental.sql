@@ -76,23 +76,21 @@
     fingerprint column existed gets the column first (then every row is stale). `added_columns`
     (new column -> an existing column of the same type) are columns a later version added: a
     table without them gets them too, so on_schema_change='fail' still guards everything else;
-    a version that adds one changes the fingerprint (rollup_format), so no old row stays. -#}
+    the version that adds one also adds a fingerprint column (int_daily_activity's
+    rollup_layout), so no old row stays. One read of the table's columns serves both. -#}
 {% macro delete_stale_rows(fingerprints, added_columns={}) -%}
     {%- if is_incremental() and execute -%}
-        {%- set missing = beton.missing_fingerprint_columns(fingerprints) -%}
+        {%- set existing = {} -%}
+        {%- for column in adapter.get_columns_in_relation(this) -%}
+            {%- do existing.update({column.name | lower: column}) -%}
+        {%- endfor -%}
         {%- set columns = [] -%}
-        {%- for column in missing -%}
+        {%- for column in fingerprints.keys() if column not in existing -%}
             {%- do columns.append(api.Column.create(column, dbt.type_string())) -%}
         {%- endfor -%}
-        {%- if added_columns -%}
-            {%- set existing = {} -%}
-            {%- for column in adapter.get_columns_in_relation(this) -%}
-                {%- do existing.update({column.name | lower: column}) -%}
-            {%- endfor -%}
-            {%- for name, like in added_columns.items() if name not in existing and like in existing -%}
-                {%- do columns.append(api.Column.create(name, existing[like].data_type)) -%}
-            {%- endfor -%}
-        {%- endif -%}
+        {%- for name, like in added_columns.items() if name not in existing and like in existing -%}
+            {%- do columns.append(api.Column.create(name, existing[like].data_type)) -%}
+        {%- endfor -%}
         {%- if columns -%}
             {%- set relation = adapter.get_relation(this.database, this.schema, this.identifier) -%}
             {%- do alter_relation_add_remove_columns(relation, columns, none) -%}

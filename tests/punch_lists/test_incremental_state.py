@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from test_punch_lists_mock import assert_same_punch_list
@@ -116,6 +117,46 @@ def test_demo_then_source_run_then_demo_never_mix(synthetic, mock_build, tmp_pat
     assert_same_rollups(db, mock_build.duckdb_path, "demo after source")
     assert_punch_lists_equal(db, mock_build.duckdb_path, "demo after source")
     assert_punch_lists_are_the_oracles(db, load_mock(REPO / "seeds"), MOCK_AS_OF, "demo after source")
+
+
+def test_a_rollup_from_before_first_at_gets_the_column_and_is_rolled_up_again(synthetic, tmp_path):
+    """A warehouse whose int_daily_activity predates first_at (and its rollup_layout fingerprint)
+    and holds rows that are now wrong: the next run adds both columns, rolls the whole history up
+    again and gives what a fresh build gives (rollups, punch lists, explore tables), and the input
+    fingerprint the history keys on is the one the old rows had."""
+    db = tmp_path / "old.duckdb"
+    db.write_bytes(synthetic.read_bytes())
+    con = duckdb.connect(str(db))
+    old_fingerprints = {
+        row[0]
+        for row in con.execute(
+            "select distinct input_fingerprint from beton_intermediate.int_daily_activity"
+        ).fetchall()
+    }
+    con.execute("alter table beton_intermediate.int_daily_activity drop column first_at")
+    con.execute("alter table beton_intermediate.int_daily_activity drop column rollup_layout")
+    con.execute("update beton_intermediate.int_daily_activity set event_count = event_count + 1")
+    con.close()
+
+    assert_ok(
+        beton(
+            "run",
+            "--duckdb",
+            str(db),
+            "--as-of",
+            AS_OF,
+            env={"BETON_INPUT": "source", "BETON_TARGET_PATH": str(tmp_path / "target")},
+        )
+    )
+    assert_same_rollups(db, synthetic, "after the upgrade")
+    assert set(read_table(db, "beton_intermediate", "int_daily_activity")["input_fingerprint"]) == old_fingerprints
+    assert_punch_lists_equal(db, synthetic, "after the upgrade")
+    for table in ("explore_top_users", "explore_daily_activity", "explore_data_health"):
+        got, want = read_table(db, "beton_explore", table), read_table(synthetic, "beton_explore", table)
+        key = list(want.columns[:2])
+        pd.testing.assert_frame_equal(
+            got.sort_values(key).reset_index(drop=True), want.sort_values(key).reset_index(drop=True), obj=table
+        )
 
 
 def _shifted(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
