@@ -341,11 +341,35 @@ def public_contract() -> dict:
     return {"contract": {"enforced": True}, "access": "public"}
 
 
-def _tests(tests: tuple) -> list:
-    return [dict(t) if isinstance(t, dict) else t for t in tests]
+def _column_tests(columns) -> dict[str, list]:
+    """Each column's dbt data tests (by column name), with the key checks of the whole model in
+    one test: the first column tested "unique" is its primary key, tested as
+    ``beton.primary_key`` together with every other column tested "not_null" or "unique"; other
+    tests (e.g. accepted_values) stay on their column. One test node instead of one per column
+    and check: each dbt test is a node with its own fixed cost, and a punch list has a dozen
+    columns. (The test is named with its package, so models compiled into a host find it.)"""
+    key = next((c.name for c in columns if "unique" in c.tests), None)
+    if key is None:
+        return {c.name: [dict(t) if isinstance(t, dict) else t for t in c.tests] for c in columns}
+    arguments: dict = {}
+    not_null = [c.name for c in columns if "not_null" in c.tests and c.name != key]
+    unique = [c.name for c in columns if "unique" in c.tests and c.name != key]
+    if not_null:
+        arguments["not_null"] = not_null
+    if unique:
+        arguments["unique"] = unique
+    tests: dict[str, list] = {}
+    for c in columns:
+        kept = [dict(t) for t in c.tests if isinstance(t, dict)]
+        if c.name == key:
+            kept.insert(0, {"beton.primary_key": {"arguments": arguments}} if arguments else "beton.primary_key")
+        if kept:
+            tests[c.name] = kept
+    return tests
 
 
 def _findings_properties() -> GeneratedFile:
+    tests = _column_tests(FINDINGS_COLUMNS)
     model = {
         "name": "insp_findings",
         "description": "Every rule's findings in one table for BI tools: one row per (rule, entity). Generated "
@@ -356,7 +380,7 @@ def _findings_properties() -> GeneratedFile:
                 "name": c.name,
                 "description": c.description,
                 "data_type": contract_data_type(FINDINGS_CONTRACT[c.name]),
-                **({"data_tests": _tests(c.tests)} if c.tests else {}),
+                **({"data_tests": tests[c.name]} if c.name in tests else {}),
             }
             for c in FINDINGS_COLUMNS
         ],
@@ -368,14 +392,10 @@ def _findings_properties() -> GeneratedFile:
 
 
 def _punch_list_columns(level: str, signals: list[str]) -> list[dict]:
-    """The punch list's columns with their tests: the first unique column (rank) is tested as a
-    primary key together with every column that must not be null, in one query (the test is
-    named with its package, beton.primary_key, so rule models compiled into a host find it); the
-    other unique columns (the entity id) keep `unique`. Two tests per rule instead of one per column and test:
-    each dbt test is a node with its own fixed cost, and a rule has a dozen columns."""
+    """The punch list's columns with their tests: one ``beton.primary_key`` test on rank, with the
+    entity id unique and every must-be-set column not null (``_column_tests``)."""
     cols = columns_for(level, signals)
-    key = next(c.name for c in cols if "unique" in c.tests)
-    not_null = [c.name for c in cols if "not_null" in c.tests and c.name != key]
+    tests = _column_tests(cols)
     columns = []
     for c in cols:
         column: dict = {
@@ -383,10 +403,8 @@ def _punch_list_columns(level: str, signals: list[str]) -> list[dict]:
             "description": c.description,
             "data_type": contract_data_type(PUNCH_LIST_CONTRACT.get(c.name, "double")),  # signal terms: double
         }
-        if c.name == key:
-            column["data_tests"] = [{"beton.primary_key": {"arguments": {"not_null": not_null}}}]
-        elif "unique" in c.tests:
-            column["data_tests"] = ["unique"]
+        if c.name in tests:
+            column["data_tests"] = tests[c.name]
         columns.append(column)
     return columns
 
