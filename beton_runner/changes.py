@@ -7,13 +7,14 @@ it what `beton changes` prints and what `beton deliver` sends.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
 
 from .errors import ConfigError
 from .project import Project
-from .warehouse import read_built_table
+from .warehouse import connect, read_built_table, require
 
 CHANGES_TABLE = "insp_finding_changes"
 RUNS_TABLE = "insp_rule_runs"
@@ -24,6 +25,37 @@ def read_changes(project: Project) -> pd.DataFrame:
     """Every change, in (as_of, rule, change, rank) order."""
     frame = read_built_table(project, "inspections", CHANGES_TABLE)
     return sort_changes(frame)
+
+
+@dataclass(frozen=True)
+class LatestRun:
+    """The latest recorded run (the as_of of the newest dbt invocation's runs) and what changed at
+    it; ``first``: no run is recorded at an earlier as_of."""
+
+    as_of: pd.Timestamp
+    first: bool
+    entered: int
+    exited: int
+
+
+def latest_run(project: Project) -> LatestRun | None:
+    """What `beton run` says after a build: counted in the warehouse, in one query, so it costs
+    the same after a year of daily runs as after the first (the history tables only grow).
+    None when no run is recorded."""
+    with connect(project) as conn:
+        runs = conn.table(*require(conn, project, "inspections", RUNS_TABLE, "run `beton run` first"))
+        changes = conn.table(*require(conn, project, "inspections", CHANGES_TABLE, "run `beton run` first"))
+        latest = f"(select max(as_of) from {runs} where computed_at = (select max(computed_at) from {runs}))"
+        row = conn.rows(
+            f"select (select count(*) from {runs}) as runs, {latest} as as_of, "
+            f"(select min(as_of) from {runs}) as first_as_of, "
+            f"(select count(*) from {changes} where as_of = {latest} and change = 'entered') as entered, "
+            f"(select count(*) from {changes} where as_of = {latest} and change = 'exited') as exited"
+        )[0]
+    recorded, as_of, first_as_of, entered, exited = row
+    if not recorded:
+        return None
+    return LatestRun(pd.Timestamp(as_of), as_of == first_as_of, int(entered), int(exited))
 
 
 def read_runs(project: Project) -> pd.DataFrame:

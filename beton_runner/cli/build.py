@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from ..changes import CHANGES_TABLE, read_changes, read_runs
+from ..changes import CHANGES_TABLE, latest_run
 from ..csvfile import write_csv
 from ..dbt import DbtResult, run_dbt
 from ..enrich import SimulationProvider, run_enrichment
@@ -155,19 +155,15 @@ def changes_note(project: Project, result: DbtResult) -> str | None:
     it: "changes at <as_of>: 3 entered, 1 exited (`beton changes`)"."""
     if not _rebuilt(result, CHANGES_TABLE):
         return None
-    frame = read_changes(project)
-    runs = read_runs(project)
-    if runs.empty:
+    latest = latest_run(project)
+    if latest is None:
         return None
-    latest = runs["computed_at"].max()
-    as_of = runs.loc[runs["computed_at"] == latest, "as_of"].max()
-    now = frame[frame["as_of"] == as_of]
-    entered, exited = int((now["change"] == "entered").sum()), int((now["change"] == "exited").sum())
-    first = as_of == runs["as_of"].min()  # also a backfill before every recorded run
-    what = "first recorded run" if first else f"{entered} entered, {exited} exited"
-    if first:
-        return f"  history: {what} at {str(as_of)[:19]} UTC; later runs list who entered and left (`beton changes`)."
-    return f"  changes at {str(as_of)[:19]} UTC: {what} since the run before (`beton changes`)."
+    when = f"{str(latest.as_of)[:19]} UTC"
+    if latest.first:  # also a backfill before every recorded run
+        return f"  history: first recorded run at {when}; later runs list who entered and left (`beton changes`)."
+    return (
+        f"  changes at {when}: {latest.entered} entered, {latest.exited} exited since the run before (`beton changes`)."
+    )
 
 
 def dropped_events_note(project: Project, result: DbtResult) -> str | None:

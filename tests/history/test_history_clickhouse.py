@@ -14,6 +14,7 @@ import pytest
 from test_clickhouse import assert_same_table, ch_env, ch_project, ch_table
 from test_history import oracle_changes
 
+from beton_runner.changes import latest_run
 from beton_runner.dbt import run_dbt
 from beton_runner.report import build_report
 from conftest import HISTORY_T1, MOCK_AS_OF, REPO, read_table
@@ -51,6 +52,16 @@ def test_changes_on_clickhouse_equal_duckdb(mock_two_runs, clickhouse_server, we
     assert report.data.trend_runs == 2
     expected = oracle_changes([HISTORY_T1, MOCK_AS_OF])
     at_latest = expected[expected["as_of"] == pd.Timestamp(MOCK_AS_OF)]
+
+    # what `beton run` says after the build, counted in ClickHouse
+    latest = latest_run(project)
+    assert latest is not None and not latest.first
+    as_of = latest.as_of.tz_convert("UTC").tz_localize(None) if latest.as_of.tzinfo else latest.as_of
+    assert as_of == pd.Timestamp(MOCK_AS_OF)
+    assert (latest.entered, latest.exited) == (
+        int((at_latest["change"] == "entered").sum()),
+        int((at_latest["change"] == "exited").sum()),
+    )
     for punch_list in report.data.punch_lists:
         mine = at_latest[at_latest["rule_key"] == punch_list.rule.key]
         changes = punch_list.changes
