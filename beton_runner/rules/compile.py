@@ -349,8 +349,7 @@ def _column_tests(columns) -> dict[str, list]:
     and check: each dbt test is a node with its own fixed cost, and a punch list has a dozen
     columns. (The test is named with its package, so models compiled into a host find it.)"""
     key = next((c.name for c in columns if "unique" in c.tests), None)
-    if key is None:
-        return {c.name: [dict(t) if isinstance(t, dict) else t for t in c.tests] for c in columns}
+    folded = ("unique", "not_null") if key is not None else ()
     arguments: dict = {}
     not_null = [c.name for c in columns if "not_null" in c.tests and c.name != key]
     unique = [c.name for c in columns if "unique" in c.tests and c.name != key]
@@ -360,7 +359,7 @@ def _column_tests(columns) -> dict[str, list]:
         arguments["unique"] = unique
     tests: dict[str, list] = {}
     for c in columns:
-        kept = [dict(t) for t in c.tests if isinstance(t, dict)]
+        kept = [dict(t) if isinstance(t, dict) else t for t in c.tests if t not in folded]
         if c.name == key:
             kept.insert(0, {"beton.primary_key": {"arguments": arguments}} if arguments else "beton.primary_key")
         if kept:
