@@ -44,6 +44,12 @@ def assert_ok(result: subprocess.CompletedProcess) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
+def source_run(db: Path, target: Path, *args: str) -> subprocess.CompletedProcess:
+    """`BETON_INPUT=source beton run --duckdb DB --as-of AS_OF [ARGS]`, dbt's target dir at ``target``."""
+    env = {"BETON_INPUT": "source", "BETON_TARGET_PATH": str(target)}
+    return beton("run", "--duckdb", str(db), "--as-of", AS_OF, *args, env=env)
+
+
 def raw_frames(db: Path) -> dict[str, pd.DataFrame]:
     return {t: read_table(db, "beton_raw", t) for t in ("events", "persons", "person_distinct_id", "accounts")}
 
@@ -81,16 +87,7 @@ def synthetic(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("synthetic")
     db = tmp / "fresh.duckdb"
     assert_ok(beton("generate", "--events", "20000", "--duckdb", str(db)))
-    assert_ok(
-        beton(
-            "run",
-            "--duckdb",
-            str(db),
-            "--as-of",
-            AS_OF,
-            env={"BETON_INPUT": "source", "BETON_TARGET_PATH": str(tmp / "target")},
-        )
-    )
+    assert_ok(source_run(db, tmp / "target"))
     return db
 
 
@@ -138,16 +135,7 @@ def test_a_rollup_from_before_first_at_gets_the_column_and_is_rolled_up_again(sy
     con.execute("update beton_intermediate.int_daily_activity set event_count = event_count + 1")
     con.close()
 
-    assert_ok(
-        beton(
-            "run",
-            "--duckdb",
-            str(db),
-            "--as-of",
-            AS_OF,
-            env={"BETON_INPUT": "source", "BETON_TARGET_PATH": str(tmp_path / "target")},
-        )
-    )
+    assert_ok(source_run(db, tmp_path / "target"))
     assert_same_rollups(db, synthetic, "after the upgrade")
     assert set(read_table(db, "beton_intermediate", "int_daily_activity")["input_fingerprint"]) == old_fingerprints
     assert_punch_lists_equal(db, synthetic, "after the upgrade")
@@ -248,18 +236,7 @@ def test_a_future_event_does_not_stop_later_runs_and_the_run_says_so(tmp_path):
 def test_a_run_without_future_events_prints_no_note(synthetic, tmp_path):
     db = tmp_path / "w.duckdb"
     db.write_bytes(synthetic.read_bytes())
-    result = beton(
-        "run",
-        "--duckdb",
-        str(db),
-        "--as-of",
-        AS_OF,
-        "-s",
-        "pql_power_users+",
-        "-s",
-        "explore_data_health",
-        env={"BETON_INPUT": "source", "BETON_TARGET_PATH": str(tmp_path / "target")},
-    )
+    result = source_run(db, tmp_path / "target", "-s", "pql_power_users+", "-s", "explore_data_health")
     assert_ok(result)
     assert "after as_of" not in result.stderr
     assert json.loads(
